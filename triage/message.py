@@ -1,0 +1,300 @@
+"""Raw bytes to an immutable `Message`: the only place that knows about MIME.
+
+Mail is written by strangers, so parsing never trusts it: only the first `MAX_PARSE_BYTES` of a
+message are parsed (a 50 MB attachment is never decoded), attachments are named but not decoded,
+unknown or lying charsets fall back to UTF-8 and then Windows-1252, and control characters are
+removed from every header value so nothing downstream can be tricked into header injection.
+`parse_message` records what it had to tolerate in `defects` instead of raising.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from email import message_from_bytes
+from email.header import decode_header, make_header
+from email.message import Message as EmailMessage
+from email.policy import compat32
+from email.utils import getaddresses, parsedate_to_datetime
+from types import MappingProxyType
+
+from triage.errors import MessageParseError
+from triage.htmltext import html_to_text
+from triage.quoting import split_reply
+
+MAX_PARSE_BYTES = 1_000_000
+MAX_TEXT_CHARS = 60_000
+MAX_HEADER_CHARS = 2_000
+MAX_HEADERS = 100
+MAX_ADDRESSES = 100
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+_MESSAGE_ID = re.compile(r"<[^<>\s]{1,250}>")
+_NO_NOTE_LINES = re.compile(
+    r"(?i)^(i'?d like to (add you to|join) my (professional )?(linkedin )?network\.?"
+    r"|i want to connect\.?|hi \S+, i'?d like to join your linkedin network\.?)$"
+)
+
+
+@dataclass(frozen=True)
+class Address:
+    name: str
+    addr: str
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.addr}>" if self.name else self.addr
+
+
+@dataclass(frozen=True)
+class Message:
+    """A parsed message: what every later stage reads. See docs/architecture.md."""
+
+    message_id: str
+    subject: str
+    sender: Address | None
+    reply_to: tuple[Address, ...]
+    to: tuple[Address, ...]
+    cc: tuple[Address, ...]
+    date: datetime | None
+    in_reply_to: str
+    references: tuple[str, ...]
+    headers: Mapping[str, str]
+    body: str
+    new_text: str
+    quoted_text: str
+    signature: str
+    platform: str
+    has_calendar: bool
+    attachments: tuple[str, ...]
+    links: tuple[str, ...]
+    size: int
+    defects: tuple[str, ...]
+
+    def header(self, name: str) -> str:
+        return self.headers.get(name.lower(), "")
+
+
+def _clean(text: str) -> str:
+    return " ".join(_CONTROL.sub(" ", text).split())[:MAX_HEADER_CHARS]
+
+
+def _unsurrogate(text: str) -> str:
+    """compat32 keeps raw 8-bit header bytes as surrogates; read them as UTF-8 or Windows-1252."""
+    if not any("\udc80" <= ch <= "\udcff" for ch in text):
+        return text
+    raw = text.encode("utf-8", "surrogateescape")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", "replace")
+
+
+def decode_header_value(value: object) -> str:
+    """A header as clean text: RFC 2047 decoded, unfolded, control characters removed."""
+    if value is None:
+        return ""
+    text = _unsurrogate(str(value))
+    if "=?" in text:
+        try:
+            text = str(make_header(decode_header(text)))
+        except (LookupError, UnicodeError, ValueError, TypeError, AssertionError):
+            pass  # keep the encoded form: readable enough, and never a crash
+    return _clean(text)
+
+
+def _addresses(msg: EmailMessage, name: str) -> tuple[Address, ...]:
+    values = [_unsurrogate(str(v)) for v in (msg.get_all(name) or [])]
+    try:
+        pairs = getaddresses(values)
+    except (ValueError, TypeError, IndexError):
+        return ()
+    result = []
+    for display, addr in pairs[:MAX_ADDRESSES]:
+        addr = _clean(addr).lower().strip("<>")
+        if "@" not in addr and not display:
+            continue
+        result.append(Address(decode_header_value(display), addr if "@" in addr else ""))
+    return tuple(result)
+
+
+def _charset_codec(charset: str | None) -> str:
+    if not charset:
+        return "utf-8"
+    try:
+        return codecs.lookup(charset.strip().strip('"')).name
+    except (LookupError, ValueError):
+        return "utf-8"
+
+
+def _decode_part(part: EmailMessage, defects: list[str]) -> str:
+    try:
+        payload = part.get_payload(decode=True)
+    except (ValueError, TypeError, AssertionError):
+        defects.append("undecodable-transfer-encoding")
+        return ""
+    if not isinstance(payload, bytes):
+        return ""
+    codec = _charset_codec(part.get_content_charset())
+    try:
+        return payload.decode(codec)
+    except (UnicodeDecodeError, LookupError):
+        defects.append(f"bad-charset:{codec}")
+    try:
+        return payload.decode("utf-8")
+    except UnicodeDecodeError:
+        return payload.decode("cp1252", "replace")
+
+
+def _filename(part: EmailMessage) -> str:
+    try:
+        name = part.get_filename()
+    except (ValueError, TypeError, LookupError, AssertionError):
+        return "(unreadable name)"
+    return decode_header_value(name) if name else ""
+
+
+def _texts(msg: EmailMessage, defects: list[str]) -> tuple[str, str, bool, list[str]]:
+    """First text/plain, first text/html, whether a calendar is attached, attachment names."""
+    plain = html = ""
+    has_calendar = False
+    attachments: list[str] = []
+    for part in msg.walk():
+        if part.is_multipart():
+            continue
+        ctype = part.get_content_type()
+        name = _filename(part)
+        if ctype == "text/calendar" or name.lower().endswith(".ics"):
+            has_calendar = True
+        disposition = (part.get("content-disposition") or "").split(";")[0].strip().lower()
+        if disposition == "attachment" or (name and not ctype.startswith("text/")):
+            attachments.append(name or ctype)
+            continue
+        if ctype == "text/plain" and not plain:
+            plain = _decode_part(part, defects)
+        elif ctype == "text/html" and not html:
+            html = _decode_part(part, defects)
+    return plain, html, has_calendar, attachments
+
+
+def _headers(msg: EmailMessage) -> Mapping[str, str]:
+    headers: dict[str, str] = {}
+    for name, value in msg.items()[:MAX_HEADERS]:
+        key = _clean(str(name)).lower()
+        if key and key not in headers:
+            headers[key] = decode_header_value(value)
+    return MappingProxyType(headers)
+
+
+def _date(value: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+def _platform(sender: Address | None, headers: Mapping[str, str]) -> str:
+    domain = sender.addr.rpartition("@")[2] if sender else ""
+    if domain == "linkedin.com" or domain.endswith(".linkedin.com"):
+        return "linkedin"
+    if any(name.startswith("x-linkedin") for name in headers):
+        return "linkedin"
+    return ""
+
+
+_LINKEDIN_CHROME = re.compile(
+    r"(?i)(https?://|www\.|linkedin|unsubscribe|accept|ignore|view (profile|message|invitation)"
+    r"|reply|connections? in common|mutual connection|invited you to connect|wants to connect"
+    r"|sent you a (message|new message)|this email was (intended|sent) for|learn why we included"
+    r"|you are receiving|©|copyright|all rights reserved|help center|privacy|user agreement"
+    r"|sunnyvale|dublin|^\s*\d+\s*$|^[-_=*]{3,}$)"
+)
+_QUOTED_NOTE = re.compile(r"[\"“]([^\"”]{12,600})[\"”]", re.S)
+
+
+def linkedin_note(text: str, sender_name: str) -> str:
+    """The personal note inside a LinkedIn notification, or "" when there is none.
+
+    LinkedIn's layouts change, so this works from what is stable: the note is either quoted or
+    the free text left after removing links, the notification's fixed phrases, and the short
+    name/headline lines that introduce the person.
+    """
+    quoted = _QUOTED_NOTE.search(text)
+    if quoted:
+        note = quoted.group(1).strip()
+        return "" if _NO_NOTE_LINES.match(note) else note
+    first = sender_name.split(" via ")[0].strip().lower()
+    kept = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped or _LINKEDIN_CHROME.search(stripped):
+            continue
+        if first and stripped.lower().startswith(first) and len(stripped.split()) <= 8:
+            continue  # "Jane Doe" or "Jane Doe, Product Lead at Foo": the card, not the note
+        if len(stripped.split()) <= 3 and not stripped.endswith((".", "!", "?")):
+            continue  # headline fragments, button labels, locations
+        if _NO_NOTE_LINES.match(stripped) or re.match(r"(?i)^hi \S+,?$", stripped):
+            continue
+        kept.append(stripped)
+    return "\n".join(kept)
+
+
+def parse_message(raw: bytes) -> Message:
+    """Parse any bytes a server returns. Raises MessageParseError only for empty input."""
+    if not raw or not raw.strip():
+        raise MessageParseError("empty message")
+    defects: list[str] = []
+    data = raw
+    if len(raw) > MAX_PARSE_BYTES:
+        data = raw[:MAX_PARSE_BYTES]
+        defects.append("truncated")
+    try:
+        msg = message_from_bytes(data, policy=compat32)
+    except Exception as exc:  # noqa: BLE001 - the stdlib parser is documented not to raise
+        raise MessageParseError(f"unparseable message: {type(exc).__name__}") from None
+    defects += sorted({type(d).__name__ for d in msg.defects})
+
+    headers = _headers(msg)
+    senders = _addresses(msg, "from")
+    sender = senders[0] if senders else None
+    plain, html, has_calendar, attachments = _texts(msg, defects)
+    links: tuple[str, ...] = ()
+    if html and len(plain.strip()) < 20:
+        # Only HTML-only mail pays for the conversion; the plain alternative says the same.
+        plain, links = html_to_text(html)
+    body = plain.replace("\r\n", "\n").replace("\r", "\n")[:MAX_TEXT_CHARS]
+    platform = _platform(sender, headers)
+    if platform:
+        new_text = linkedin_note(body, sender.name if sender else "")
+        quoted = signature = ""
+    else:
+        new_text, quoted, signature = split_reply(body)
+    refs = tuple(_MESSAGE_ID.findall(headers.get("references", "")))[-50:]
+    in_reply_to = _MESSAGE_ID.search(headers.get("in-reply-to", ""))
+    message_id = _MESSAGE_ID.search(headers.get("message-id", ""))
+    return Message(
+        message_id=message_id.group(0) if message_id else "",
+        subject=headers.get("subject", ""),
+        sender=sender,
+        reply_to=_addresses(msg, "reply-to"),
+        to=_addresses(msg, "to"),
+        cc=_addresses(msg, "cc"),
+        date=_date(headers.get("date", "")),
+        in_reply_to=in_reply_to.group(0) if in_reply_to else "",
+        references=refs,
+        headers=headers,
+        body=body,
+        new_text=new_text,
+        quoted_text=quoted,
+        signature=signature,
+        platform=platform,
+        has_calendar=has_calendar,
+        attachments=tuple(attachments),
+        links=links,
+        size=len(raw),
+        defects=tuple(defects),
+    )
