@@ -1,0 +1,217 @@
+"""The classifier model: one scikit-learn Pipeline for the class, one head for the offenses.
+
+A model file is a self-describing envelope: a magic line, a JSON metadata block (format version,
+scikit-learn version, classes, training-data fingerprint, metrics, payload checksum) and the joblib
+payload. Everything is checked *before* anything is unpickled, so a corrupt, truncated or
+incompatible file gives one clear error instead of a traceback from inside pickle. joblib uses
+pickle: only load model files this program wrote or that the user explicitly trusts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import struct
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import sklearn
+from scipy import sparse
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.compose import ColumnTransformer
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.multiclass import OneVsRestClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer, MultiLabelBinarizer
+from sklearn.svm import LinearSVC
+
+from triage.errors import ModelError
+from triage.features import SIGNAL_NAMES, prepare
+from triage.message import Message
+
+FORMAT_VERSION = 1
+MAGIC = b"TRIAGE-MODEL\n"
+LABELS = ("relationship", "solicitation", "other")
+OFFENSES = (
+    "introduction-ask",
+    "network-harvesting",
+    "referral-bounty",
+    "mlm-recruiting",
+    "what-can-you-do-for-me",
+    "pitch-on-introduction",
+)
+SIGNAL_WEIGHT = 1.5  # structural signals are few; weight them so the n-grams cannot drown them
+
+
+def signals_as_float(rows: np.ndarray) -> sparse.csr_matrix:
+    """ColumnTransformer hands over object columns; the classifier wants floats."""
+    return sparse.csr_matrix(np.asarray(rows, dtype=np.float64))
+
+
+def build_features() -> ColumnTransformer:
+    signal_columns = list(range(1, 1 + len(SIGNAL_NAMES)))
+    return ColumnTransformer(
+        [
+            ("words", TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_df=0.5,
+                                      sublinear_tf=True, max_features=30_000,
+                                      dtype=np.float32), 0),
+            ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), min_df=3,
+                                      sublinear_tf=True, max_features=40_000,
+                                      dtype=np.float32), 0),
+            ("signals", FunctionTransformer(signals_as_float), signal_columns),
+        ],
+        transformer_weights={"words": 1.0, "chars": 1.0, "signals": SIGNAL_WEIGHT},
+        sparse_threshold=1.0,
+    )
+
+
+def build_pipeline() -> Pipeline:
+    svm = LinearSVC(C=0.3, class_weight="balanced", random_state=0)
+    calibrated = CalibratedClassifierCV(svm, method="sigmoid", cv=5, ensemble=False)
+    return Pipeline([("features", build_features()), ("classifier", calibrated)])
+
+
+def _drop_stop_words(pipeline: Pipeline) -> None:
+    """TfidfVectorizer keeps every pruned term for introspection only; it bloats the file."""
+    for _name, transformer, _cols in pipeline.named_steps["features"].transformers_:
+        if isinstance(transformer, TfidfVectorizer) and hasattr(transformer, "stop_words_"):
+            del transformer.stop_words_
+
+
+@dataclass
+class Model:
+    """A trained pipeline, its offense head and the metadata that travels with them."""
+
+    pipeline: Pipeline
+    offense_head: OneVsRestClassifier
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def version(self) -> str:
+        return str(self.metadata.get("version", "unversioned"))
+
+    def features(self, messages: Sequence[Message]) -> sparse.csr_matrix:
+        return self.pipeline.named_steps["features"].transform(prepare(messages))
+
+    def scores(self, x: sparse.csr_matrix) -> tuple[list[dict[str, float]], list[dict[str, float]]]:
+        """Class probabilities and offense probabilities for each row of a feature matrix."""
+        classifier = self.pipeline.named_steps["classifier"]
+        classes = [str(c) for c in classifier.classes_]
+        class_rows = [dict(zip(classes, map(float, row), strict=True))
+                      for row in classifier.predict_proba(x)]
+        offense_rows = [dict(zip(OFFENSES, map(float, row), strict=True))
+                        for row in self.offense_head.predict_proba(x)]
+        return class_rows, offense_rows
+
+    def linear_weights(self) -> tuple[np.ndarray, list[str], list[str]]:
+        """Coefficients of the underlying linear classifier: (coef, class names, feature names)."""
+        classifier = self.pipeline.named_steps["classifier"]
+        svm = classifier.calibrated_classifiers_[0].estimator
+        features = self.pipeline.named_steps["features"]
+        names: list[str] = []
+        for name, transformer, _cols in features.transformers_:
+            if name == "signals":
+                names += [f"signal:{s}" for s in SIGNAL_NAMES]
+            elif isinstance(transformer, TfidfVectorizer):
+                names += [f"{name}:{t}" for t in transformer.get_feature_names_out()]
+        return svm.coef_, [str(c) for c in svm.classes_], names
+
+
+def train(
+    messages: Sequence[Message],
+    labels: Sequence[str],
+    offenses: Sequence[Sequence[str]],
+    sample_weight: Sequence[float] | None = None,
+) -> Model:
+    """Fit the class pipeline on everything and the offense head on the solicitation messages."""
+    x_rows = prepare(messages)
+    pipeline = build_pipeline()
+    fit_params = {}
+    if sample_weight is not None:
+        fit_params["classifier__sample_weight"] = np.asarray(sample_weight, dtype=float)
+    pipeline.fit(x_rows, np.asarray(labels), **fit_params)
+    _drop_stop_words(pipeline)
+    x = pipeline.named_steps["features"].transform(x_rows)
+    solicitation = np.flatnonzero(np.asarray(labels) == "solicitation")
+    binarizer = MultiLabelBinarizer(classes=list(OFFENSES))
+    y_off = binarizer.fit_transform([offenses[i] for i in solicitation])
+    head = OneVsRestClassifier(LogisticRegression(C=4.0, class_weight="balanced", max_iter=2000))
+    head.fit(x[solicitation], y_off)
+    return Model(pipeline=pipeline, offense_head=head)
+
+
+def save(model: Model, path: Path) -> None:
+    """Write atomically: a crash mid-write never leaves a half-written model in place."""
+    buffer = io.BytesIO()
+    joblib.dump({"pipeline": model.pipeline, "offense_head": model.offense_head}, buffer,
+                compress=3)
+    payload = buffer.getvalue()
+    metadata = dict(model.metadata)
+    metadata.update(
+        format_version=FORMAT_VERSION,
+        sklearn_version=sklearn.__version__,
+        classes=list(LABELS),
+        offenses=list(OFFENSES),
+        payload_sha256=hashlib.sha256(payload).hexdigest(),
+    )
+    header = json.dumps(metadata, sort_keys=True).encode()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(MAGIC + struct.pack(">I", len(header)) + header + payload)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_metadata(path: Path) -> tuple[dict[str, Any], bytes]:
+    """The metadata and the still-pickled payload, verified; raises ModelError."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ModelError(f"cannot read model file {path}: {exc.strerror}") from None
+    if not data.startswith(MAGIC) or len(data) < len(MAGIC) + 4:
+        raise ModelError(f"{path} is not a triage model file")
+    (length,) = struct.unpack(">I", data[len(MAGIC) : len(MAGIC) + 4])
+    start = len(MAGIC) + 4
+    try:
+        metadata = json.loads(data[start : start + length])
+    except (ValueError, UnicodeDecodeError):
+        raise ModelError(f"{path} has a corrupt header; retrain with `triage train`") from None
+    payload = data[start + length :]
+    if metadata.get("format_version") != FORMAT_VERSION:
+        raise ModelError(
+            f"{path} has model format {metadata.get('format_version')}, this triage reads "
+            f"format {FORMAT_VERSION}; retrain with `triage train`"
+        )
+    trained_with = str(metadata.get("sklearn_version", "?"))
+    if trained_with.split(".")[:2] != sklearn.__version__.split(".")[:2]:
+        raise ModelError(
+            f"{path} was trained with scikit-learn {trained_with} but {sklearn.__version__} is "
+            f"installed; retrain with `triage train` or install scikit-learn {trained_with}"
+        )
+    if hashlib.sha256(payload).hexdigest() != metadata.get("payload_sha256"):
+        raise ModelError(f"{path} is corrupt (checksum mismatch); retrain with `triage train`")
+    return metadata, payload
+
+
+def load(path: Path) -> Model:
+    metadata, payload = read_metadata(path)
+    try:
+        parts = joblib.load(io.BytesIO(payload))
+        return Model(parts["pipeline"], parts["offense_head"], metadata)
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure means the same to the user
+        raise ModelError(f"{path} could not be loaded ({type(exc).__name__}); retrain with "
+                         f"`triage train`") from None

@@ -1,0 +1,175 @@
+"""Scores, offenses and facts about a message -> a `Decision`: pure values in, values out.
+
+The model says how likely each class is; the policy decides what triage will *do*: which label,
+which offenses to name, and whether this is one of the worst offenders who get a feedback draft.
+Drafting is deliberately conservative: a wrong draft to a friend costs far more than a missed
+one to a spammer, so every never-draft condition of the domain notes is a hard veto.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from triage.message import Message
+
+Label = Literal["relationship", "solicitation", "other"]
+
+OFFENSE_NAMES = {
+    "introduction-ask": "asks a near-stranger for an introduction to your contacts",
+    "network-harvesting": "asks you to pass their pitch to your network",
+    "referral-bounty": "offers a reward for referrals",
+    "mlm-recruiting": "recruits for a multi-level-marketing scheme",
+    "what-can-you-do-for-me": "asks what you can do for them without doing any homework",
+    "pitch-on-introduction": "uses an introduction to push a pitch",
+}
+_NOREPLY = re.compile(r"(?i)^(no-?reply|do-?not-?reply|donotreply|notifications?|mailer-daemon"
+                      r"|postmaster|bounces?|alerts?|newsletter|news|marketing|info|support"
+                      r"|hello|team|updates?)[+@._-]")
+
+
+@dataclass(frozen=True)
+class DraftPolicy:
+    """When a feedback draft is written. `[drafts]` in the config maps onto this."""
+
+    enabled: bool = True
+    min_confidence: float = 0.75
+    min_offense_score: float = 0.5
+
+
+@dataclass(frozen=True)
+class SenderContext:
+    """What the mailbox knows about the sender beyond this message."""
+
+    times_written_to: int = 0      # messages the user sent to this address (from Sent)
+    is_user: bool = False          # the sender is one of the user's own addresses
+    recently_drafted: bool = False # a draft went to this sender within the cooldown
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One thing that pushed the model towards its label, with its weight in the decision."""
+
+    feature: str       # "signal:asks_introduction", "words:extra income", ...
+    weight: float
+    description: str   # human wording
+
+
+@dataclass(frozen=True)
+class Decision:
+    label: Label
+    confidence: float
+    scores: Mapping[str, float]
+    offenses: tuple[str, ...]
+    draft: bool
+    reasons: tuple[str, ...]
+    model_version: str
+    no_draft_because: str = ""
+    evidence: tuple[Evidence, ...] = field(default=(), compare=False)
+
+
+def is_bulk(msg: Message) -> str:
+    """Why this is automated or bulk mail, or "" when it looks personally sent."""
+    h = msg.headers
+    auto = h.get("auto-submitted", "").lower()
+    if auto and auto != "no":
+        return "it is automated (Auto-Submitted)"
+    if "list-id" in h:
+        return "it came through a mailing list (List-Id)"
+    if h.get("precedence", "").lower() in ("bulk", "list", "junk"):
+        return f"it is bulk mail (Precedence: {h['precedence'].lower()})"
+    if "list-unsubscribe" in h and is_noreply(msg):
+        return "it is bulk mail from a non-personal sender (List-Unsubscribe)"
+    return ""
+
+
+def is_noreply(msg: Message) -> bool:
+    return bool(msg.sender and _NOREPLY.match(msg.sender.addr))
+
+
+def _never_draft(msg: Message, context: SenderContext) -> str:
+    if context.is_user:
+        return "it is your own mail"
+    if msg.platform:
+        return f"it is a {msg.platform} notification, labelled but not answered"
+    bulk = is_bulk(msg)
+    if bulk:
+        return bulk
+    if is_noreply(msg) or not msg.sender or not msg.sender.addr:
+        return "the sender has no personal reply address"
+    if context.recently_drafted:
+        return "this sender already got a draft recently"
+    return ""
+
+
+def _adjust_for_context(scores: Mapping[str, float], context: SenderContext) -> dict[str, float]:
+    """People you write to are, by your own actions, relationships: halve solicitation per
+    message you sent them (up to three), and hand the difference to relationship."""
+    adjusted = dict(scores)
+    if context.times_written_to > 0 and "solicitation" in adjusted:
+        factor = 0.5 ** min(context.times_written_to, 3)
+        moved = adjusted["solicitation"] * (1 - factor)
+        adjusted["solicitation"] -= moved
+        adjusted["relationship"] = adjusted.get("relationship", 0.0) + moved
+    return adjusted
+
+
+def _reason_lines(evidence: Sequence[Evidence], limit: int = 4) -> list[str]:
+    lines: list[str] = []
+    words: list[str] = []
+    for item in evidence:
+        if item.feature.startswith("signal:"):
+            lines.append(item.description)
+        elif item.feature.startswith("words:") and len(words) < 3:
+            words.append(f'"{item.description}"')
+    if words:
+        lines.append("wording like " + ", ".join(words))
+    return lines[:limit]
+
+
+def decide(
+    msg: Message,
+    scores: Mapping[str, float],
+    offense_scores: Mapping[str, float],
+    evidence: Sequence[Evidence],
+    *,
+    model_version: str,
+    context: SenderContext = SenderContext(),
+    policy: DraftPolicy = DraftPolicy(),
+) -> Decision:
+    adjusted = _adjust_for_context(scores, context)
+    label: Label = max(adjusted, key=adjusted.__getitem__)  # type: ignore[assignment]
+    confidence = adjusted[label]
+    offenses: tuple[str, ...] = ()
+    if label == "solicitation":
+        offenses = tuple(
+            code for code, score in sorted(offense_scores.items(), key=lambda kv: -kv[1])
+            if score >= policy.min_offense_score
+        )
+    reasons = [OFFENSE_NAMES[code] for code in offenses if code in OFFENSE_NAMES]
+    if context.times_written_to:
+        times = "once" if context.times_written_to == 1 else f"{context.times_written_to} times"
+        reasons.append(f"you have written to this sender {times}")
+    reasons += _reason_lines(evidence)
+
+    no_draft = ""
+    if label == "solicitation" and offenses:
+        no_draft = _never_draft(msg, context)
+        if not no_draft and not policy.enabled:
+            no_draft = "drafts are turned off"
+        if not no_draft and confidence < policy.min_confidence:
+            no_draft = f"confidence {confidence:.2f} is below {policy.min_confidence:.2f}"
+    draft = label == "solicitation" and bool(offenses) and not no_draft
+    return Decision(
+        label=label,
+        confidence=round(confidence, 4),
+        scores={k: round(v, 4) for k, v in adjusted.items()},
+        offenses=offenses,
+        draft=draft,
+        reasons=tuple(dict.fromkeys(reasons)),
+        model_version=model_version,
+        no_draft_because=no_draft,
+        evidence=tuple(evidence),
+    )
