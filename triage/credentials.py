@@ -1,0 +1,193 @@
+"""Account passwords: the OS keyring first, then the account's `password_command`.
+
+Nothing here ever prompts. `triage login NAME` is the one place that asks for a password (and it
+stores it with `store_password`); every other command, and the daemon under systemd or launchd,
+either finds a password or fails at once with a `CredentialError` that names the fix.
+
+Passwords travel as `Secret` values whose repr is masked, so a password cannot leak into a log
+line, an error message or a traceback's locals by accident. Only the IMAP adapter calls
+`Secret.reveal()`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import logging
+import os
+import signal
+import subprocess
+
+import keyring
+import keyring.errors
+
+from triage.config import Account
+from triage.errors import CredentialError
+
+log = logging.getLogger(__name__)
+
+KEYRING_SERVICE = "triage"
+PASSWORD_COMMAND_TIMEOUT = 60.0  # seconds; long enough to type a GPG passphrase into pinentry
+
+
+class Secret:
+    """A password that does not show itself in reprs, str() or f-strings."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The password itself: only for handing to the server."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Secret):
+            return NotImplemented
+        return hmac.compare_digest(self._value.encode(), other._value.encode())
+
+    def __hash__(self) -> int:
+        return hash((Secret, self._value))
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __reduce__(self) -> str:
+        raise TypeError("a Secret is not picklable")
+
+
+def keyring_backend_name() -> str:
+    """A human-readable name of the keyring backend in use (for messages)."""
+    backend = keyring.get_keyring()
+    name = getattr(backend, "name", "")
+    return name if isinstance(name, str) and name else type(backend).__name__
+
+
+def _redact(text: str, secret: str) -> str:
+    return text.replace(secret, "********") if secret else text
+
+
+def _fix_hint(account: Account) -> str:
+    return (
+        f"run `triage login {account.name}` to store it in the OS keyring, or set "
+        f"password_command for account {account.name!r} in the config"
+    )
+
+
+def get_password(account: Account, *, timeout: float = PASSWORD_COMMAND_TIMEOUT) -> Secret:
+    """The password of `account`: from the keyring, else from its `password_command`.
+
+    Raises CredentialError naming the fix when there is none; never prompts.
+    """
+    keyring_problem = ""
+    try:
+        stored = keyring.get_password(KEYRING_SERVICE, account.name)
+    except keyring.errors.NoKeyringError:
+        keyring_problem = "no OS keyring is available on this machine"
+    except Exception as exc:  # a backend's own failure (D-Bus, locked keychain, ...)
+        keyring_problem = f"the OS keyring failed ({type(exc).__name__}: {exc})"
+    else:
+        if stored:
+            log.debug("account %s: password from the keyring", account.name)
+            return Secret(stored)
+
+    if account.password_command:
+        if keyring_problem:
+            log.debug("account %s: %s; using password_command", account.name, keyring_problem)
+        return Secret(run_password_command(account, timeout=timeout))
+
+    if keyring_problem:
+        raise CredentialError(
+            f"no password for account {account.name!r}: {keyring_problem}; set "
+            f"password_command for account {account.name!r} in the config (for example "
+            f'password_command = "pass show mail/{account.name}"), or install a keyring '
+            f"backend and run `triage login {account.name}`"
+        )
+    raise CredentialError(f"no password for account {account.name!r}: {_fix_hint(account)}")
+
+
+def run_password_command(account: Account, *, timeout: float = PASSWORD_COMMAND_TIMEOUT) -> str:
+    """Run the account's `password_command` via the shell; its first output line is the password.
+
+    The command itself is never quoted in errors (it may embed a secret) and its standard output
+    never appears anywhere but in the return value.
+    """
+    what = f"password_command of account {account.name!r}"
+    try:
+        process = subprocess.Popen(
+            account.password_command,
+            shell=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # so a timeout can kill everything it started
+        )
+    except OSError as exc:
+        raise CredentialError(f"{what} could not be started: {exc.strerror or exc}") from None
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(process)
+        raise CredentialError(
+            f"{what} did not finish within {timeout:g} s (does it wait for input?)"
+        ) from None
+
+    first_line = out.split(b"\n", 1)[0].rstrip(b"\r")
+    if process.returncode != 0:
+        detail = _stderr_summary(err, out)
+        raise CredentialError(
+            f"{what} failed with exit status {process.returncode}"
+            + (f": {detail}" if detail else "")
+        )
+    try:
+        password = first_line.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CredentialError(f"{what} printed something that is not UTF-8 text") from None
+    if not password:
+        raise CredentialError(f"{what} printed no password on its first line of output")
+    return password
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.communicate(timeout=5)
+
+
+def _stderr_summary(err: bytes, out: bytes) -> str:
+    """The last line the command wrote to stderr, unless it repeats any of its stdout."""
+    lines = [line.strip() for line in err.decode("utf-8", "replace").splitlines()]
+    lines = [line for line in lines if line]
+    if not lines:
+        return ""
+    line = "".join(ch for ch in lines[-1] if ch.isprintable())[:200]
+    for secret in out.decode("utf-8", "replace").splitlines():
+        if secret.strip() and secret.strip() in line:
+            return ""
+    return line
+
+
+def store_password(account: Account, password: Secret) -> None:
+    """Save the password of `account` in the OS keyring (service "triage", key = account name)."""
+    try:
+        keyring.set_password(KEYRING_SERVICE, account.name, password.reveal())
+    except keyring.errors.NoKeyringError:
+        raise CredentialError(
+            f"cannot store the password of account {account.name!r}: no OS keyring is available "
+            f"on this machine; set password_command for account {account.name!r} in the config "
+            "instead"
+        ) from None
+    except Exception as exc:
+        message = _redact(str(exc), password.reveal())
+        raise CredentialError(
+            f"cannot store the password of account {account.name!r}: the OS keyring "
+            f"({keyring_backend_name()}) refused it ({type(exc).__name__}: {message}); set "
+            f"password_command for account {account.name!r} in the config instead"
+        ) from None
