@@ -13,12 +13,14 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import product
 
 import numpy as np
 
 from triage.message import Message
 
-MAX_MODEL_TEXT = 3_000
+MAX_MODEL_TEXT = 2_000
+MAX_SIGNAL_TEXT = 2_500
 _URL = re.compile(r"https?://[^\s<>\"')\]]+", re.I)
 
 
@@ -26,99 +28,165 @@ def _rx(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern, re.I)
 
 
+_TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_ALTERNATIVES = re.compile(r"\(([^()]*)\)|\[([^\[\]]*)\]|(\S+)")
+
+
+def phrases(*patterns: str) -> frozenset[tuple[str, ...]]:
+    """Expand "(could|would) you [please] introduce" into the word tuples it stands for.
+
+    `(a|b)` is a choice, `[a|b]` an optional choice. Matching whole words against a set is far
+    faster than running dozens of regular expressions, and the lists stay readable.
+    """
+    expanded: set[tuple[str, ...]] = set()
+    for pattern in patterns:
+        choices: list[list[tuple[str, ...]]] = []
+        for choice, optional, word in _ALTERNATIVES.findall(pattern.lower()):
+            options = (choice or optional or word).split("|")
+            alternatives = [tuple(option.split()) for option in options]
+            if optional:
+                alternatives.append(())
+            choices.append(alternatives)
+        for combination in product(*choices):
+            words = tuple(w for part in combination for w in part)
+            if words:
+                expanded.add(words)
+    return frozenset(expanded)
+
+
+@dataclass(frozen=True)
+class Text:
+    """A message's new text, tokenised once for every phrase signal."""
+
+    raw: str
+    tokens: tuple[str, ...]
+    grams: frozenset[tuple[str, ...]]  # all word 1- to 4-grams
+
+    @classmethod
+    def of(cls, raw: str) -> Text:
+        tokens = tuple(_TOKEN.findall(raw.lower().replace("\u2019", "'")))
+        grams: set[tuple[str, ...]] = set()
+        for n in range(1, 5):
+            grams.update(zip(*(tokens[i:] for i in range(n)), strict=False))
+        return cls(raw, tokens, frozenset(grams))
+
+
 @dataclass(frozen=True)
 class Signal:
     name: str
     description: str  # completes "this message ..." in explanations
-    compute: Callable[[Message, str], float]
+    compute: Callable[[Message, Text], float]
 
 
-def _count(pattern: re.Pattern[str], cap: int = 3) -> Callable[[Message, str], float]:
-    """Occurrences in the new text, capped and scaled to 0..1 so no signal can shout."""
+def _phrase_count(
+    patterns: frozenset[tuple[str, ...]], cap: int = 3, extra: re.Pattern[str] | None = None
+) -> Callable[[Message, Text], float]:
+    """Distinct phrases found in the new text (plus regex hits), capped and scaled to 0..1."""
 
-    def compute(_msg: Message, text: str) -> float:
-        return min(len(pattern.findall(text)), cap) / cap
+    def compute(_msg: Message, text: Text) -> float:
+        found = len(patterns & text.grams)
+        if extra is not None:
+            found += len(extra.findall(text.raw))
+        return min(found, cap) / cap
 
     return compute
 
 
-_INTRO_ASK = _rx(
-    r"\b(introduce me|intro me|(an?|the) intro(duction)? to|connect me (with|to)|put me in touch"
-    r"|(could|would|can) you (please )?(connect|introduce|intro)|make an intro(duction)?"
-    r"|warm intro|loop me in with|point me (to|towards) (the right|someone))"
+_INTRO_ASK = phrases(
+    "introduce me", "intro me", "(an|a|the) (intro|introduction) to", "connect me (with|to)",
+    "put me in touch", "(could|would|can|will) you [please] (connect|introduce|intro)",
+    "make an (intro|introduction)", "warm (intro|introduction)", "loop me in with",
+    "point me (to|towards) (the right|someone)", "(love|appreciate) an (intro|introduction)",
+    "(intro|introduction) to your", "get in front of", "be introduced to",
 )
-_NETWORK = _rx(
-    r"\b(your (network|contacts|connections|circle|followers|audience|friends)|anyone (you|in your)"
-    r"|(know|knows) (of )?(anyone|someone|somebody)|forward (this|it|my)|share (this|it|my|our)"
-    r"|pass (this|it) (along|on)|spread the word|tag (\w+ )?friends|who might (be interested|need))"
+_NETWORK = phrases(
+    "your (network|contacts|connections|circle|followers|audience|friends|colleagues)",
+    "anyone you know", "anyone in your", "(know|knows) [of] (anyone|someone|somebody)",
+    "forward (this|it|my|our)", "share (this|it|my|our) with", "pass (this|it) (along|on)",
+    "spread the word", "tag [3|three|a|your] friends", "who might (be interested|need)",
+    "(friends|family) who",
 )
-_REWARD = _rx(
-    r"(\$\s?\d+|\d+\s?(usd|eur|%)|gift card|commission|finder'?s fee|bonus|per referral"
-    r"|for every (referral|friend|person|client)|referral (fee|program|reward|bonus)|earn (up to|\$))"
+_REWARD = phrases(
+    "gift card", "commission", "finder's fee", "finders fee", "bonus", "per referral",
+    "for (every|each) (referral|friend|person|client|signup|introduction)",
+    "referral (fee|program|programme|reward|bonus|link|code)", "earn up to", "paid referral",
 )
-_MLM = _rx(
-    r"\b(financial freedom|be your own boss|(work|working) from (home|your phone)|extra income"
-    r"|side hustle|passive income|join (my|our) team|residual income|business opportunity"
-    r"|time freedom|ground floor|fire your boss|my (business|team) is growing|wellness business"
-    r"|ambassador|life[- ]changing|make money)"
+_MONEY = re.compile(r"[$€£]\s?\d|\d\s?(?:usd|eur|gbp)\b", re.I)
+_MLM = phrases(
+    "financial freedom", "be your own boss", "(work|working) from (home|your phone)",
+    "extra income", "side hustle", "passive income", "join (my|our) team", "residual income",
+    "business opportunity", "time freedom", "ground floor", "fire your boss",
+    "my (business|team) is growing", "wellness business", "brand ambassador",
+    "life changing", "make money", "your own business", "from your phone", "income stream",
+    "mompreneur", "boss babe",
 )
-_JOB_ASK = _rx(
-    r"\b((looking|searching|seeking) for (a |new )?(job|role|position|work|opportunit)"
-    r"|open (roles|positions|vacanc)|refer me|my (resume|cv)|hire me|what do you have"
-    r"|what can you (do|offer)|any (openings|opportunities|jobs)|help me (find|get) a job)"
+_JOB_ASK = phrases(
+    "(looking|searching|seeking) for [a|new|any] (job|role|position|work|opportunity|opportunities)",
+    "open (roles|positions|vacancies)", "refer me", "my (resume|cv)", "hire me",
+    "what do you have", "what can you (do|offer)", "any (openings|opportunities|jobs|vacancies)",
+    "help me (find|get) a job", "job opportunities", "i am (looking|available) for",
 )
-_HOMEWORK = _rx(
-    r"\b(i (read|loved|enjoyed|listened to|watched|saw) your|your (recent )?(article|post|talk|paper"
-    r"|book|podcast|thread|essay|keynote|newsletter|research)|i noticed (that )?you"
-    r"|you (wrote|mentioned|said|shared)|your work on)"
+_HOMEWORK = phrases(
+    "i (read|loved|enjoyed|listened to|watched|saw) your",
+    "your [recent|latest] (article|post|talk|paper|book|podcast|thread|essay|keynote"
+    "|newsletter|research|presentation|interview)",
+    "your work on", "i noticed [that] you", "you (wrote|mentioned|said|shared|argued)",
 )
-_OFFER = _rx(
-    r"\b(happy to (help|share|introduce|connect|send|chat)|let me know if (i|there)"
-    r"|if (it'?s|it would be|that'?s) (helpful|useful)|i can (help|send|share|introduce)"
-    r"|no pressure|no worries if not|feel free to (ignore|say no|pass)|totally understand if"
-    r"|(anything|something) i can do|thought (you|this) might|in case it'?s useful|for what it'?s worth)"
+_OFFER = phrases(
+    "happy to (help|share|introduce|connect|send|chat)", "let me know if (i|there)",
+    "if (it's|it is|it would be|that's) (helpful|useful)", "i can (help|send|share|introduce)",
+    "no pressure", "no worries if not", "feel free to (ignore|say no|pass)",
+    "totally understand if", "(anything|something) i can do", "thought (you|this) might",
+    "in case it's useful", "for what it's worth",
 )
-_THANKS = _rx(r"\b(thank(s| you)|grateful|appreciate[ds]?|thx|gracias|merci|cheers for)\b")
-_CONGRATS = _rx(r"\b(congrat\w*|well deserved|so proud|happy for you|kudos|mazel tov)")
-_HISTORY = _rx(
-    r"\b(we met|(great|good|lovely|nice) (meeting|seeing|to meet|to see|chatting|talking)"
-    r"|(worked|working) together|since (we|our)|last time we|remember (when|our)|long time"
-    r"|been (a while|ages|too long)|catch(ing)? up|back (at|in) (the|our)|our (chat|call|conversation|coffee|lunch))"
+_THANKS = phrases("thank", "thanks", "grateful", "appreciate", "appreciated", "thx", "gracias",
+                  "merci")
+_CONGRATS = phrases("congrats", "congratulations", "congratulation", "congratulate",
+                    "well deserved", "so proud", "happy for you", "kudos", "mazel tov")
+_HISTORY = phrases(
+    "we met", "(great|good|lovely|nice) (meeting|seeing|chatting|talking)",
+    "(great|good|lovely|nice) to (meet|see)", "(worked|working) together", "since (we|our)",
+    "last time we", "remember (when|our)", "long time", "been (a while|ages|too long)",
+    "catch up", "catching up", "our (chat|call|conversation|coffee|lunch)",
 )
-_TEMPLATE = _rx(
-    r"(\{\{|\}\}|\[(first ?name|name|company)\]|%[A-Z_]{3,}%|\{(first_?name|company|name)\}"
-    r"|came across your (profile|company|website)|hope (this|my) (email|message|note) finds you"
-    r"|quick question|touch base|synerg\w+|i'?d love to add you|(mutually )?beneficial"
-    r"|explore (potential |possible )?(opportunities|collaboration)|decision[- ]maker)"
+_TEMPLATE = phrases(
+    "came across your (profile|company|website)", "hope (this|my) (email|message|note) finds you",
+    "quick question", "touch base", "synergy", "synergies", "i'd love to add you",
+    "mutually beneficial", "explore [potential|possible] (opportunities|collaboration)",
+    "decision maker", "decision makers",
 )
-_CALENDAR = _rx(
-    r"(calendly\.com|chilipiper|savvycal|cal\.com/|meetings\.hubspot|hubspot\.com/meetings"
-    r"|book (a |some )?(time|call|slot|meeting)|grab (a )?(time|slot)|my calendar"
-    r"|\b(15|20|30)[- ]?min(ute)?s?\b)"
+_MERGE_FIELD = re.compile(r"\{\{|\}\}|\[(?:first ?name|name|company)\]|%[A-Z_]{3,}%|\{(?:first_?name|company|name)\}", re.I)
+_CALENDAR = phrases(
+    "book [a|some] (time|call|slot|meeting)", "grab [a] (time|slot)", "my calendar",
+    "(15|20|30) (min|mins|minute|minutes)",
 )
-_BUMP = _rx(
-    r"\b(bump(ing)?|top of your inbox|circl(e|ing) back|following up on my|follow(ing)? up (on|again)"
-    r"|did you (get|have) a chance|haven'?t heard back|close (your|the|out your) file"
-    r"|last (attempt|try|email)|floating this)"
+_CALENDAR_LINK = re.compile(r"calendly\.com|chilipiper|savvycal|cal\.com/|meetings\.hubspot|"
+                            r"hubspot\.com/meetings|zcal\.co|tidycal", re.I)
+_BUMP = phrases(
+    "bump", "bumping", "top of your inbox", "(circle|circling) back", "following up on my",
+    "(follow|following) up (on|again)", "did you (get|have) a chance", "haven't heard back",
+    "close (your|the|out your) file", "last (attempt|try|email)", "floating this",
 )
-_PITCH = _rx(
-    r"\b(our (platform|solution|service|product|agency|company|software|tool|team|clients)"
-    r"|we help|we (work|partner) with|case stud(y|ies)|\bdemo\b|pricing|\broi\b|leads|revenue"
-    r"|free trial|discount|limited (time|spots)|investment|returns|roi|scale your|grow your)"
+_PITCH = phrases(
+    "our (platform|solution|service|product|agency|company|software|tool|clients)",
+    "we help", "we (work|partner) with", "case study", "case studies", "demo", "pricing",
+    "roi", "leads", "revenue", "free trial", "discount", "limited (time|spots)", "investment",
+    "returns", "scale your", "grow your",
 )
+_UNSUBSCRIBE = ("unsubscribe", "opt out", "opt-out", "reply stop", "manage preferences",
+                "manage your preferences", "email preferences")
 _GENERIC_GREETING = _rx(
     r"^\s*(hi|hello|hey|dear|greetings)\s*(there|friend|sir|madam|sir/madam|team|all)?\s*[,!.:]?\s*$"
 )
-_UNSUBSCRIBE = _rx(r"(unsubscribe|opt[- ]out|reply (stop|no)|manage (your )?preferences)")
 _INTRO_CONTEXT = _rx(r"\b(intro(duc\w+)?|connecting (you|the two)|meet \w+|moving \w+ to bcc)")
-_YOU = _rx(r"\b(you|your|yours)\b")
-_WE = _rx(r"\b(i|we|our|my|us)\b")
-_QUESTION_TO_READER = _rx(r"[^.?!\n]*\byou\w*\b[^.?!\n]*\?")
+_YOU = frozenset({"you", "your", "yours", "you're", "you've", "you'd", "you'll"})
+_WE = frozenset({"i", "we", "our", "my", "us", "i'm", "we're", "i've", "we've", "i'd", "i'll"})
+_SENTENCE_END = re.compile(r"(?<=[.?!\n])")
 _NOREPLY = _rx(r"(no-?reply|do-?not-?reply|notifications?|mailer-daemon|bounce|alerts?@|news@|info@)")
 _EMOJI = re.compile("[\U0001f300-\U0001faff\u2600-\u27bf]")
 
 
-def _bulk_headers(msg: Message, _text: str) -> float:
+def _bulk_headers(msg: Message, _text: Text) -> float:
     h = msg.headers
     precedence = h.get("precedence", "").lower()
     auto = h.get("auto-submitted", "no").lower()
@@ -132,74 +200,92 @@ def _bulk_headers(msg: Message, _text: str) -> float:
     )
 
 
-def _unsubscribe(msg: Message, text: str) -> float:
-    return float("list-unsubscribe" in msg.headers or bool(_UNSUBSCRIBE.search(msg.body[-1500:])))
+def _unsubscribe(msg: Message, _text: Text) -> float:
+    tail = msg.body[-1500:].lower()
+    return float("list-unsubscribe" in msg.headers or any(p in tail for p in _UNSUBSCRIBE))
 
 
-def _noreply_sender(msg: Message, _text: str) -> float:
+def _noreply_sender(msg: Message, _text: Text) -> float:
     return float(bool(msg.sender and _NOREPLY.search(msg.sender.addr)))
 
 
-def _platform(msg: Message, _text: str) -> float:
+def _platform(msg: Message, _text: Text) -> float:
     return float(bool(msg.platform))
 
 
-def _platform_without_note(msg: Message, text: str) -> float:
-    return float(bool(msg.platform) and len(text.split()) < 4)
+def _platform_without_note(msg: Message, text: Text) -> float:
+    return float(bool(msg.platform) and len(text.tokens) < 4)
 
 
-def _reply_context(msg: Message, _text: str) -> float:
+def _reply_context(msg: Message, _text: Text) -> float:
     return float(bool(msg.in_reply_to or msg.references or msg.quoted_text))
 
 
-def _introduction_context(msg: Message, _text: str) -> float:
+def _introduction_context(msg: Message, _text: Text) -> float:
     subject_says = bool(_INTRO_CONTEXT.search(msg.subject))
     quote_says = bool(_INTRO_CONTEXT.search(msg.quoted_text[:2000]))
     return (subject_says + quote_says + bool(msg.cc)) / 3
 
 
-def _calendar_invite(msg: Message, _text: str) -> float:
+def _calendar_invite(msg: Message, _text: Text) -> float:
     return float(msg.has_calendar)
 
 
-def _length(_msg: Message, text: str) -> float:
-    return min(math.log1p(len(text.split())) / math.log1p(400), 1.0)
+def _length(_msg: Message, text: Text) -> float:
+    return min(math.log1p(len(text.tokens)) / math.log1p(400), 1.0)
 
 
-def _links(msg: Message, text: str) -> float:
-    return min(len(_URL.findall(text)) + len(msg.links), 5) / 5
+def _links(msg: Message, text: Text) -> float:
+    return min(len(_URL.findall(text.raw)) + len(msg.links), 5) / 5
 
 
-def _you_focus(_msg: Message, text: str) -> float:
-    you, me = len(_YOU.findall(text)), len(_WE.findall(text))
+def _you_focus(_msg: Message, text: Text) -> float:
+    you = sum(token in _YOU for token in text.tokens)
+    me = sum(token in _WE for token in text.tokens)
     return you / (you + me) if you + me else 0.5
 
 
-def _generic_greeting(_msg: Message, text: str) -> float:
-    first = text.lstrip().split("\n", 1)[0]
+def _questions_for_you(_msg: Message, text: Text) -> float:
+    sentences = _SENTENCE_END.split(text.raw.lower())
+    asked = sum(
+        1 for sentence in sentences
+        if sentence.endswith("?") and not _YOU.isdisjoint(_TOKEN.findall(sentence))
+    )
+    return min(asked, 3) / 3
+
+
+def _generic_greeting(_msg: Message, text: Text) -> float:
+    first = text.raw.lstrip().split("\n", 1)[0]
     return float(bool(_GENERIC_GREETING.match(first)))
 
 
-def _emoji(_msg: Message, text: str) -> float:
-    return min(len(_EMOJI.findall(text)), 4) / 4
+def _emoji(_msg: Message, text: Text) -> float:
+    return min(len(_EMOJI.findall(text.raw)), 4) / 4
 
 
 SIGNALS: tuple[Signal, ...] = (
-    Signal("asks_introduction", "asks you to introduce them to someone", _count(_INTRO_ASK, 2)),
-    Signal("mentions_network", "asks about or into your network or contacts", _count(_NETWORK)),
-    Signal("offers_reward", "offers money or rewards for referrals", _count(_REWARD)),
-    Signal("mlm_language", "uses multi-level-marketing language", _count(_MLM)),
-    Signal("asks_for_job", "asks for a job or what you can do for them", _count(_JOB_ASK, 2)),
-    Signal("shows_homework", "shows they read or know your work", _count(_HOMEWORK, 2)),
-    Signal("offers_help", "offers help or makes it easy to say no", _count(_OFFER)),
-    Signal("thanks", "thanks you", _count(_THANKS, 2)),
-    Signal("congratulates", "congratulates you", _count(_CONGRATS, 2)),
-    Signal("shared_history", "refers to history you share", _count(_HISTORY, 2)),
-    Signal("template_markers", "reads like a template or mass mail", _count(_TEMPLATE)),
-    Signal("calendar_link", "pushes a calendar link or a meeting slot", _count(_CALENDAR, 2)),
-    Signal("bump_followup", "bumps an earlier unanswered message", _count(_BUMP, 2)),
-    Signal("sales_language", "talks about their product, pricing or results", _count(_PITCH)),
-    Signal("questions_for_you", "asks questions about you", _count(_QUESTION_TO_READER)),
+    Signal("asks_introduction", "asks you to introduce them to someone",
+           _phrase_count(_INTRO_ASK, 2)),
+    Signal("mentions_network", "asks about or into your network or contacts",
+           _phrase_count(_NETWORK)),
+    Signal("offers_reward", "offers money or rewards for referrals",
+           _phrase_count(_REWARD, extra=_MONEY)),
+    Signal("mlm_language", "uses multi-level-marketing language", _phrase_count(_MLM)),
+    Signal("asks_for_job", "asks for a job or what you can do for them",
+           _phrase_count(_JOB_ASK, 2)),
+    Signal("shows_homework", "shows they read or know your work", _phrase_count(_HOMEWORK, 2)),
+    Signal("offers_help", "offers help or makes it easy to say no", _phrase_count(_OFFER)),
+    Signal("thanks", "thanks you", _phrase_count(_THANKS, 2)),
+    Signal("congratulates", "congratulates you", _phrase_count(_CONGRATS, 2)),
+    Signal("shared_history", "refers to history you share", _phrase_count(_HISTORY, 2)),
+    Signal("template_markers", "reads like a template or mass mail",
+           _phrase_count(_TEMPLATE, extra=_MERGE_FIELD)),
+    Signal("calendar_link", "pushes a calendar link or a meeting slot",
+           _phrase_count(_CALENDAR, 2, extra=_CALENDAR_LINK)),
+    Signal("bump_followup", "bumps an earlier unanswered message", _phrase_count(_BUMP, 2)),
+    Signal("sales_language", "talks about their product, pricing or results",
+           _phrase_count(_PITCH)),
+    Signal("questions_for_you", "asks questions about you", _questions_for_you),
     Signal("you_focus", "is about you rather than them", _you_focus),
     Signal("generic_greeting", "opens with a generic greeting", _generic_greeting),
     Signal("bulk_headers", "carries bulk or automated-mail headers", _bulk_headers),
@@ -227,8 +313,8 @@ def model_text(msg: Message) -> str:
 
 
 def signal_vector(msg: Message) -> list[float]:
-    text = msg.new_text if msg.new_text or msg.platform else msg.body[:MAX_MODEL_TEXT]
-    text = text[:MAX_MODEL_TEXT]
+    raw = msg.new_text if msg.new_text or msg.platform else msg.body
+    text = Text.of(raw[:MAX_SIGNAL_TEXT])
     return [signal.compute(msg, text) for signal in SIGNALS]
 
 

@@ -32,6 +32,11 @@ MAX_HEADERS = 100
 MAX_ADDRESSES = 100
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+_SIMPLE_ADDRESS = re.compile(
+    r'(?:((?:"[^"\\<>,]*"|[^"<>,;:@()\\]*?))\s*<([^<>@\s,;"()]+@[^<>@\s,;"()]+)>'
+    r'|([^<>@\s,;"()]+@[^<>@\s,;"()]+))'
+)
+_SURROGATES = re.compile("[\udc80-\udcff]")
 _MESSAGE_ID = re.compile(r"<[^<>\s]{1,250}>")
 _NO_NOTE_LINES = re.compile(
     r"(?i)^(i'?d like to (add you to|join) my (professional )?(linkedin )?network\.?"
@@ -83,7 +88,7 @@ def _clean(text: str) -> str:
 
 def _unsurrogate(text: str) -> str:
     """compat32 keeps raw 8-bit header bytes as surrogates; read them as UTF-8 or Windows-1252."""
-    if not any("\udc80" <= ch <= "\udcff" for ch in text):
+    if text.isascii() or not _SURROGATES.search(text):
         return text
     raw = text.encode("utf-8", "surrogateescape")
     try:
@@ -106,7 +111,13 @@ def decode_header_value(value: object) -> str:
 
 
 def _addresses(msg: EmailMessage, name: str) -> tuple[Address, ...]:
-    values = [_unsurrogate(str(v)) for v in (msg.get_all(name) or [])]
+    values = [_unsurrogate(str(v))[:MAX_HEADER_CHARS * 4] for v in (msg.get_all(name) or [])]
+    if len(values) == 1:
+        simple = _SIMPLE_ADDRESS.fullmatch(values[0].strip())
+        if simple:  # the common "Name <addr>" or bare addr, without the full RFC 5322 parser
+            display = simple.group(1) or ""
+            return (Address(decode_header_value(display.strip().strip('"')),
+                            (simple.group(2) or simple.group(3)).lower()),)
     try:
         pairs = getaddresses(values)
     except (ValueError, TypeError, IndexError):
@@ -179,12 +190,23 @@ def _texts(msg: EmailMessage, defects: list[str]) -> tuple[str, str, bool, list[
     return plain, html, has_calendar, attachments
 
 
+# Only the headers something reads are decoded: decoding all of them costs more than parsing.
+READ_HEADERS = frozenset(
+    "subject date message-id in-reply-to references list-id list-unsubscribe list-post "
+    "precedence auto-submitted x-auto-response-suppress feedback-id x-mailer user-agent "
+    "return-path sender reply-to content-type x-campaign x-campaign-id x-mailgun-tag "
+    "x-sg-eid x-mc-user x-triage-class".split()
+)
+READ_HEADER_PREFIXES = ("x-linkedin", "x-mailchimp", "x-outreach", "x-apollo")
+
+
 def _headers(msg: EmailMessage) -> Mapping[str, str]:
     headers: dict[str, str] = {}
     for name, value in msg.items()[:MAX_HEADERS]:
-        key = _clean(str(name)).lower()
-        if key and key not in headers:
-            headers[key] = decode_header_value(value)
+        key = str(name).strip().lower()
+        if key in headers or not (key in READ_HEADERS or key.startswith(READ_HEADER_PREFIXES)):
+            continue
+        headers[key] = decode_header_value(value)
     return MappingProxyType(headers)
 
 

@@ -48,12 +48,18 @@ OFFENSES = (
     "what-can-you-do-for-me",
     "pitch-on-introduction",
 )
-SIGNAL_WEIGHT = 1.5  # structural signals are few; weight them so the n-grams cannot drown them
+SIGNAL_WEIGHT = 1.5
+CHAR_TEXT = 1_000  # character n-grams read the opening, where greetings and templates show  # structural signals are few; weight them so the n-grams cannot drown them
 
 
 def signals_as_float(rows: np.ndarray) -> sparse.csr_matrix:
     """ColumnTransformer hands over object columns; the classifier wants floats."""
     return sparse.csr_matrix(np.asarray(rows, dtype=np.float64))
+
+
+def opening(text: str) -> str:
+    """Preprocessor of the character n-grams: lower-cased start of the text (speed bound)."""
+    return text[:CHAR_TEXT].lower()
 
 
 def build_features() -> ColumnTransformer:
@@ -64,6 +70,7 @@ def build_features() -> ColumnTransformer:
                                       sublinear_tf=True, max_features=30_000,
                                       dtype=np.float32), 0),
             ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), min_df=3,
+                                      preprocessor=opening,
                                       sublinear_tf=True, max_features=40_000,
                                       dtype=np.float32), 0),
             ("signals", FunctionTransformer(signals_as_float), signal_columns),

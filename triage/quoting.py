@@ -40,6 +40,10 @@ MAX_SIGNATURE_LINES = 10
 
 def _history_start(lines: list[str]) -> int | None:
     for i, line in enumerate(lines):
+        if ":" not in line and "_" not in line and not (
+            i + 1 < len(lines) and ":" in lines[i + 1]
+        ):
+            continue  # every marker recognised below has a colon or a rule on this or the next line
         if _ATTRIBUTION.match(line) or _RULE.match(line) and i + 1 < len(lines) and \
                 _OUTLOOK_FROM.match(lines[i + 1]):
             return i
