@@ -11,6 +11,7 @@ from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
+from scipy import sparse
 
 from triage import model as model_store
 from triage.errors import ModelError
@@ -41,6 +42,7 @@ class Classifier:
         self._coef = np.asarray(coef)
         self._classes = classes
         self._feature_names = names
+        self._explainable = np.array([not n.startswith("chars:") for n in names])
 
     @classmethod
     def load(cls, path: Path | None = None, policy: DraftPolicy | None = None) -> Classifier:
@@ -53,25 +55,26 @@ class Classifier:
     def version(self) -> str:
         return self.model.version
 
-    def _evidence(self, row: object, label: str) -> tuple[Evidence, ...]:
-        """Features of this message that pushed hardest towards `label` (value x weight)."""
-        index = self._classes.index(label)
-        row_csr = row  # one row of a CSR matrix
-        columns = row_csr.indices  # type: ignore[attr-defined]
-        contributions = row_csr.data * self._coef[index, columns]  # type: ignore[attr-defined]
-        order = np.argsort(-contributions)
+    def _evidence(self, x: sparse.csr_matrix, row: int, label: str) -> tuple[Evidence, ...]:
+        """Features of one message that pushed hardest towards `label` (value x weight).
+
+        Only word n-grams and named signals are considered: character n-grams move the score
+        but explain nothing to a person.
+        """
+        start, end = x.indptr[row], x.indptr[row + 1]
+        columns = x.indices[start:end]
+        explainable = self._explainable[columns]
+        columns = columns[explainable]
+        contributions = x.data[start:end][explainable] * self._coef[
+            self._classes.index(label), columns]
         evidence = []
-        for position in order[: MAX_EVIDENCE * 4]:
+        for position in np.argsort(-contributions)[:MAX_EVIDENCE]:
             weight = float(contributions[position])
             if weight <= 0:
                 break
             name = self._feature_names[columns[position]]
-            if name.startswith("chars:"):
-                continue  # character n-grams drive the score but explain nothing to a person
             description = _SIGNAL_DESCRIPTIONS.get(name, name.partition(":")[2])
             evidence.append(Evidence(name, round(weight, 4), description))
-            if len(evidence) == MAX_EVIDENCE:
-                break
         return tuple(evidence)
 
     def classify(
@@ -92,7 +95,7 @@ class Classifier:
                     msg,
                     scores,
                     offense_scores[i],
-                    self._evidence(x[i], label),
+                    self._evidence(x, i, label),
                     model_version=self.version,
                     context=contexts[i] if contexts else SenderContext(),
                     policy=self.policy,

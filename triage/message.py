@@ -15,10 +15,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from email import message_from_bytes
+from email.errors import MessageError
 from email.header import decode_header, make_header
 from email.message import Message as EmailMessage
 from email.policy import compat32
 from email.utils import getaddresses, parsedate_to_datetime
+from itertools import islice
 from types import MappingProxyType
 
 from triage.errors import MessageParseError
@@ -101,26 +103,34 @@ def decode_header_value(value: object) -> str:
     """A header as clean text: RFC 2047 decoded, unfolded, control characters removed."""
     if value is None:
         return ""
-    text = _unsurrogate(str(value))
+    # Decoding is quadratic in the number of encoded words: cut before, not after.
+    text = _unsurrogate(str(value)[: MAX_HEADER_CHARS * 4])
     if "=?" in text:
         try:
             text = str(make_header(decode_header(text)))
-        except (LookupError, UnicodeError, ValueError, TypeError, AssertionError):
+        except (LookupError, UnicodeError, ValueError, TypeError, AssertionError,
+                MessageError):  # HeaderParseError (bad base64), CharsetError (bad name)
             pass  # keep the encoded form: readable enough, and never a crash
     return _clean(text)
 
 
+def _raw_values(msg: EmailMessage, name: str) -> list[str]:
+    """Header values as parsed, 8-bit bytes still surrogate-escaped: compat32's get_all() and
+    items() would turn them into Header objects whose str() is U+FFFD replacement characters."""
+    return [str(v) for k, v in msg.raw_items() if k.lower() == name]
+
+
 def _addresses(msg: EmailMessage, name: str) -> tuple[Address, ...]:
-    values = [_unsurrogate(str(v))[:MAX_HEADER_CHARS * 4] for v in (msg.get_all(name) or [])]
+    values = [_unsurrogate(v[:MAX_HEADER_CHARS * 4]) for v in _raw_values(msg, name)]
     if len(values) == 1:
         simple = _SIMPLE_ADDRESS.fullmatch(values[0].strip())
         if simple:  # the common "Name <addr>" or bare addr, without the full RFC 5322 parser
             display = simple.group(1) or ""
             return (Address(decode_header_value(display.strip().strip('"')),
-                            (simple.group(2) or simple.group(3)).lower()),)
+                            _clean(simple.group(2) or simple.group(3)).lower()),)
     try:
         pairs = getaddresses(values)
-    except (ValueError, TypeError, IndexError):
+    except (ValueError, TypeError, IndexError, RecursionError):  # "To: (((((..." recurses
         return ()
     result = []
     for display, addr in pairs[:MAX_ADDRESSES]:
@@ -176,10 +186,13 @@ def _texts(msg: EmailMessage, defects: list[str]) -> tuple[str, str, bool, list[
         if part.is_multipart():
             continue
         ctype = part.get_content_type()
+        if ctype.startswith("multipart/"):
+            ctype = "text/plain"  # boundary missing or never found: the parser kept it as text
         name = _filename(part)
         if ctype == "text/calendar" or name.lower().endswith(".ics"):
             has_calendar = True
-        disposition = (part.get("content-disposition") or "").split(";")[0].strip().lower()
+        # str(): compat32 returns a Header object when the value has 8-bit bytes
+        disposition = str(part.get("content-disposition") or "").split(";")[0].strip().lower()
         if disposition == "attachment" or (name and not ctype.startswith("text/")):
             attachments.append(name or ctype)
             continue
@@ -202,7 +215,7 @@ READ_HEADER_PREFIXES = ("x-linkedin", "x-mailchimp", "x-outreach", "x-apollo")
 
 def _headers(msg: EmailMessage) -> Mapping[str, str]:
     headers: dict[str, str] = {}
-    for name, value in msg.items()[:MAX_HEADERS]:
+    for name, value in islice(msg.raw_items(), MAX_HEADERS):  # raw: see _raw_values
         key = str(name).strip().lower()
         if key in headers or not (key in READ_HEADERS or key.startswith(READ_HEADER_PREFIXES)):
             continue
@@ -267,7 +280,7 @@ def linkedin_note(text: str, sender_name: str) -> str:
 
 def parse_message(raw: bytes) -> Message:
     """Parse any bytes a server returns. Raises MessageParseError only for empty input."""
-    if not raw or not raw.strip():
+    if not raw or raw.isspace():  # isspace(), not strip(): no copy of a 50 MB message
         raise MessageParseError("empty message")
     defects: list[str] = []
     data = raw
@@ -295,7 +308,9 @@ def parse_message(raw: bytes) -> Message:
         quoted = signature = ""
     else:
         new_text, quoted, signature = split_reply(body)
-    refs = tuple(_MESSAGE_ID.findall(headers.get("references", "")))[-50:]
+    # The newest ids are at the end of References and matter most for threading: read the
+    # whole header (not the capped decoded copy) and keep its last 50 ids.
+    refs = tuple(_MESSAGE_ID.findall(_unsurrogate(str(msg.get("references", "")))))[-50:]
     in_reply_to = _MESSAGE_ID.search(headers.get("in-reply-to", ""))
     message_id = _MESSAGE_ID.search(headers.get("message-id", ""))
     return Message(
