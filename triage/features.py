@@ -178,7 +178,12 @@ _UNSUBSCRIBE = ("unsubscribe", "opt out", "opt-out", "reply stop", "manage prefe
 _GENERIC_GREETING = _rx(
     r"^\s*(hi|hello|hey|dear|greetings)\s*(there|friend|sir|madam|sir/madam|team|all)?\s*[,!.:]?\s*$"
 )
-_INTRO_CONTEXT = _rx(r"\b(intro(duc\w+)?|connecting (you|the two)|meet \w+|moving \w+ to bcc)")
+_INTRO_SUBJECT = _rx(r"\b(intro|introduction|introducing|connecting|meet)\b|<>|\s(<->|&|\+|x)\s")
+_INTRO_QUOTE = _rx(
+    r"\b(i'?d like to introduce|let me introduce|(want|wanted|happy|delighted|glad) to (introduce"
+    r"|connect) (you|the two)|introducing (you|the two)|meet \w+[,.!]|connecting you (two|both)"
+    r"|you two should (meet|talk|connect)|moving (me|\w+) to bcc|double opt-in)"
+)
 _YOU = frozenset({"you", "your", "yours", "you're", "you've", "you'd", "you'll"})
 _WE = frozenset({"i", "we", "our", "my", "us", "i'm", "we're", "i've", "we've", "i'd", "i'll"})
 _SENTENCE_END = re.compile(r"(?<=[.?!\n])")
@@ -222,8 +227,12 @@ def _reply_context(msg: Message, _text: Text) -> float:
 
 
 def _introduction_context(msg: Message, _text: Text) -> float:
-    subject_says = bool(_INTRO_CONTEXT.search(msg.subject))
-    quote_says = bool(_INTRO_CONTEXT.search(msg.quoted_text[:2000]))
+    """An introduction is named in the subject or in the quoted message; a Cc (the introducer)
+    only adds to that evidence, never stands for it: list replies are full of Cc lines."""
+    subject_says = bool(_INTRO_SUBJECT.search(msg.subject))
+    quote_says = bool(_INTRO_QUOTE.search(msg.quoted_text[:3000]))
+    if not (subject_says or quote_says):
+        return 0.0
     return (subject_says + quote_says + bool(msg.cc)) / 3
 
 

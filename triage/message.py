@@ -208,7 +208,8 @@ READ_HEADERS = frozenset(
     "subject date message-id in-reply-to references list-id list-unsubscribe list-post "
     "precedence auto-submitted x-auto-response-suppress feedback-id x-mailer user-agent "
     "return-path sender reply-to content-type x-campaign x-campaign-id x-mailgun-tag "
-    "x-sg-eid x-mc-user x-triage-class".split()
+    "x-sg-eid x-mc-user x-triage-class list-help mailing-list x-mailing-list x-beenthere "
+    "x-mailman-version".split()
 )
 READ_HEADER_PREFIXES = ("x-linkedin", "x-mailchimp", "x-outreach", "x-apollo")
 

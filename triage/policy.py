@@ -85,6 +85,28 @@ def is_bulk(msg: Message) -> str:
     return ""
 
 
+_LIST_HEADERS = ("list-id", "list-post", "list-help", "mailing-list", "x-mailing-list",
+                 "x-beenthere", "x-mailman-version")
+LIST_MAIL_FACTOR = 0.1
+
+
+def list_mail(msg: Message) -> str:
+    """Why this came through a mailing list or bulk sender, or "" when it did not.
+
+    Platform notifications are exempt: a LinkedIn invitation is bulk-sent but carries a note
+    that is judged on its own.
+    """
+    if msg.platform:
+        return ""
+    for name in _LIST_HEADERS:
+        if name in msg.headers:
+            return f"it came through a mailing list ({name.title()})"
+    precedence = msg.headers.get("precedence", "").lower()
+    if precedence in ("bulk", "list", "junk"):
+        return f"it was sent as bulk mail (Precedence: {precedence})"
+    return ""
+
+
 def is_noreply(msg: Message) -> bool:
     return bool(msg.sender and _NOREPLY.match(msg.sender.addr))
 
@@ -116,6 +138,18 @@ def _adjust_for_context(scores: Mapping[str, float], context: SenderContext) -> 
     return adjusted
 
 
+def _adjust_for_list_mail(scores: Mapping[str, float], msg: Message) -> tuple[dict[str, float],
+                                                                               str]:
+    """Mailing-list and bulk traffic is almost never personal networking mail: scale the
+    networking classes down (not to zero: a strong enough case still wins) and say so."""
+    why = list_mail(msg)
+    if not why or "other" not in scores:
+        return dict(scores), ""
+    adjusted = {k: v * (1 if k == "other" else LIST_MAIL_FACTOR) for k, v in scores.items()}
+    total = sum(adjusted.values())
+    return {k: v / total for k, v in adjusted.items()}, why
+
+
 def _reason_lines(evidence: Sequence[Evidence], limit: int = 4) -> list[str]:
     lines: list[str] = []
     words: list[str] = []
@@ -139,7 +173,7 @@ def decide(
     context: SenderContext = SenderContext(),
     policy: DraftPolicy = DraftPolicy(),
 ) -> Decision:
-    adjusted = _adjust_for_context(scores, context)
+    adjusted, list_reason = _adjust_for_list_mail(_adjust_for_context(scores, context), msg)
     label: Label = max(adjusted, key=adjusted.__getitem__)  # type: ignore[assignment]
     confidence = adjusted[label]
     offenses: tuple[str, ...] = ()
@@ -152,6 +186,8 @@ def decide(
     if context.times_written_to:
         times = "once" if context.times_written_to == 1 else f"{context.times_written_to} times"
         reasons.append(f"you have written to this sender {times}")
+    if list_reason and label == "other":
+        reasons.append(list_reason)
     reasons += _reason_lines(evidence)
 
     no_draft = ""
