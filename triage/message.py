@@ -114,14 +114,25 @@ def decode_header_value(value: object) -> str:
     return _clean(text)
 
 
-def _raw_values(msg: EmailMessage, name: str) -> list[str]:
-    """Header values as parsed, 8-bit bytes still surrogate-escaped: compat32's get_all() and
-    items() would turn them into Header objects whose str() is U+FFFD replacement characters."""
-    return [str(v) for k, v in msg.raw_items() if k.lower() == name]
+ADDRESS_HEADERS = ("from", "to", "cc", "reply-to")
 
 
-def _addresses(msg: EmailMessage, name: str) -> tuple[Address, ...]:
-    values = [_unsurrogate(v[:MAX_HEADER_CHARS * 4]) for v in _raw_values(msg, name)]
+def _raw_headers(msg: EmailMessage) -> dict[str, list[str]]:
+    """The headers triage reads, by lower-cased name, in one pass over the header list.
+
+    Values stay as parsed, 8-bit bytes still surrogate-escaped: compat32's get_all() and items()
+    would turn them into Header objects whose str() is U+FFFD replacement characters.
+    """
+    found: dict[str, list[str]] = {}
+    for name, value in islice(msg.raw_items(), MAX_HEADERS):
+        key = str(name).strip().lower()
+        if key in READ_HEADERS or key in ADDRESS_HEADERS or key.startswith(READ_HEADER_PREFIXES):
+            found.setdefault(key, []).append(str(value))
+    return found
+
+
+def _addresses(raw_values: list[str]) -> tuple[Address, ...]:
+    values = [_unsurrogate(v[:MAX_HEADER_CHARS * 4]) for v in raw_values]
     if len(values) == 1:
         simple = _SIMPLE_ADDRESS.fullmatch(values[0].strip())
         if simple:  # the common "Name <addr>" or bare addr, without the full RFC 5322 parser
@@ -214,14 +225,10 @@ READ_HEADERS = frozenset(
 READ_HEADER_PREFIXES = ("x-linkedin", "x-mailchimp", "x-outreach", "x-apollo")
 
 
-def _headers(msg: EmailMessage) -> Mapping[str, str]:
-    headers: dict[str, str] = {}
-    for name, value in islice(msg.raw_items(), MAX_HEADERS):  # raw: see _raw_values
-        key = str(name).strip().lower()
-        if key in headers or not (key in READ_HEADERS or key.startswith(READ_HEADER_PREFIXES)):
-            continue
-        headers[key] = decode_header_value(value)
-    return MappingProxyType(headers)
+def _headers(raw: dict[str, list[str]]) -> Mapping[str, str]:
+    """First occurrence of each header triage reads, decoded."""
+    return MappingProxyType({key: decode_header_value(values[0]) for key, values in raw.items()
+                             if key not in ADDRESS_HEADERS})
 
 
 def _date(value: str) -> datetime | None:
@@ -294,8 +301,9 @@ def parse_message(raw: bytes) -> Message:
         raise MessageParseError(f"unparseable message: {type(exc).__name__}") from None
     defects += sorted({type(d).__name__ for d in msg.defects})
 
-    headers = _headers(msg)
-    senders = _addresses(msg, "from")
+    raw_headers = _raw_headers(msg)
+    headers = _headers(raw_headers)
+    senders = _addresses(raw_headers.get("from", []))
     sender = senders[0] if senders else None
     plain, html, has_calendar, attachments = _texts(msg, defects)
     links: tuple[str, ...] = ()
@@ -311,16 +319,17 @@ def parse_message(raw: bytes) -> Message:
         new_text, quoted, signature = split_reply(body)
     # The newest ids are at the end of References and matter most for threading: read the
     # whole header (not the capped decoded copy) and keep its last 50 ids.
-    refs = tuple(_MESSAGE_ID.findall(_unsurrogate(str(msg.get("references", "")))))[-50:]
+    references = " ".join(raw_headers.get("references", [])[:1])
+    refs = tuple(_MESSAGE_ID.findall(_unsurrogate(references)))[-50:]
     in_reply_to = _MESSAGE_ID.search(headers.get("in-reply-to", ""))
     message_id = _MESSAGE_ID.search(headers.get("message-id", ""))
     return Message(
         message_id=message_id.group(0) if message_id else "",
         subject=headers.get("subject", ""),
         sender=sender,
-        reply_to=_addresses(msg, "reply-to"),
-        to=_addresses(msg, "to"),
-        cc=_addresses(msg, "cc"),
+        reply_to=_addresses(raw_headers.get("reply-to", [])),
+        to=_addresses(raw_headers.get("to", [])),
+        cc=_addresses(raw_headers.get("cc", [])),
         date=_date(headers.get("date", "")),
         in_reply_to=in_reply_to.group(0) if in_reply_to else "",
         references=refs,

@@ -27,28 +27,19 @@ from scipy import sparse
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import FunctionTransformer, MultiLabelBinarizer
+from sklearn.preprocessing import FunctionTransformer
 from sklearn.svm import LinearSVC
 
 from triage.charngrams import HashedCharNgrams
 from triage.errors import ModelError
 from triage.features import SIGNAL_NAMES, prepare
 from triage.message import Message
+from triage.offenses import OFFENSES, OffenseHead, OffenseScores
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MAGIC = b"TRIAGE-MODEL\n"
 LABELS = ("relationship", "solicitation", "other")
-OFFENSES = (
-    "introduction-ask",
-    "network-harvesting",
-    "referral-bounty",
-    "mlm-recruiting",
-    "what-can-you-do-for-me",
-    "pitch-on-introduction",
-)
 SIGNAL_WEIGHT = 1.5
 CHAR_TEXT = 800  # character n-grams read the opening, where greetings and templates show  # structural signals are few; weight them so the n-grams cannot drown them
 
@@ -91,7 +82,7 @@ class Model:
     """A trained pipeline, its offense head and the metadata that travels with them."""
 
     pipeline: Pipeline
-    offense_head: OneVsRestClassifier
+    offense_head: OffenseHead
     metadata: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -101,15 +92,13 @@ class Model:
     def features(self, messages: Sequence[Message]) -> sparse.csr_matrix:
         return self.pipeline.named_steps["features"].transform(prepare(messages))
 
-    def scores(self, x: sparse.csr_matrix) -> tuple[list[dict[str, float]], list[dict[str, float]]]:
-        """Class probabilities and offense probabilities for each row of a feature matrix."""
+    def scores(self, x: sparse.csr_matrix) -> tuple[list[dict[str, float]], list[OffenseScores]]:
+        """Class probabilities and offense scores for each row of a feature matrix."""
         classifier = self.pipeline.named_steps["classifier"]
         classes = [str(c) for c in classifier.classes_]
         class_rows = [dict(zip(classes, map(float, row), strict=True))
                       for row in classifier.predict_proba(x)]
-        offense_rows = [dict(zip(OFFENSES, map(float, row), strict=True))
-                        for row in self.offense_head.predict_proba(x)]
-        return class_rows, offense_rows
+        return class_rows, self.offense_head.predict(x)
 
     def linear_weights(self) -> tuple[np.ndarray, list[str], list[str]]:
         """Coefficients of the underlying linear classifier: (coef, class names, feature names)."""
@@ -141,11 +130,21 @@ def train(
     _drop_stop_words(pipeline)
     x = pipeline.named_steps["features"].transform(x_rows)
     solicitation = np.flatnonzero(np.asarray(labels) == "solicitation")
-    binarizer = MultiLabelBinarizer(classes=list(OFFENSES))
-    y_off = binarizer.fit_transform([offenses[i] for i in solicitation])
-    head = OneVsRestClassifier(LogisticRegression(C=4.0, class_weight="balanced", max_iter=2000))
-    head.fit(x[solicitation], y_off)
+    head = OffenseHead(_word_and_signal_columns(pipeline))
+    head.fit(x[solicitation], [offenses[i] for i in solicitation])
     return Model(pipeline=pipeline, offense_head=head)
+
+
+def _word_and_signal_columns(pipeline: Pipeline) -> np.ndarray:
+    features = pipeline.named_steps["features"]
+    widths = {name: len(t.get_feature_names_out()) if name != "signals" else len(SIGNAL_NAMES)
+              for name, t, _cols in features.transformers_}
+    columns, start = [], 0
+    for name, _t, _cols in features.transformers_:
+        if name != "chars":
+            columns.append(np.arange(start, start + widths[name]))
+        start += widths[name]
+    return np.concatenate(columns)
 
 
 def save(model: Model, path: Path) -> None:

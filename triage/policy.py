@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from triage.message import Message
+from triage.offenses import OffenseScores
 
 Label = Literal["relationship", "solicitation", "other"]
 
@@ -35,8 +36,8 @@ class DraftPolicy:
     """When a feedback draft is written. `[drafts]` in the config maps onto this."""
 
     enabled: bool = True
-    min_confidence: float = 0.75
-    min_offense_score: float = 0.5
+    min_confidence: float = 0.8
+    min_offense_score: float = 0.5  # of the binary worst-offender head
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,7 @@ def _reason_lines(evidence: Sequence[Evidence], limit: int = 4) -> list[str]:
 def decide(
     msg: Message,
     scores: Mapping[str, float],
-    offense_scores: Mapping[str, float],
+    offense_scores: OffenseScores,
     evidence: Sequence[Evidence],
     *,
     model_version: str,
@@ -177,11 +178,11 @@ def decide(
     label: Label = max(adjusted, key=adjusted.__getitem__)  # type: ignore[assignment]
     confidence = adjusted[label]
     offenses: tuple[str, ...] = ()
-    if label == "solicitation":
-        offenses = tuple(
-            code for code, score in sorted(offense_scores.items(), key=lambda kv: -kv[1])
-            if score >= policy.min_offense_score
-        )
+    if label == "solicitation" and offense_scores.worst >= policy.min_offense_score:
+        ranked = sorted(offense_scores.by_offense.items(), key=lambda kv: -kv[1])
+        # The binary head says there is an offense; name every code that is likely on its
+        # own, or the likeliest one when none is.
+        offenses = tuple(code for code, p in ranked if p >= 0.5) or (ranked[0][0],)
     reasons = [OFFENSE_NAMES[code] for code in offenses if code in OFFENSE_NAMES]
     if context.times_written_to:
         times = "once" if context.times_written_to == 1 else f"{context.times_written_to} times"

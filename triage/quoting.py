@@ -15,8 +15,8 @@ _ATTRIBUTION = re.compile(
     r"on\b.{4,250}\b(wrote|writes)\s*:?"
     r"|-{2,}\s*(original message|forwarded message|mensaje original|message d'origine"
     r"|ursprüngliche nachricht)\s*-{2,}"
-    r"|(le|el|am|il|op|em|den)\s.{4,250}\s(a écrit|escribió|schrieb|ha scritto|schreef"
-    r"|escreveu|skrev)\s*:"
+    r"|(le|el|am|il|op|em|den)\s.{4,250}\s(a écrit|escribió|ha scritto|escreveu|skrev)\s*:"
+    r"|(am|op)\s.{4,250}\s(schrieb|schreef)\b.{0,250}:"
     r"|begin forwarded message:"
     r")\s*$"
 )
@@ -38,29 +38,40 @@ _VALEDICTION = re.compile(
 MAX_SIGNATURE_LINES = 10
 
 
-def _history_start(lines: list[str]) -> int | None:
+_MARKER_ENDINGS = (":", "wrote", "writes", "-", "_")
+_MARKER_STARTS = ("on ", "from", "*from", "von", "de:", "de ", "da:", "da ", "---", "___", "begin")
+
+
+def _could_start_history(line: str) -> bool:
+    """A cheap test that rules out almost every line before any regex runs."""
+    stripped = line.strip().lower()
+    return stripped.endswith(_MARKER_ENDINGS) or stripped.startswith(_MARKER_STARTS)
+
+
+def _history_start(lines: list[str]) -> tuple[int, int] | None:
+    """Where the quoted history starts, and how many lines its attribution takes."""
     for i, line in enumerate(lines):
-        if ":" not in line and "_" not in line and not (
-            i + 1 < len(lines) and ":" in lines[i + 1]
-        ):
-            continue  # every marker recognised below has a colon or a rule on this or the next line
+        if not _could_start_history(line):
+            continue
         if _ATTRIBUTION.match(line) or _RULE.match(line) and i + 1 < len(lines) and \
                 _OUTLOOK_FROM.match(lines[i + 1]):
-            return i
+            return i, 1
         # Gmail wraps long attributions: "On Tue, 4 Mar 2025 at 09:12, Jane Doe <" / "jd@x> wrote:"
         if i + 1 < len(lines) and line.lstrip().lower().startswith("on ") and \
                 _ATTRIBUTION.match(f"{line} {lines[i + 1]}"):
-            return i
+            return i, 2
         if _OUTLOOK_FROM.match(line) and any(
             _OUTLOOK_NEXT.match(following) for following in lines[i + 1 : i + 3]
         ):
-            return i
+            return i, 1
     return None
 
 
 def _signature_start(lines: list[str]) -> int | None:
     for i, line in enumerate(lines):
-        if _SIG_DELIMITER.match(line) or _MOBILE_SIG.match(line):
+        if line.startswith("--") and _SIG_DELIMITER.match(line):
+            return i
+        if line.lstrip()[:4].lower() in ("sent", "get ") and _MOBILE_SIG.match(line):
             return i
     # A valediction near the end: what follows it is the name/title/phone block.
     tail_start = max(0, len(lines) - MAX_SIGNATURE_LINES - 1)
@@ -73,13 +84,15 @@ def _signature_start(lines: list[str]) -> int | None:
 def split_reply(text: str) -> tuple[str, str, str]:
     """Return (new_text, quoted_text, signature) of a plain-text body."""
     lines = text.split("\n")
-    start = _history_start(lines)
-    history = lines[start:] if start is not None else []
-    own = lines[:start] if start is not None else lines
-    if any(line.lstrip().startswith(">") for line in history[1:]):
+    found = _history_start(lines)
+    own, history, attribution = lines, [], 0
+    if found is not None:
+        start, attribution = found
+        own, history = lines[:start], lines[start:]
+    if any(line.lstrip().startswith(">") for line in history[attribution:]):
         # Inline or bottom-posted reply: the attribution introduces "> " quotes, and the
         # unquoted lines between and after them are the sender's own words.
-        own, history = own + history[1:], history[:1]
+        own, history = own + history[attribution:], history[:attribution]
     new_lines: list[str] = []
     quoted_lines: list[str] = []
     for line in own:
