@@ -76,6 +76,7 @@ class Signal:
     name: str
     description: str  # completes "this message ..." in explanations
     compute: Callable[[Message, Text], float]
+    reason: bool = True  # worth naming as a reason; "is long" weighs in but explains nothing
 
 
 def _phrase_count(
@@ -306,11 +307,12 @@ SIGNALS: tuple[Signal, ...] = (
     Signal("reply_context", "replies to an earlier message", _reply_context),
     Signal("introduction_context", "follows or makes an introduction", _introduction_context),
     Signal("calendar_invite", "is a calendar invitation", _calendar_invite),
-    Signal("length", "is long", _length),
-    Signal("links", "contains links", _links),
-    Signal("emoji", "uses emoji", _emoji),
+    Signal("length", "is long", _length, reason=False),
+    Signal("links", "contains links", _links, reason=False),
+    Signal("emoji", "uses emoji", _emoji, reason=False),
 )
 SIGNAL_NAMES = tuple(signal.name for signal in SIGNALS)
+QUIET_SIGNALS = frozenset(f"signal:{s.name}" for s in SIGNALS if not s.reason)
 
 
 def model_text(msg: Message) -> str:

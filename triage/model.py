@@ -120,7 +120,7 @@ def train(
     offenses: Sequence[Sequence[str]],
     sample_weight: Sequence[float] | None = None,
 ) -> Model:
-    """Fit the class pipeline on everything and the offense head on the solicitation messages."""
+    """Fit the class pipeline and the offense heads (see triage.offenses)."""
     x_rows = prepare(messages)
     pipeline = build_pipeline()
     fit_params = {}
@@ -129,9 +129,8 @@ def train(
     pipeline.fit(x_rows, np.asarray(labels), **fit_params)
     _drop_stop_words(pipeline)
     x = pipeline.named_steps["features"].transform(x_rows)
-    solicitation = np.flatnonzero(np.asarray(labels) == "solicitation")
     head = OffenseHead(_word_and_signal_columns(pipeline))
-    head.fit(x[solicitation], [offenses[i] for i in solicitation])
+    head.fit(x, offenses, np.asarray(labels) == "solicitation")
     return Model(pipeline=pipeline, offense_head=head)
 
 

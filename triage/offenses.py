@@ -3,14 +3,11 @@
 Two heads over the same features the class model uses, restricted to word n-grams and named
 signals (character n-grams add little here and would make training a hundred times slower):
 
-- a binary head, "is this a worst offender?", which decides whether there is an offense, and so
-  whether a draft is possible; pooling all offenses gives it several times more examples of
-  each than any single offense has, and it finds about 87% of the worst offenders in
-  cross-validation against 79% for "any per-offense head fired";
-- a one-vs-rest head per offense code, which only names what was found.
-
-Both are trained on solicitation messages only: whether a message is solicitation at all is the
-class model's call.
+- a binary head, "is this a worst offender?", trained on every message, which decides whether
+  there is an offense, and so whether a draft is possible; pooling all offenses gives it several
+  times more examples than any single offense has (in cross-validation it finds about 87% of
+  the worst offenders, against 79% for "any per-offense head fired");
+- a one-vs-rest head per offense code, trained on solicitation, which only names what was found.
 """
 
 from __future__ import annotations
@@ -52,15 +49,19 @@ class OffenseHead:
         self.worst = _logistic()
         self.each = OneVsRestClassifier(_logistic())
 
-    def fit(self, x: sparse.csr_matrix, offenses: Sequence[Sequence[str]]) -> OffenseHead:
+    def fit(self, x: sparse.csr_matrix, offenses: Sequence[Sequence[str]],
+            solicitation: np.ndarray) -> OffenseHead:
+        """`offenses` for every row of `x`; `solicitation` marks the solicitation rows."""
         x = x[:, self.columns]
         y = MultiLabelBinarizer(classes=list(OFFENSES)).fit_transform(offenses)
+        # The binary head sees every message, so it also learns how a friend asking for one
+        # introduction differs from a stranger asking for many.
         self.worst.fit(x, y.any(axis=1))
-        # An offense with no example in this training set would make its head fail to fit;
-        # give it one all-zero column instead, which predicts "absent" everywhere.
-        present = y.any(axis=0)
-        self.present_ = present
-        self.each.fit(x, y[:, present])
+        # Naming offenses is only asked of solicitation. An offense with no example here is
+        # left out of the fit and predicted absent.
+        y_solicitation = y[solicitation]
+        self.present_ = y_solicitation.any(axis=0)
+        self.each.fit(x[solicitation], y_solicitation[:, self.present_])
         return self
 
     def predict(self, x: sparse.csr_matrix) -> list[OffenseScores]:

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from triage.features import QUIET_SIGNALS
 from triage.message import Message
 from triage.offenses import OffenseScores
 
@@ -36,8 +37,8 @@ class DraftPolicy:
     """When a feedback draft is written. `[drafts]` in the config maps onto this."""
 
     enabled: bool = True
-    min_confidence: float = 0.8
-    min_offense_score: float = 0.5  # of the binary worst-offender head
+    min_confidence: float = 0.7
+    min_offense_score: float = 0.6  # of the binary worst-offender head
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ class Decision:
     reasons: tuple[str, ...]
     model_version: str
     no_draft_because: str = ""
+    offense_score: float = 0.0         # probability that this is a worst offender
     evidence: tuple[Evidence, ...] = field(default=(), compare=False)
 
 
@@ -112,9 +114,32 @@ def is_noreply(msg: Message) -> bool:
     return bool(msg.sender and _NOREPLY.match(msg.sender.addr))
 
 
+FREE_MAIL_DOMAINS = frozenset(
+    "gmail.com googlemail.com yahoo.com yahoo.co.uk yahoo.fr hotmail.com hotmail.co.uk "
+    "outlook.com live.com msn.com icloud.com me.com mac.com aol.com proton.me protonmail.com "
+    "pm.me gmx.com gmx.de gmx.net web.de fastmail.com mail.com yandex.com yandex.ru zoho.com "
+    "hey.com qq.com 163.com 126.com naver.com mail.ru".split()
+)
+
+
+def _domain(address: str) -> str:
+    return address.rpartition("@")[2].lower()
+
+
+def from_colleague(msg: Message) -> bool:
+    """The sender writes from an organisation domain one of the recipients shares: internal
+    mail, where an etiquette lecture from a colleague's mailbox would do harm."""
+    sender = _domain(msg.sender.addr) if msg.sender else ""
+    if not sender or sender in FREE_MAIL_DOMAINS:
+        return False
+    return any(_domain(a.addr) == sender for a in (*msg.to, *msg.cc))
+
+
 def _never_draft(msg: Message, context: SenderContext) -> str:
     if context.is_user:
         return "it is your own mail"
+    if from_colleague(msg):
+        return "the sender writes from your own organisation"
     if msg.platform:
         return f"it is a {msg.platform} notification, labelled but not answered"
     bulk = is_bulk(msg)
@@ -155,6 +180,8 @@ def _reason_lines(evidence: Sequence[Evidence], limit: int = 4) -> list[str]:
     lines: list[str] = []
     words: list[str] = []
     for item in evidence:
+        if item.feature in QUIET_SIGNALS:
+            continue
         if item.feature.startswith("signal:"):
             lines.append(item.description)
         elif item.feature.startswith("words:") and len(words) < 3:
@@ -208,5 +235,6 @@ def decide(
         reasons=tuple(dict.fromkeys(reasons)),
         model_version=model_version,
         no_draft_because=no_draft,
+        offense_score=round(offense_scores.worst, 4),
         evidence=tuple(evidence),
     )
