@@ -174,6 +174,19 @@ _PITCH = phrases(
     "roi", "leads", "revenue", "free trial", "discount", "limited (time|spots)", "investment",
     "returns", "scale your", "grow your",
 )
+_JOB_OFFER = phrases(
+    "(we're|we are|i'm|i am) hiring", "(the|this|a) (role|position|opening)", "hiring manager",
+    "open to [new] opportunities", "compensation", "base salary", "salary range",
+    "job description", "(recruiting|hiring) for", "recruiter", "talent partner",
+    "(remote|hybrid|onsite) (role|position)", "relocation", "your background",
+)
+_ASKS_FOR_CALL = phrases(
+    "quick call", "(hop|jump) on a call", "(15|20|30) (minute|min) (call|chat)",
+    "open to a (call|chat|conversation)", "worth a (chat|call|conversation)",
+    "(would|are) you be open to", "(would|are) you open to", "set up a (call|time|meeting)",
+    "schedule a (call|demo|meeting)", "find (some) time", "(free|available) (this|next) week",
+    "(book|grab) (a|some) time", "let's connect",
+)
 _UNSUBSCRIBE = ("unsubscribe", "opt out", "opt-out", "reply stop", "manage preferences",
                 "manage your preferences", "email preferences")
 _GENERIC_GREETING = _rx(
@@ -213,10 +226,6 @@ def _unsubscribe(msg: Message, _text: Text) -> float:
 
 def _noreply_sender(msg: Message, _text: Text) -> float:
     return float(bool(msg.sender and _NOREPLY.search(msg.sender.addr)))
-
-
-def _platform(msg: Message, _text: Text) -> float:
-    return float(bool(msg.platform))
 
 
 def _platform_without_note(msg: Message, text: Text) -> float:
@@ -295,13 +304,14 @@ SIGNALS: tuple[Signal, ...] = (
     Signal("bump_followup", "bumps an earlier unanswered message", _phrase_count(_BUMP, 2)),
     Signal("sales_language", "talks about their product, pricing or results",
            _phrase_count(_PITCH)),
+    Signal("offers_job", "recruits you for a job", _phrase_count(_JOB_OFFER)),
+    Signal("asks_for_call", "asks for a call or a meeting", _phrase_count(_ASKS_FOR_CALL, 2)),
     Signal("questions_for_you", "asks questions about you", _questions_for_you),
     Signal("you_focus", "is about you rather than them", _you_focus),
     Signal("generic_greeting", "opens with a generic greeting", _generic_greeting),
     Signal("bulk_headers", "carries bulk or automated-mail headers", _bulk_headers),
     Signal("unsubscribe", "has an unsubscribe link or line", _unsubscribe),
     Signal("noreply_sender", "comes from a no-reply or notification address", _noreply_sender),
-    Signal("platform_notification", "is a platform notification", _platform),
     Signal("platform_without_note", "is a platform invitation with no personal note",
            _platform_without_note),
     Signal("reply_context", "replies to an earlier message", _reply_context),

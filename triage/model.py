@@ -158,6 +158,7 @@ def save(model: Model, path: Path) -> None:
         sklearn_version=sklearn.__version__,
         classes=list(LABELS),
         offenses=list(OFFENSES),
+        signals=list(SIGNAL_NAMES),
         payload_sha256=hashlib.sha256(payload).hexdigest(),
     )
     header = json.dumps(metadata, sort_keys=True).encode()
@@ -199,6 +200,11 @@ def read_metadata(path: Path) -> tuple[dict[str, Any], bytes]:
         raise ModelError(
             f"{path} was trained with scikit-learn {trained_with} but {sklearn.__version__} is "
             f"installed; retrain with `triage train` or install scikit-learn {trained_with}"
+        )
+    if metadata.get("signals") != list(SIGNAL_NAMES):
+        raise ModelError(
+            f"{path} was trained with different message signals than this triage computes; "
+            f"retrain with `triage train`"
         )
     if hashlib.sha256(payload).hexdigest() != metadata.get("payload_sha256"):
         raise ModelError(f"{path} is corrupt (checksum mismatch); retrain with `triage train`")
