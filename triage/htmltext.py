@@ -15,23 +15,46 @@ import re
 
 MAX_HTML_CHARS = 200_000
 
-_DROP = re.compile(
-    r"<!--.*?-->|<(script|style|head|title|template|noscript|svg)\b.*?</\1\s*>",
-    re.I | re.S,
-)
-_QUOTE_OPEN = re.compile(r"<blockquote\b[^>]*>", re.I)
+# Every tag pattern stops at the next "<": on hostile input full of unclosed tags ("<a <a <a")
+# a pattern allowed to run to the end of the text would make the whole pass quadratic.
+_HIDDEN_OPEN = re.compile(r"<!--|<(script|style|head|title|template|noscript|svg)\b", re.I)
+_QUOTE_OPEN = re.compile(r"<blockquote\b[^<>]*>", re.I)
 _QUOTE_CLOSE = re.compile(r"</blockquote\s*>", re.I)
 _BLOCK = re.compile(
     r"<(?:/?(?:p|div|tr|li|ul|ol|table|h[1-6]|pre|section|article|header|footer|center|dd|dt|dl"
-    r"|form|address)|br|hr)\b[^>]*>",
+    r"|form|address)|br|hr)\b[^<>]*>",
     re.I,
 )
-_TAG = re.compile(r"<[^>]*>")
-_HREF = re.compile(r"""<a\b[^>]*?\bhref\s*=\s*["']?(https?://[^"'\s>]{1,300})""", re.I)
+_TAG = re.compile(r"<[^<>]*>")
+_HREF = re.compile(r"""<a\b[^<>]*?\bhref\s*=\s*["']?(https?://[^"'\s<>]{1,300})""", re.I)
 _SPACES = re.compile(r"[ \t\u00a0\u200b\u200c\u200d\ufeff]+")
 _BLANK_LINES = re.compile(r"\n{3,}")
 # Private-use characters mark quote boundaries between the regex passes; real text never has them.
 _OPEN, _CLOSE = "\ue000", "\ue001"
+
+
+def _drop_hidden(markup: str) -> str:
+    """Remove comments, scripts, styles and heads in one linear scan; unclosed ones hide the
+    rest of the document, as in a browser."""
+    lower = markup.lower()
+    kept: list[str] = []
+    position = 0
+    while True:
+        opening = _HIDDEN_OPEN.search(markup, position)
+        if not opening:
+            kept.append(markup[position:])
+            break
+        kept.append(markup[position : opening.start()] + " ")
+        if opening.group(0) == "<!--":
+            end = lower.find("-->", opening.end())
+            position = end + 3 if end >= 0 else -1
+        else:
+            end = lower.find(f"</{opening.group(1).lower()}", opening.end())
+            close = lower.find(">", end) if end >= 0 else -1
+            position = close + 1 if close >= 0 else -1
+        if position < 0:
+            break
+    return "".join(kept)
 
 
 def _prefix_quotes(text: str) -> str:
@@ -52,7 +75,7 @@ def html_to_text(markup: str) -> tuple[str, tuple[str, ...]]:
     """Readable text of an HTML body, and the http(s) links it contained (for features)."""
     markup = markup[:MAX_HTML_CHARS].replace(_OPEN, "").replace(_CLOSE, "")
     links = tuple(_HREF.findall(markup)[:50])
-    markup = _DROP.sub(" ", markup).replace("\r", " ").replace("\n", " ")
+    markup = _drop_hidden(markup).replace("\r", " ").replace("\n", " ")
     markup = _QUOTE_OPEN.sub(f"\n{_OPEN}", markup)
     markup = _QUOTE_CLOSE.sub(f"{_CLOSE}\n", markup)
     markup = _BLOCK.sub("\n", markup)
