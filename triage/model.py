@@ -77,13 +77,36 @@ def _drop_stop_words(pipeline: Pipeline) -> None:
             del transformer.stop_words_
 
 
+@dataclass(frozen=True)
+class TrainingSet:
+    """What a model was fitted on, kept inside the model file: a personal model is the shipped
+    training set plus the user's corrections, so it can be rebuilt on any install, including one
+    that has no training_data/ directory."""
+
+    rows: np.ndarray                       # prepare() output: model text, then the signals
+    labels: tuple[str, ...]
+    offenses: tuple[tuple[str, ...], ...]
+    weights: tuple[float, ...] = ()        # empty means all 1.0
+
+
 @dataclass
 class Model:
-    """A trained pipeline, its offense head and the metadata that travels with them."""
+    """A trained pipeline, its offense head and the metadata that travels with them.
+
+    The training set is stored in the file as a nested, still-pickled blob and only unpickled
+    when asked for (by `triage learn`), so classifying never pays for it at start-up.
+    """
 
     pipeline: Pipeline
     offense_head: OffenseHead
     metadata: dict[str, Any] = field(default_factory=dict)
+    _training_set: TrainingSet | bytes | None = None
+
+    @property
+    def training_set(self) -> TrainingSet | None:
+        if isinstance(self._training_set, bytes):
+            self._training_set = joblib.load(io.BytesIO(self._training_set))
+        return self._training_set
 
     @property
     def version(self) -> str:
@@ -121,17 +144,24 @@ def train(
     sample_weight: Sequence[float] | None = None,
 ) -> Model:
     """Fit the class pipeline and the offense heads (see triage.offenses)."""
-    x_rows = prepare(messages)
+    return train_rows(TrainingSet(prepare(messages), tuple(labels),
+                                  tuple(tuple(o) for o in offenses),
+                                  tuple(sample_weight or ())))
+
+
+def train_rows(training_set: TrainingSet) -> Model:
+    """Fit on already prepared rows; the model keeps them for later retraining."""
+    labels = np.asarray(training_set.labels)
     pipeline = build_pipeline()
     fit_params = {}
-    if sample_weight is not None:
-        fit_params["classifier__sample_weight"] = np.asarray(sample_weight, dtype=float)
-    pipeline.fit(x_rows, np.asarray(labels), **fit_params)
+    if training_set.weights:
+        fit_params["classifier__sample_weight"] = np.asarray(training_set.weights, dtype=float)
+    pipeline.fit(training_set.rows, labels, **fit_params)
     _drop_stop_words(pipeline)
-    x = pipeline.named_steps["features"].transform(x_rows)
+    x = pipeline.named_steps["features"].transform(training_set.rows)
     head = OffenseHead(_word_and_signal_columns(pipeline))
-    head.fit(x, offenses, np.asarray(labels) == "solicitation")
-    return Model(pipeline=pipeline, offense_head=head)
+    head.fit(x, training_set.offenses, labels == "solicitation")
+    return Model(pipeline=pipeline, offense_head=head, _training_set=training_set)
 
 
 def _word_and_signal_columns(pipeline: Pipeline) -> np.ndarray:
@@ -149,8 +179,10 @@ def _word_and_signal_columns(pipeline: Pipeline) -> np.ndarray:
 def save(model: Model, path: Path) -> None:
     """Write atomically: a crash mid-write never leaves a half-written model in place."""
     buffer = io.BytesIO()
-    joblib.dump({"pipeline": model.pipeline, "offense_head": model.offense_head}, buffer,
-                compress=3)
+    training_blob = io.BytesIO()
+    joblib.dump(model.training_set, training_blob, compress=3)
+    joblib.dump({"pipeline": model.pipeline, "offense_head": model.offense_head,
+                 "training_set": training_blob.getvalue()}, buffer, compress=3)
     payload = buffer.getvalue()
     metadata = dict(model.metadata)
     metadata.update(
@@ -215,7 +247,7 @@ def load(path: Path) -> Model:
     metadata, payload = read_metadata(path)
     try:
         parts = joblib.load(io.BytesIO(payload))
-        return Model(parts["pipeline"], parts["offense_head"], metadata)
+        return Model(parts["pipeline"], parts["offense_head"], metadata, parts["training_set"])
     except Exception as exc:  # noqa: BLE001 - any unpickling failure means the same to the user
         raise ModelError(f"{path} could not be loaded ({type(exc).__name__}); retrain with "
                          f"`triage train`") from None

@@ -22,6 +22,7 @@ from sklearn.model_selection import GroupKFold, StratifiedKFold
 from triage import model as model_store
 from triage.classifier import Classifier
 from triage.errors import TriageError
+from triage.features import prepare
 from triage.message import Message, parse_message
 from triage.policy import Decision, DraftPolicy
 
@@ -132,12 +133,13 @@ def cross_validate(
         splits = GroupKFold(n_splits=folds).split(y, y, groups=np.asarray(data.groups))
     else:
         splits = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0).split(y, y)
+    rows = prepare(data.messages)
     decisions: list[Decision | None] = [None] * len(data)
     for train_index, test_index in splits:
-        fold_model = model_store.train(
-            [data.messages[i] for i in train_index], list(y[train_index]),
-            [data.offenses[i] for i in train_index],
-        )
+        fold_model = model_store.train_rows(model_store.TrainingSet(
+            rows[train_index], tuple(y[train_index]),
+            tuple(data.offenses[i] for i in train_index),
+        ))
         fold_decisions = Classifier(fold_model, policy).classify(
             [data.messages[i] for i in test_index])
         for i, decision in zip(test_index, fold_decisions, strict=True):
