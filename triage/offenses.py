@@ -7,7 +7,7 @@ signals (character n-grams add little here and would make training a hundred tim
   there is an offense, and so whether a draft is possible; pooling all offenses gives it several
   times more examples than any single offense has (in cross-validation it finds about 87% of
   the worst offenders, against 79% for "any per-offense head fired");
-- a one-vs-rest head per offense code, trained on solicitation, which only names what was found.
+- a head per offense code, trained on solicitation, which only names what was found.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
+from sklearn.dummy import DummyClassifier
 from sklearn.linear_model import LogisticRegression
-from sklearn.multiclass import OneVsRestClassifier
 from sklearn.preprocessing import MultiLabelBinarizer
 
 OFFENSES = (
@@ -35,6 +35,15 @@ def _logistic() -> LogisticRegression:
     return LogisticRegression(C=4.0, class_weight="balanced", solver="liblinear")
 
 
+def _probability_of_true(estimator: LogisticRegression | DummyClassifier,
+                         x: sparse.csr_matrix) -> np.ndarray:
+    """P(True); an estimator that only ever saw False (a tiny corpus) says 0."""
+    classes = list(estimator.classes_)
+    if True not in classes:
+        return np.zeros(x.shape[0])
+    return estimator.predict_proba(x)[:, classes.index(True)]
+
+
 @dataclass
 class OffenseScores:
     worst: float                 # probability that this is a worst offender
@@ -46,8 +55,8 @@ class OffenseHead:
 
     def __init__(self, columns: np.ndarray) -> None:
         self.columns = columns
-        self.worst = _logistic()
-        self.each = OneVsRestClassifier(_logistic())
+        self.worst: LogisticRegression | DummyClassifier = _logistic()
+        self.each: dict[str, LogisticRegression | DummyClassifier] = {}
 
     def fit(self, x: sparse.csr_matrix, offenses: Sequence[Sequence[str]],
             solicitation: np.ndarray) -> OffenseHead:
@@ -56,19 +65,28 @@ class OffenseHead:
         y = MultiLabelBinarizer(classes=list(OFFENSES)).fit_transform(offenses)
         # The binary head sees every message, so it also learns how a friend asking for one
         # introduction differs from a stranger asking for many.
-        self.worst.fit(x, y.any(axis=1))
-        # Naming offenses is only asked of solicitation. An offense with no example here is
-        # left out of the fit and predicted absent.
-        y_solicitation = y[solicitation]
-        self.present_ = y_solicitation.any(axis=0)
-        self.each.fit(x[solicitation], y_solicitation[:, self.present_])
+        worst = y.any(axis=1)
+        if len(set(worst)) < 2:  # a tiny corpus: every message, or none, is a worst offender
+            self.worst = DummyClassifier(strategy="prior")
+        self.worst.fit(x, worst)
+        # Naming offenses is only asked of solicitation. An offense with no example here gets
+        # no estimator and is predicted absent.
+        x_solicitation, y_solicitation = x[solicitation], y[solicitation]
+        self.each = {}
+        for k, code in enumerate(OFFENSES):
+            column = y_solicitation[:, k]
+            if column.any():
+                estimator = _logistic() if not column.all() else DummyClassifier(strategy="prior")
+                self.each[code] = estimator.fit(x_solicitation, column)
         return self
 
     def predict(self, x: sparse.csr_matrix) -> list[OffenseScores]:
         x = x[:, self.columns]
-        worst = self.worst.predict_proba(x)[:, 1]
+        worst = _probability_of_true(self.worst, x)
         each = np.zeros((x.shape[0], len(OFFENSES)))
-        each[:, self.present_] = self.each.predict_proba(x)
+        for k, code in enumerate(OFFENSES):
+            if code in self.each:
+                each[:, k] = _probability_of_true(self.each[code], x)
         return [
             OffenseScores(float(w), {code: float(p) for code, p in zip(OFFENSES, row,
                                                                        strict=True)})

@@ -17,7 +17,7 @@ from triage.commands.common import add_model_argument, load_classifier
 from triage.message import parse_message
 
 log = logging.getLogger(__name__)
-_OURS = re.compile(rb"(?im)^x-triage-[a-z-]*:.*(?:\r?\n[ \t].*)*\r?\n")
+_OURS = re.compile(rb"(?im)^x-triage-[a-z-]*:.*(?:\r?\n[ \t].*)*(?:\r?\n|\Z)")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -38,9 +38,10 @@ def add_headers(raw: bytes, headers: list[tuple[str, str]]) -> bytes:
     block = b"".join(f"{k}: {v}".encode("ascii", "replace") + newline for k, v in headers)
     end = raw.find(newline + newline)
     if end < 0:
-        # Headers only, or no header block at all: put ours first, after an mbox From_ line.
+        # Headers only, or no header block at all: put ours first, after an mbox From_ line,
+        # and still drop forged ones.
         start = raw.find(newline) + len(newline) if raw.startswith(b"From ") else 0
-        return raw[:start] + block + raw[start:]
+        return raw[:start] + block + _OURS.sub(b"", raw[start:])
     head = _OURS.sub(b"", raw[: end + len(newline)])
     return head + block + raw[end + len(newline):]
 

@@ -1,0 +1,45 @@
+"""The offense heads train and predict on any corpus, however few offenses it holds."""
+
+from __future__ import annotations
+
+import pytest
+
+from triage import model as model_store
+from triage.message import parse_message
+from triage.offenses import OFFENSES
+
+LABELS = ["relationship"] * 8 + ["solicitation"] * 8 + ["other"] * 8
+
+
+def _messages() -> list:
+    words = ["thanks for the coffee", "join my team and earn", "your order has shipped"]
+    return [
+        parse_message(f"From: p{i}@example.org\nSubject: note {i}\n\n{words[i // 8]} {i}\n".encode())
+        for i in range(24)
+    ]
+
+
+@pytest.mark.parametrize(
+    "offenses",
+    [
+        [()] * 24,                                                  # no offense at all
+        [()] * 8 + [("mlm-recruiting",)] * 8 + [()] * 8,            # every solicitation offends
+        [()] * 8 + [("mlm-recruiting",)] * 4 + [()] * 12,           # one offense, some messages
+    ],
+    ids=["none", "all", "some"],
+)
+def test_offense_heads_fit_tiny_corpora(offenses: list) -> None:
+    messages = _messages()
+    model = model_store.train(messages, LABELS, offenses)
+    scores = model.offense_head.predict(model.features(messages))
+    assert len(scores) == len(messages)
+    for score in scores:
+        assert 0.0 <= score.worst <= 1.0
+        assert set(score.by_offense) == set(OFFENSES)
+    seen = {code for row in offenses for code in row}
+    for code in set(OFFENSES) - seen:  # never seen in training: never named
+        assert all(score.by_offense[code] == 0.0 for score in scores)
+    if seen:
+        mlm = [score.worst for score, row in zip(scores, offenses, strict=True) if row]
+        clean = [score.worst for score, row in zip(scores, offenses, strict=True) if not row]
+        assert min(mlm) > max(clean)
