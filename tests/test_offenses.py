@@ -12,11 +12,18 @@ LABELS = ["relationship"] * 8 + ["solicitation"] * 8 + ["other"] * 8
 
 
 def _messages() -> list:
-    words = ["thanks for the coffee", "join my team and earn", "your order has shipped"]
-    return [
-        parse_message(f"From: p{i}@example.org\nSubject: note {i}\n\n{words[i // 8]} {i}\n".encode())
-        for i in range(24)
-    ]
+    """Eight of each class; among the solicitation, 8-11 recruit for MLM and 12-15 sell."""
+    def words(i: int) -> str:
+        if i < 8:
+            return "thanks for the coffee"
+        if i < 12:
+            return "join my team and earn extra income from your phone"
+        if i < 16:
+            return "book a demo of our invoicing software"
+        return "your order has shipped"
+
+    return [parse_message(f"From: p{i}@example.org\nSubject: note {i}\n\n{words(i)} {i}\n"
+                          .encode()) for i in range(24)]
 
 
 @pytest.mark.parametrize(
