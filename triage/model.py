@@ -37,7 +37,7 @@ from triage.features import SIGNAL_NAMES, prepare
 from triage.message import Message
 from triage.offenses import OFFENSES, OffenseHead, OffenseScores
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 MAGIC = b"TRIAGE-MODEL\n"
 LABELS = ("relationship", "solicitation", "other")
 SIGNAL_WEIGHT = 1.5

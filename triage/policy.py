@@ -90,7 +90,7 @@ def is_bulk(msg: Message) -> str:
 
 _LIST_HEADERS = ("list-id", "list-post", "list-help", "mailing-list", "x-mailing-list",
                  "x-beenthere", "x-mailman-version")
-LIST_MAIL_FACTOR = 0.1
+LIST_MAIL_FACTOR = 0.03
 
 
 def list_mail(msg: Message) -> str:
