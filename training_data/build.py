@@ -1272,7 +1272,7 @@ class MailingList:
 
 def mailing_list(c: Ctx, subject: str) -> MailingList:
     rng, reader = c.rng, c.reader
-    m = re.match(r"\[([^\]]+)\]", subject)
+    m = re.match(r"(?:(?:re|aw|fwd?):\s*)*\[([^\]]+)\]", subject, re.I)
     name = (m and slug(m.group(1))) or rng.choice((
         "members", "discuss", "community", "general", "neighbours", "parents", "alumni", "makers",
         "devs", "volunteers"))
