@@ -264,6 +264,21 @@ def _calendar_invite(msg: Message, _text: Text) -> float:
     return float(msg.has_calendar)
 
 
+_REFERRAL_WORDS = frozenset({"refer", "refers", "referral", "referrals", "referred", "referring",
+                             "intro", "intros", "introduction", "introductions", "recommend",
+                             "recommendation", "bring", "signup", "signups"})
+_reward_phrases = _phrase_count(_REWARD)
+
+
+def _offers_reward(msg: Message, text: Text) -> float:
+    """Reward phrases, plus amounts of money, but amounts only where referrals are the topic:
+    a treatment plan or an invoice quotes prices too."""
+    score = _reward_phrases(msg, text)
+    if _REFERRAL_WORDS.isdisjoint(text.tokens):
+        return score
+    return min(score + len(_MONEY.findall(text.raw)) / 3, 1.0)
+
+
 def _length(_msg: Message, text: Text) -> float:
     return min(math.log1p(len(text.tokens)) / math.log1p(400), 1.0)
 
@@ -301,8 +316,7 @@ SIGNALS: tuple[Signal, ...] = (
            _phrase_count(_INTRO_ASK, 2)),
     Signal("mentions_network", "asks about or into your network or contacts",
            _phrase_count(_NETWORK)),
-    Signal("offers_reward", "offers money or rewards for referrals",
-           _phrase_count(_REWARD, extra=_MONEY)),
+    Signal("offers_reward", "offers money or rewards for referrals", _offers_reward),
     Signal("mlm_language", "uses multi-level-marketing language", _phrase_count(_MLM)),
     Signal("asks_for_job", "asks for a job or what you can do for them",
            _phrase_count(_JOB_ASK, 2)),

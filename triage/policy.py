@@ -152,6 +152,19 @@ def _never_draft(msg: Message, context: SenderContext) -> str:
     return ""
 
 
+# Calling a friend a solicitor costs more than missing a pitch: relationship's probability is
+# weighed 1.5x before the classes are compared. In cross-validation this cuts relationship mail
+# called solicitation from 4.7% to 2.7% at the same macro-F1 (0.930 -> 0.929).
+RELATIONSHIP_PRIOR = 1.5
+
+
+def _weigh_relationship(scores: Mapping[str, float]) -> dict[str, float]:
+    weighed = {k: v * (RELATIONSHIP_PRIOR if k == "relationship" else 1.0)
+               for k, v in scores.items()}
+    total = sum(weighed.values()) or 1.0
+    return {k: v / total for k, v in weighed.items()}
+
+
 def _adjust_for_context(scores: Mapping[str, float], context: SenderContext) -> dict[str, float]:
     """People you write to are, by your own actions, relationships: halve solicitation per
     message you sent them (up to three), and hand the difference to relationship."""
@@ -201,7 +214,8 @@ def decide(
     context: SenderContext = SenderContext(),
     policy: DraftPolicy = DraftPolicy(),
 ) -> Decision:
-    adjusted, list_reason = _adjust_for_list_mail(_adjust_for_context(scores, context), msg)
+    adjusted, list_reason = _adjust_for_list_mail(
+        _adjust_for_context(_weigh_relationship(scores), context), msg)
     label: Label = max(adjusted, key=adjusted.__getitem__)  # type: ignore[assignment]
     confidence = adjusted[label]
     offenses: tuple[str, ...] = ()
