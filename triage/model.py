@@ -65,7 +65,7 @@ def build_features() -> ColumnTransformer:
 
 
 def build_pipeline() -> Pipeline:
-    svm = LinearSVC(C=0.3, class_weight="balanced", random_state=0)
+    svm = LinearSVC(C=1.0, class_weight="balanced", random_state=0)
     calibrated = CalibratedClassifierCV(svm, method="sigmoid", cv=5, ensemble=False)
     return Pipeline([("features", build_features()), ("classifier", calibrated)])
 
