@@ -71,10 +71,14 @@ def build_pipeline() -> Pipeline:
 
 
 def _drop_stop_words(pipeline: Pipeline) -> None:
-    """TfidfVectorizer keeps every pruned term for introspection only; it bloats the file."""
+    """TfidfVectorizer keeps every pruned term for introspection only, which bloats the file,
+    and a cache key derived from an object's memory address (set again by every transform),
+    which would make two trainings on the same data write different bytes."""
     for _name, transformer, _cols in pipeline.named_steps["features"].transformers_:
-        if isinstance(transformer, TfidfVectorizer) and hasattr(transformer, "stop_words_"):
-            del transformer.stop_words_
+        if isinstance(transformer, TfidfVectorizer):
+            for attribute in ("stop_words_", "_stop_words_id"):
+                if hasattr(transformer, attribute):
+                    delattr(transformer, attribute)
 
 
 @dataclass(frozen=True)
@@ -157,7 +161,6 @@ def train_rows(training_set: TrainingSet) -> Model:
     if training_set.weights:
         fit_params["classifier__sample_weight"] = np.asarray(training_set.weights, dtype=float)
     pipeline.fit(training_set.rows, labels, **fit_params)
-    _drop_stop_words(pipeline)
     x = pipeline.named_steps["features"].transform(training_set.rows)
     head = OffenseHead(_word_and_signal_columns(pipeline))
     head.fit(x, training_set.offenses, labels == "solicitation")
@@ -178,6 +181,7 @@ def _word_and_signal_columns(pipeline: Pipeline) -> np.ndarray:
 
 def save(model: Model, path: Path) -> None:
     """Write atomically: a crash mid-write never leaves a half-written model in place."""
+    _drop_stop_words(model.pipeline)
     buffer = io.BytesIO()
     training_blob = io.BytesIO()
     joblib.dump(model.training_set, training_blob, compress=3)

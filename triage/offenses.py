@@ -32,7 +32,7 @@ OFFENSES = (
 
 
 def _logistic() -> LogisticRegression:
-    return LogisticRegression(C=4.0, class_weight="balanced", solver="liblinear")
+    return LogisticRegression(C=4.0, class_weight="balanced", solver="liblinear", random_state=0)
 
 
 def _probability_of_true(estimator: LogisticRegression | DummyClassifier,

@@ -1,0 +1,27 @@
+"""Training is deterministic: the same data gives the same model file, byte for byte."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from triage import model as model_store
+from triage.training import load_labelled
+
+TRAINING_DATA = Path(__file__).resolve().parents[1] / "training_data"
+
+
+def test_training_twice_on_the_same_data_writes_identical_files(tmp_path: Path) -> None:
+    data = load_labelled(TRAINING_DATA)
+    every = slice(None, None, 25)  # ~130 messages of every class: seconds, not minutes
+    messages, labels = data.messages[every], data.labels[every]
+    offenses = data.offenses[every]
+    assert {"relationship", "solicitation", "other"} <= set(labels)
+    paths = []
+    for run in (1, 2):
+        trained = model_store.train(messages, labels, offenses)
+        # Using the model between training and saving must not leak into the file either.
+        trained.features(messages[:3])
+        path = tmp_path / f"run{run}.model"
+        model_store.save(trained, path)
+        paths.append(path)
+    assert paths[0].read_bytes() == paths[1].read_bytes()
