@@ -29,6 +29,7 @@ def summary(title: str, metrics: dict[str, Any]) -> str:
                  f"relationship-vs-solicitation macro-F1 {metrics['networking_macro_f1']:.3f}")
     lines.append(f"relationship called solicitation {metrics['relationship_called_solicitation']:.1%}"
                  f"   worst offenders drafted {metrics['worst_offenders_drafted']:.1%}"
+                 f" ({metrics['draftable_worst_offenders_drafted']:.1%} of those not on a platform)"
                  f"   drafts on relationship/other {metrics['drafts_on_relationship_or_other']}")
     matrix = metrics["confusion_matrix"]
     labels = matrix["labels"]

@@ -83,9 +83,14 @@ def fit(data: LabelledSet, sample_weight: Sequence[float] | None = None) -> mode
 
 
 def metrics(
-    labels: Sequence[str], offenses: Sequence[Sequence[str]], decisions: Sequence[Decision]
+    labels: Sequence[str], offenses: Sequence[Sequence[str]], decisions: Sequence[Decision],
+    platform: Sequence[bool] = (),
 ) -> dict[str, Any]:
-    """Per-class precision/recall/F1, confusion matrix and the product's own safety numbers."""
+    """Per-class precision/recall/F1, confusion matrix and the product's own safety numbers.
+
+    `platform` marks platform notifications, which the policy never drafts (a reply would go to
+    a no-reply address): the drafted share is also reported over the draftable offenders.
+    """
     predicted = [d.label for d in decisions]
     precision, recall, f1, support = precision_recall_fscore_support(
         labels, predicted, labels=list(LABELS), zero_division=0
@@ -97,6 +102,7 @@ def metrics(
     )[2]
     relationship = [i for i, y in enumerate(labels) if y == "relationship"]
     worst = [i for i, o in enumerate(offenses) if o]
+    draftable = [i for i in worst if not (platform and platform[i])]
     innocent = [i for i, y in enumerate(labels) if y != "solicitation"]
     return {
         "n": len(labels),
@@ -114,6 +120,8 @@ def metrics(
             4),
         "worst_offenders_drafted": round(
             sum(decisions[i].draft for i in worst) / max(len(worst), 1), 4),
+        "draftable_worst_offenders_drafted": round(
+            sum(decisions[i].draft for i in draftable) / max(len(draftable), 1), 4),
         "drafts_on_relationship_or_other": sum(decisions[i].draft for i in innocent),
         "confusion_matrix": {
             "labels": list(LABELS),
@@ -145,7 +153,11 @@ def cross_validate(
         for i, decision in zip(test_index, fold_decisions, strict=True):
             decisions[i] = decision
     done = [d for d in decisions if d is not None]
-    return metrics(data.labels, data.offenses, done), done
+    return metrics(data.labels, data.offenses, done, platform_flags(data)), done
+
+
+def platform_flags(data: LabelledSet) -> list[bool]:
+    return [bool(m.platform) for m in data.messages]
 
 
 def default_data_dir() -> Path:

@@ -8,7 +8,13 @@ from pathlib import Path
 
 from triage.commands.common import add_model_argument, load_classifier
 from triage.report import summary, write_report
-from triage.training import cross_validate, default_data_dir, load_labelled, metrics
+from triage.training import (
+    cross_validate,
+    default_data_dir,
+    load_labelled,
+    metrics,
+    platform_flags,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -46,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
             data = load_labelled(directory)
             decisions = classifier.classify(data.messages)
             name = f"test-{directory.resolve().name}"
-            results[name] = metrics(data.labels, data.offenses, decisions)
+            results[name] = metrics(data.labels, data.offenses, decisions, platform_flags(data))
             print(summary(f"{name} ({directory})", results[name]), "\n")
             write_report(args.report, name, results[name], data.labels, decisions)
     (args.report / "summary.json").write_text(json.dumps(results, indent=2) + "\n")
