@@ -16,6 +16,7 @@ from pathlib import Path
 import keyring
 import pytest
 from certs import TestCA
+from daemon_support import box, daemon_classifier, daemon_model  # noqa: F401 - fixtures
 from dovecot import DovecotServer, TestAccount, find_binary
 from keyring.backend import KeyringBackend
 
