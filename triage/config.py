@@ -34,15 +34,20 @@ from triage.errors import ConfigError
 TlsMode = Literal["implicit", "starttls", "none"]
 LabelMode = Literal["auto", "gmail", "keywords", "folders"]
 LabelStyle = Literal["gmail", "keywords", "folders"]
+Mode = Literal["active", "shadow"]
+ListKind = Literal["relationship", "solicitation", "ignore"]
 
 TLS_MODES: tuple[TlsMode, ...] = ("implicit", "starttls", "none")
 LABEL_MODES: tuple[LabelMode, ...] = ("auto", "gmail", "keywords", "folders")
+MODES: tuple[Mode, ...] = ("active", "shadow")
+LIST_KINDS: tuple[ListKind, ...] = ("relationship", "solicitation", "ignore")
 DEFAULT_PORTS: Mapping[str, int] = {"implicit": 993, "starttls": 143, "none": 143}
 
 _ACCOUNT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 # IMAP keyword = atom: printable ASCII except the atom-specials ( ) { SP % * " \ and ].
 _KEYWORD = re.compile(r"[!#$&'+-\[^-z|-~]{1,50}")
 _ADDRESS = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_LIST_DOMAIN = re.compile(r"@[^@\s.]+(\.[^@\s.]+)+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -69,6 +74,10 @@ class Account:
     folders: tuple[str, ...] = ("INBOX",)
     labels: LabelMode = "auto"
     allow_insecure: bool = False
+    # "shadow": classify and record, but only mark networking mail with the review label
+    # (no class labels, no drafts) until the user switches to "active". Default: the top-level
+    # `mode` key.
+    mode: Mode = "active"
 
 
 @dataclass(frozen=True)
@@ -82,19 +91,28 @@ class DaemonConfig:
 
 @dataclass(frozen=True)
 class LabelSet:
-    """The three names triage applies, in one labelling style."""
+    """The names triage applies, in one labelling style."""
 
     relationship: str
     solicitation: str
     drafted: str
+    review: str = ""  # shadow mode's one label ("" where there is none)
+
+    def for_class(self, label: str) -> str:
+        """The label name of a class, "" for "other" (which gets no label)."""
+        if label == "relationship":
+            return self.relationship
+        if label == "solicitation":
+            return self.solicitation
+        return ""
 
 
 @dataclass(frozen=True)
 class LabelNames:
     """`[labels]`: what the labels are called.
 
-    `relationship`, `solicitation` and `drafted` are Gmail labels and, on servers without
-    keywords, folder names; the `keyword_*` names are IMAP keywords (flags).
+    `relationship`, `solicitation`, `drafted` and `review` are Gmail labels and, on servers
+    without keywords, folder names; the `keyword_*` names are IMAP keywords (flags).
     """
 
     relationship: str = "Triage/Relationship"
@@ -103,14 +121,17 @@ class LabelNames:
     keyword_relationship: str = "triage-relationship"
     keyword_solicitation: str = "triage-solicitation"
     keyword_drafted: str = "triage-drafted"
+    review: str = "Triage/Review"
+    keyword_review: str = "triage-review"
 
     def for_style(self, style: LabelStyle) -> LabelSet:
         """The names to use when labelling with Gmail labels, keywords or folders."""
         if style == "keywords":
             return LabelSet(
-                self.keyword_relationship, self.keyword_solicitation, self.keyword_drafted
+                self.keyword_relationship, self.keyword_solicitation, self.keyword_drafted,
+                self.keyword_review,
             )
-        return LabelSet(self.relationship, self.solicitation, self.drafted)
+        return LabelSet(self.relationship, self.solicitation, self.drafted, self.review)
 
 
 @dataclass(frozen=True)
@@ -127,6 +148,30 @@ class DraftsConfig:
 
 
 @dataclass(frozen=True)
+class LearningConfig:
+    """`[learning]`: corrections, personal models and shadow mode (see `triage.learning`)."""
+
+    retrain_after: int = 20  # the daemon retrains after this many new corrections; 0 = never
+    correction_weight: float = 5.0  # a correction counts this many times a training message
+    watch_days: int = 30  # label changes are noticed on mail triage handled this many days back
+    review_target: int = 30  # reviews per class before `triage status` calls shadow mode done
+    base_model: Path | None = None  # personal models build on this model's training set
+
+
+@dataclass(frozen=True)
+class ListsConfig:
+    """`[lists]`: senders that are always relationship, always solicitation, or left alone.
+
+    Entries are lower-cased addresses (`alice@example.org`) or domains (`@example.org`, which
+    also covers its subdomains). See `triage.lists` for how a sender is matched.
+    """
+
+    relationship: tuple[str, ...] = ()
+    solicitation: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole validated configuration."""
 
@@ -136,6 +181,9 @@ class Config:
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
     labels: LabelNames = field(default_factory=LabelNames)
     drafts: DraftsConfig = field(default_factory=DraftsConfig)
+    learning: LearningConfig = field(default_factory=LearningConfig)
+    lists: ListsConfig = field(default_factory=ListsConfig)
+    mode: Mode = "active"  # the default of every account's `mode`
 
     def account(self, name: str) -> Account:
         """The account called `name`, or a ConfigError listing the ones that exist."""
@@ -356,7 +404,7 @@ def _host(value: str) -> bool:
     return bool(value) and "://" not in value and not re.search(r"[\s/]", value)
 
 
-def _read_account(table: _Table, base_dir: Path) -> Account:
+def _read_account(table: _Table, base_dir: Path, default_mode: Mode = "active") -> Account:
     name = table.string(
         "name",
         expected="a name of letters, digits, '.', '_' or '-' (used as `triage login NAME`)",
@@ -387,6 +435,7 @@ def _read_account(table: _Table, base_dir: Path) -> Account:
         allow_empty=False,
     )
     labels = table.choice("labels", LABEL_MODES, "auto")
+    mode = table.choice("mode", MODES, default_mode)
     table.finish()
     return Account(
         name=name,
@@ -399,6 +448,7 @@ def _read_account(table: _Table, base_dir: Path) -> Account:
         folders=folders,
         labels=cast(LabelMode, labels),
         allow_insecure=allow_insecure,
+        mode=cast(Mode, mode),
     )
 
 
@@ -452,15 +502,20 @@ def _read_labels(table: _Table) -> LabelNames:
         keyword_drafted=table.string(
             "keyword_drafted", default.keyword_drafted, expected=keyword, check=is_valid_keyword
         ),
+        review=table.string("review", default.review, expected=folder, check=folder_name),
+        keyword_review=table.string(
+            "keyword_review", default.keyword_review, expected=keyword, check=is_valid_keyword
+        ),
     )
     table.finish()
     styles: tuple[LabelStyle, ...] = ("folders", "keywords")
     for style in styles:
         names = result.for_style(style)
-        if len({names.relationship, names.solicitation, names.drafted}) != 3:
+        given = [names.relationship, names.solicitation, names.drafted, names.review]
+        if len(set(given)) != len(given):
             raise ConfigError(
-                table._prefix() + f"the three {style[:-1]} names must differ, got "
-                f"{names.relationship!r}, {names.solicitation!r} and {names.drafted!r}"
+                table._prefix() + f"the four {style[:-1]} names must differ, got "
+                + ", ".join(repr(n) for n in given[:-1]) + f" and {given[-1]!r}"
             )
     return result
 
@@ -491,10 +546,55 @@ def _read_drafts(table: _Table) -> DraftsConfig:
     return result
 
 
+def _read_learning(table: _Table, base_dir: Path) -> LearningConfig:
+    default = LearningConfig()
+    result = LearningConfig(
+        retrain_after=table.integer("retrain_after", default.retrain_after, minimum=0),
+        correction_weight=table.number(
+            "correction_weight", default.correction_weight, above=0, at_most=100
+        ),
+        watch_days=table.integer("watch_days", default.watch_days, minimum=1, maximum=3650),
+        review_target=table.integer("review_target", default.review_target, minimum=1),
+        base_model=table.path("base_model", base_dir, must_be_file=True),
+    )
+    table.finish()
+    return result
+
+
+def _list_entry(value: str) -> bool:
+    return value == value.strip().lower() and bool(
+        _ADDRESS.fullmatch(value) or _LIST_DOMAIN.fullmatch(value)
+    )
+
+
+def _read_lists(table: _Table) -> ListsConfig:
+    expected = (
+        'an array of distinct lower-case addresses ("alice@example.org") or domains '
+        '("@example.org")'
+    )
+    found: dict[str, tuple[str, ...]] = {}
+    owner: dict[str, str] = {}
+    for kind in LIST_KINDS:
+        entries = table.string_list(
+            kind, (), expected=expected, check=_list_entry, allow_empty=True
+        )
+        for entry in entries:
+            if entry in owner:
+                raise table.fail(
+                    kind, f"{_show(entry)} is also in {owner[entry]!r}; a sender can be on "
+                    f"one list only"
+                )
+            owner[entry] = kind
+        found[kind] = entries
+    table.finish()
+    return ListsConfig(**found)
+
+
 def _read_config(data: Mapping[str, Any], source: Path) -> Config:
     top = _Table(source, "", data)
     base_dir = source.parent
     state_dir = top.path("state_dir", base_dir, must_be_file=False) or paths.default_state_dir()
+    mode = cast(Mode, top.choice("mode", MODES, "active"))
 
     raw_accounts = top._get("account", _MISSING, "at least one [[account]] table")
     if not isinstance(raw_accounts, list) or not raw_accounts:
@@ -504,7 +604,7 @@ def _read_config(data: Mapping[str, Any], source: Path) -> Config:
     for number, raw in enumerate(raw_accounts, start=1):
         if not isinstance(raw, dict):
             raise top.wrong("account", "[[account]] tables", raw)
-        account = _read_account(_Table(source, f"account #{number}", raw), base_dir)
+        account = _read_account(_Table(source, f"account #{number}", raw), base_dir, mode)
         if account.name in first_seen:
             raise ConfigError(
                 f"config error: {source}: account #{number} key 'name': expected a name no "
@@ -521,6 +621,9 @@ def _read_config(data: Mapping[str, Any], source: Path) -> Config:
         daemon=_read_daemon(top.table("daemon", "[daemon]")),
         labels=_read_labels(top.table("labels", "[labels]")),
         drafts=_read_drafts(top.table("drafts", "[drafts]")),
+        learning=_read_learning(top.table("learning", "[learning]"), base_dir),
+        lists=_read_lists(top.table("lists", "[lists]")),
+        mode=mode,
     )
     top.finish()
     return config

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Iterable, Iterator
 
 from triage.classifier import Classifier
-from triage.commands.common import add_model_argument, load_classifier
+from triage.commands.common import add_account_arguments, add_model_argument, load_classifier
 from triage.errors import MessageParseError
 from triage.inputs import iter_messages
 from triage.message import Message, parse_message
@@ -31,14 +31,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "classify",
         help="classify messages from files, directories, mbox or stdin",
         description="Classify messages as relationship, solicitation or other. PATH is an .eml "
-        "file, a directory of them (recursive), an mbox file, or - for stdin. Needs no config "
-        "and no network.",
+        "file, a directory of them (recursive), an mbox file, or - for stdin. Needs no "
+        "network; without --config/--account it reads no config and uses the shipped model, "
+        "with them the account's personal model (`triage learn`) and the config's [lists].",
     )
     parser.add_argument("paths", nargs="+", metavar="PATH")
     parser.add_argument("--json", action="store_true", help="one JSON object per message per line")
     parser.add_argument("--explain", action="store_true",
                         help="list the evidence behind each decision")
     add_model_argument(parser)
+    add_account_arguments(parser)
     parser.set_defaults(func=run)
 
 
