@@ -11,17 +11,13 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# The offense codes are the product's own: read them from the package in this checkout.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from triage.offenses import OFFENSES  # noqa: E402
+
 SOURCE_DIR = Path(__file__).resolve().parent / "source"
 
 LABELS = ("relationship", "solicitation", "other")
-OFFENSES = (
-    "introduction-ask",
-    "network-harvesting",
-    "referral-bounty",
-    "mlm-recruiting",
-    "what-can-you-do-for-me",
-    "pitch-on-introduction",
-)
 CHANNELS = (
     "email",
     "reply",
