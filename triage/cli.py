@@ -1,4 +1,4 @@
-"""The `triage` command line: builds the parser from the command modules and maps errors to exit codes.
+"""The `triage` command line: builds the parser from the command modules, maps errors to exit codes.
 
 Each subcommand lives in its own module under `triage.commands` and exposes
 `register(subparsers) -> None`, which adds its parser and sets `func=run` where

@@ -135,7 +135,8 @@ _MLM = phrases(
     "mompreneur", "boss babe",
 )
 _JOB_ASK = phrases(
-    "(looking|searching|seeking) for [a|new|any] (job|role|position|work|opportunity|opportunities)",
+    "(looking|searching|seeking) for [a|new|any] "
+    "(job|role|position|work|opportunity|opportunities)",
     "open (roles|positions|vacancies)", "refer me", "my (resume|cv)", "hire me",
     "what do you have", "what can you (do|offer)", "any (openings|opportunities|jobs|vacancies)",
     "help me (find|get) a job", "job opportunities", "i am (looking|available) for",
@@ -169,7 +170,10 @@ _TEMPLATE = phrases(
     "mutually beneficial", "explore [potential|possible] (opportunities|collaboration)",
     "decision maker", "decision makers",
 )
-_MERGE_FIELD = re.compile(r"\{\{|\}\}|\[(?:first ?name|name|company)\]|%[A-Z_]{3,}%|\{(?:first_?name|company|name)\}", re.I)
+_MERGE_FIELD = re.compile(
+    r"\{\{|\}\}|\[(?:first ?name|name|company)\]|%[A-Z_]{3,}%|\{(?:first_?name|company|name)\}",
+    re.I,
+)
 _CALENDAR = phrases(
     "book [a|some] (time|call|slot|meeting)", "grab [a] (time|slot)", "my calendar",
     "(15|20|30) (min|mins|minute|minutes)",
@@ -215,7 +219,9 @@ _INTRO_QUOTE = _rx(
 _YOU = frozenset({"you", "your", "yours", "you're", "you've", "you'd", "you'll"})
 _WE = frozenset({"i", "we", "our", "my", "us", "i'm", "we're", "i've", "we've", "i'd", "i'll"})
 _SENTENCE_END = re.compile(r"(?<=[.?!\n])")
-_NOREPLY = _rx(r"(no-?reply|do-?not-?reply|notifications?|mailer-daemon|bounce|alerts?@|news@|info@)")
+_NOREPLY = _rx(
+    r"(no-?reply|do-?not-?reply|notifications?|mailer-daemon|bounce|alerts?@|news@|info@)"
+)
 _EMOJI = re.compile("[\U0001f300-\U0001faff\u2600-\u27bf]")
 
 

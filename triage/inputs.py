@@ -1,4 +1,4 @@
-"""Where `classify`, `explain` and `evaluate` get raw messages from: files, directories, mbox, stdin.
+"""Where `classify`, `explain` and `evaluate` get raw messages: files, directories, mbox, stdin.
 
 Reads are bounded: only the first `MAX_PARSE_BYTES` (plus one, to notice truncation) of any
 file are read, so a 50 MB message costs a megabyte, not fifty.

@@ -40,8 +40,8 @@ from triage.offenses import OFFENSES, OffenseHead, OffenseScores
 FORMAT_VERSION = 3
 MAGIC = b"TRIAGE-MODEL\n"
 LABELS = ("relationship", "solicitation", "other")
-SIGNAL_WEIGHT = 1.5
-CHAR_TEXT = 800  # character n-grams read the opening, where greetings and templates show  # structural signals are few; weight them so the n-grams cannot drown them
+SIGNAL_WEIGHT = 1.5  # structural signals are few; weight them so the n-grams cannot drown them
+CHAR_TEXT = 800  # character n-grams read the opening, where greetings and templates show
 
 
 def signals_as_float(rows: np.ndarray) -> sparse.csr_matrix:
@@ -109,7 +109,8 @@ class Model:
     @property
     def training_set(self) -> TrainingSet | None:
         if isinstance(self._training_set, bytes):
-            self._training_set = joblib.load(io.BytesIO(self._training_set))
+            loaded: TrainingSet = joblib.load(io.BytesIO(self._training_set))
+            self._training_set = loaded
         return self._training_set
 
     @property

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, cast
 
 from triage.features import QUIET_SIGNALS
 from triage.message import Message
@@ -216,7 +216,7 @@ def decide(
 ) -> Decision:
     adjusted, list_reason = _adjust_for_list_mail(
         _adjust_for_context(_weigh_relationship(scores), context), msg)
-    label: Label = max(adjusted, key=adjusted.__getitem__)  # type: ignore[assignment]
+    label = cast(Label, max(adjusted, key=adjusted.__getitem__))
     confidence = adjusted[label]
     offenses: tuple[str, ...] = ()
     if label == "solicitation" and offense_scores.worst >= policy.min_offense_score:

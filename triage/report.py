@@ -27,7 +27,8 @@ def summary(title: str, metrics: dict[str, Any]) -> str:
                      f"{row['f1']:>8.3f}{row['support']:>9}")
     lines.append(f"macro-F1 {metrics['macro_f1']:.3f}   accuracy {metrics['accuracy']:.3f}   "
                  f"relationship-vs-solicitation macro-F1 {metrics['networking_macro_f1']:.3f}")
-    lines.append(f"relationship called solicitation {metrics['relationship_called_solicitation']:.1%}"
+    called = metrics["relationship_called_solicitation"]
+    lines.append(f"relationship called solicitation {called:.1%}"
                  f"   worst offenders drafted {metrics['worst_offenders_drafted']:.1%}"
                  f" ({metrics['draftable_worst_offenders_drafted']:.1%} of those not on a platform)"
                  f"   drafts on relationship/other {metrics['drafts_on_relationship_or_other']}")
