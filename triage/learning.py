@@ -38,7 +38,6 @@ import hashlib
 import logging
 import os
 import re
-import tempfile
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -57,6 +56,7 @@ from triage.config import Config, LearningConfig
 from triage.corrections import Correction, CorrectionStore, CorrectionWatcher
 from triage.errors import ModelError, StateError, TriageError
 from triage.features import prepare
+from triage.files import write_atomically
 from triage.lists import SenderLists
 from triage.message import Message, parse_message
 from triage.policy import RELATIONSHIP_PRIOR, Decision, DraftPolicy, SenderContext
@@ -110,27 +110,7 @@ def read_pointer(directory: Path) -> str | None:
 
 def write_pointer(directory: Path, name: str | None) -> None:
     """Point `current` at a version (None: the base model), atomically."""
-    _atomic_write(directory / POINTER, ((name or BASE) + "\n").encode())
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    with contextlib.suppress(OSError):  # make the rename itself durable
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+    write_atomically(directory / POINTER, ((name or BASE) + "\n").encode())
 
 
 @contextlib.contextmanager

@@ -12,9 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import struct
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +32,7 @@ from sklearn.svm import LinearSVC
 from triage.charngrams import HashedCharNgrams
 from triage.errors import ModelError
 from triage.features import SIGNAL_NAMES, prepare
+from triage.files import write_atomically
 from triage.message import Message
 from triage.offenses import OFFENSES, OffenseHead, OffenseScores
 
@@ -199,17 +198,7 @@ def save(model: Model, path: Path) -> None:
         payload_sha256=hashlib.sha256(payload).hexdigest(),
     )
     header = json.dumps(metadata, sort_keys=True).encode()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(MAGIC + struct.pack(">I", len(header)) + header + payload)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(path, MAGIC + struct.pack(">I", len(header)) + header + payload)
 
 
 def read_metadata(path: Path) -> tuple[dict[str, Any], bytes]:
