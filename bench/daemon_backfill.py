@@ -182,14 +182,15 @@ def settled(state_dir: Path) -> int:
 class Daemon:
     """`python -m triage run` in a subprocess, its stderr in a file, its memory sampled."""
 
-    def __init__(self, config: Path, model: Path, log: Path) -> None:
+    def __init__(self, config: Path, model: Path, log: Path, verbose: bool = False) -> None:
         env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1")
         self.log = log
         self._log_file = log.open("w")
         self.started = time.perf_counter()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "triage", "run", "--config", str(config), "--model",
-             str(model)], cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=self._log_file)
+            [sys.executable, "-m", "triage", *(["-v"] if verbose else []), "run", "--config",
+             str(config), "--model", str(model)],
+            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=self._log_file)
         self.peak_rss = 0
         self._stop = threading.Event()
         self._sampler = threading.Thread(target=self._sample, daemon=True)
@@ -360,6 +361,8 @@ def main() -> int:
     parser.add_argument("--model", type=Path, default=None)
     parser.add_argument("--write", type=Path, default=None, help="update this Markdown file")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--verbose", action="store_true",
+                        help="run the daemon with -v; its logs stay in the work directory")
     args = parser.parse_args()
     model = args.model or shipped_model_path()
     if not model.exists():
@@ -374,6 +377,7 @@ def main() -> int:
     base = baseline(model, corpus)
     server = DovecotServer.create(binary, TestCA.create("bench CA"))
     work = Path(tempfile.mkdtemp(prefix="triage-bench-"))
+    daemon: Daemon | None = None
     try:
         server.start()
         account = server.new_account()
@@ -405,7 +409,7 @@ def main() -> int:
         assert code == 0, daemon.log.read_text()[-2000:]
 
         print("latency ...", file=sys.stderr)
-        daemon = Daemon(config, model, work / "latency.log")
+        daemon = Daemon(config, model, work / "latency.log", verbose=args.verbose)
         wait(lambda: "connected" in daemon.log.read_text() or ledger(
             state_dir, "SELECT COUNT(*) FROM activity WHERE connected = 1") > 0,
             timeout=60, interval=0.05)
@@ -439,6 +443,9 @@ def main() -> int:
             **base,
         }
     finally:
+        if daemon is not None and daemon.process.poll() is None:
+            daemon.process.kill()  # the run failed: leave no daemon behind
+            daemon.process.wait()
         server.cleanup()
     section = render(result)
     print(json.dumps(result, indent=2) if args.json else section)

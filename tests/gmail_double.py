@@ -5,7 +5,7 @@ a small threaded socket server speaking IMAP4rev1 in plain text on loopback: CAP
 X-GM-EXT-1 and IDLE), LOGIN, LIST (Gmail's `[Gmail]/...` special-use folders), SELECT/EXAMINE,
 UID SEARCH (UID ranges; other keys match everything), UID FETCH (FLAGS, INTERNALDATE, UID,
 X-GM-LABELS, BODY.PEEK[HEADER], BODY.PEEK[HEADER.FIELDS (...)], BODY.PEEK[TEXT]<0.n>), UID STORE
-+X-GM-LABELS / +FLAGS, APPEND with a synchronising literal, NOOP and LOGOUT. Every command is
++X-GM-LABELS / +FLAGS, APPEND with a synchronising literal, IDLE, NOOP and LOGOUT. Every command is
 logged in `commands`, so tests can assert on what went over the wire.
 """
 
@@ -120,6 +120,9 @@ class GmailDouble:
                         for i, (flags, name) in enumerate(FOLDERS) if "Noselect" not in flags}
         self.commands: list[str] = []
         self.lock = threading.Lock()
+        # Called when a client starts IDLE, with the selected folder: what it returns (say
+        # "* 3 EXISTS") goes out in the same packet as the "+ idling" continuation.
+        self.on_idle: Callable[[Folder | None], str] | None = None
         double = self
 
         class Handler(socketserver.StreamRequestHandler):
@@ -170,6 +173,14 @@ class GmailDouble:
             if command == "UID":
                 sub, _, args = args.partition(" ")
                 command = "UID " + sub.upper()
+            if command == "IDLE":
+                extra = self.on_idle(selected) if self.on_idle is not None else ""
+                w.write(b"+ idling\r\n" + (extra.encode() + b"\r\n" if extra else b""))
+                done = r.readline()
+                if not done:
+                    return
+                send(f"{tag} OK IDLE terminated (Success)")
+                continue
             try:
                 done = self._command(tag, command, args, data, selected, send)
             except Exception as exc:  # noqa: BLE001 - a double reports, it does not crash

@@ -163,3 +163,47 @@ def test_polling_where_the_server_has_no_idle(
             daemon.stop()
             thread.join(timeout=10)
         assert not thread.is_alive()
+
+
+def test_mail_announced_together_with_the_idle_continuation_is_not_missed(
+    tmp_path: Path, daemon_classifier: Classifier
+) -> None:
+    """Mail that arrives just as IDLE starts is announced in the same packet as "+ idling";
+    it then waits in the client's read buffer, where poll() does not see it."""
+    import threading
+    import time
+
+    from gmail_double import Folder
+
+    with GmailDouble() as double:
+        path = config_file(tmp_path, double.port, double.password,
+                           daemon="idle_refresh_minutes = 5")
+        arrived: list[float] = []
+        raw = mail(4, OFFENDER_TEXTS[1], sender="Mo Level <mo@mlm.example>",
+                   message_id="<race-4@mlm.example>")
+
+        def on_idle(folder: Folder | None) -> str:
+            if arrived or folder is not double.folders["INBOX"]:
+                return ""
+            folder.add(raw, labels={"\\Inbox"})
+            arrived.append(time.monotonic())
+            return f"* {len(folder.messages)} EXISTS"
+
+        double.on_idle = on_idle
+        daemon = Daemon(load_config(path), daemon_classifier,
+                        lambda a: connect(a, Secret(double.password), timeout=10),
+                        progress=False, backoff=FAST_BACKOFF)
+        thread = threading.Thread(target=daemon.run, daemon=True)
+        thread.start()
+        try:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and not (
+                    arrived and any(o.processed for o in daemon.reports[1:])):
+                time.sleep(0.02)
+            assert arrived, "the daemon never started IDLE"
+            message = double.folders["INBOX"].messages[-1]
+            assert message.labels != {"\\Inbox"}, "missed until the next IDLE refresh"
+            assert time.monotonic() - arrived[0] < 5
+        finally:
+            daemon.stop()
+            thread.join(timeout=10)

@@ -438,7 +438,10 @@ class ImapSession:
         deadline = time.monotonic() + timeout
         with self._converting("IDLE"):
             self._client.idle()
-        changed = False
+        # Mail that arrived just before IDLE started is announced right after "+ idling",
+        # often in the same packet; imaplib then holds the EXISTS in its read buffer, where
+        # idle_check's poll() on the socket never sees it.
+        changed = self._input_buffered()
         try:
             while not changed:
                 remaining = deadline - time.monotonic()
@@ -466,6 +469,27 @@ class ImapSession:
         return changed
 
     # ------------------------------------------------------------------ helpers
+
+    def _input_buffered(self) -> bool:
+        """Whether server data already waits in imaplib's read buffer (or in the TLS layer),
+        where poll() on the socket cannot see it. Never blocks."""
+        file = getattr(getattr(self._client, "_imap", None), "file", None)
+        if file is None or not hasattr(file, "peek"):
+            return False
+        sock = self._client.socket()
+        previous = sock.gettimeout()
+        sock.setblocking(False)
+        try:
+            # Buffered bytes come back at once; with an empty buffer this is one
+            # non-blocking read, which finds only what TLS has already decrypted.
+            return bool(file.peek(1))
+        except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            return False
+        except (OSError, ValueError):
+            return True  # a dead connection: ending IDLE will report it
+        finally:
+            with suppress(OSError):
+                sock.settimeout(previous)
 
     def _arrived_since_last_look(self, folder: str) -> bool:
         """Mail that arrived between the caller's last search and now.
