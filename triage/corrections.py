@@ -37,11 +37,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -49,13 +48,13 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from triage.config import LabelSet
 from triage.errors import MailboxError, StateError
+from triage.state import connect, transaction
 
 log = logging.getLogger(__name__)
 
 CLASSES = ("relationship", "solicitation", "other")
 RAW_CAP = 256 * 1024  # what the daemon fetches of a body: the same bytes it classified
 DB_NAME = "triage.sqlite3"  # shared with triage.state
-BUSY_TIMEOUT_MS = 10_000
 
 Kind = Literal["correction", "confirmation", "labels"]
 
@@ -254,21 +253,8 @@ class CorrectionStore:
         self.path = Path(path)
         self.readonly = readonly
         try:
-            if readonly:
-                uri = self.path.resolve().as_uri() + "?mode=ro"
-                self._db = sqlite3.connect(uri, uri=True, isolation_level=None,
-                                           timeout=BUSY_TIMEOUT_MS / 1000,
-                                           check_same_thread=False)
-            else:
-                self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-                if not self.path.exists():
-                    os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
-                self._db = sqlite3.connect(self.path, isolation_level=None,
-                                           timeout=BUSY_TIMEOUT_MS / 1000,
-                                           check_same_thread=False)
-                self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.row_factory = sqlite3.Row
-            self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            # One per thread, but created on one thread and handed to another.
+            self._db = connect(self.path, readonly=readonly, check_same_thread=False)
             if not readonly and str(self.path.resolve()) not in _READY:
                 with self._transaction() as db:
                     for statement in _SCHEMA:
@@ -296,24 +282,8 @@ class CorrectionStore:
         return bool(self._db.execute(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone())
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        if self.readonly:
-            raise StateError(f"state database {self.path} is open read-only")
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise StateError(f"state database {self.path}: {exc}") from None
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        else:
-            try:
-                self._db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                raise StateError(f"state database {self.path}: {exc}") from None
+    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return transaction(self._db, self.path, readonly=self.readonly)
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         try:

@@ -30,7 +30,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -244,6 +244,51 @@ def db_path(state_dir: Path) -> Path:
     return Path(state_dir) / DB_NAME
 
 
+def connect(path: Path, *, readonly: bool, check_same_thread: bool = True) -> sqlite3.Connection:
+    """A connection to the state database in autocommit mode (transactions are explicit).
+
+    A new file is created private (the ledger names correspondents); a writer switches to WAL so
+    `triage status` can read while the daemon writes.
+    """
+    if readonly:
+        uri = path.resolve().as_uri() + "?mode=ro"
+        db = sqlite3.connect(uri, uri=True, isolation_level=None,
+                             timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=check_same_thread)
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not path.exists():
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+        db = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000,
+                             check_same_thread=check_same_thread)
+    db.row_factory = sqlite3.Row
+    db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    if not readonly:
+        db.execute("PRAGMA journal_mode = WAL")
+    return db
+
+
+@contextmanager
+def transaction(db: sqlite3.Connection, path: Path, *,
+                readonly: bool) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE ... COMMIT: one writer at a time, across threads and processes."""
+    if readonly:
+        raise StateError(f"state database {path} is open read-only")
+    try:
+        db.execute("BEGIN IMMEDIATE")
+    except sqlite3.Error as exc:
+        raise StateError(f"state database {path}: {exc}") from None
+    try:
+        yield db
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    else:
+        try:
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise StateError(f"state database {path}: {exc}") from None
+
+
 class State:
     """One connection to the state database. Not shared between threads: open one per thread."""
 
@@ -251,21 +296,8 @@ class State:
         self.path = Path(path)
         self.readonly = readonly
         try:
-            if readonly:
-                uri = self.path.resolve().as_uri() + "?mode=ro"
-                self._db = sqlite3.connect(uri, uri=True, isolation_level=None,
-                                           timeout=BUSY_TIMEOUT_MS / 1000)
-            else:
-                self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-                if not self.path.exists():
-                    # Created private: the ledger names correspondents.
-                    os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
-                self._db = sqlite3.connect(self.path, isolation_level=None,
-                                           timeout=BUSY_TIMEOUT_MS / 1000)
-            self._db.row_factory = sqlite3.Row
-            self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self._db = connect(self.path, readonly=readonly)
             if not readonly:
-                self._db.execute("PRAGMA journal_mode = WAL")
                 self._db.execute("PRAGMA synchronous = NORMAL")
             self._db.execute("PRAGMA foreign_keys = ON")
             self._check_schema()
@@ -314,25 +346,8 @@ class State:
                         self._db.execute(statement)
             self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE ... COMMIT: one writer at a time, across threads and processes."""
-        if self.readonly:
-            raise StateError(f"state database {self.path} is open read-only")
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise StateError(f"state database {self.path}: {exc}") from None
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        else:
-            try:
-                self._db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                raise StateError(f"state database {self.path}: {exc}") from None
+    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return transaction(self._db, self.path, readonly=self.readonly)
 
     def _query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[sqlite3.Row]:
         try:
