@@ -53,9 +53,10 @@ sys.path.insert(0, str(REPO))
 import numpy as np
 import sklearn
 
-from triage.classifier import Classifier, shipped_model_path
+from triage.classifier import CHUNK, Classifier, shipped_model_path
 from triage.commands.classify import BATCH, classify_stream
 from triage.errors import MessageParseError
+from triage.features import prepare
 from triage.inputs import iter_messages
 from triage.message import parse_message
 
@@ -109,29 +110,42 @@ def throughput(classifier: Classifier, items: list[tuple[str, bytes]], repeat: i
             "cpu_s": statistics.median(cpus)}
 
 
-def stages(classifier: Classifier, items: list[tuple[str, bytes]]) -> dict:
-    """Per-message microseconds of parsing, features, and prediction + evidence + policy."""
-    started = time.perf_counter()
+def stages(classifier: Classifier, items: list[tuple[str, bytes]], repeat: int) -> dict:
+    """Per-message CPU microseconds (best of `repeat`) of parsing, preparing the model input
+    (triage.features: model text and signals), vectorising it (n-grams, the feature matrix),
+    and prediction + evidence + policy, in the chunks `Classifier.classify` works in."""
     messages = []
     for _path, raw in items:
         try:
             messages.append(parse_message(raw))
         except MessageParseError:  # classify_stream reports these and goes on
             continue
-    parse = time.perf_counter() - started
-    features = classify = 0.0
-    for start in range(0, len(messages), BATCH):
-        batch = messages[start : start + BATCH]
-        t0 = time.perf_counter()
-        classifier.model.features(batch)
-        t1 = time.perf_counter()
-        classifier.classify(batch)
-        t2 = time.perf_counter()
-        features += t1 - t0
-        classify += t2 - t1
+    chunks = [messages[start : start + CHUNK] for start in range(0, len(messages), CHUNK)]
+    best: dict[str, float] = {}
+    for _ in range(repeat):
+        spent = dict.fromkeys(("parse", "prepare", "features", "decide"), 0.0)
+        t0 = time.process_time()
+        for _path, raw in items:
+            with contextlib.suppress(MessageParseError):
+                parse_message(raw)
+        spent["parse"] = time.process_time() - t0
+        for chunk in chunks:
+            t0 = time.process_time()
+            prepare(chunk)
+            t1 = time.process_time()
+            matrices = classifier.feature_matrices(chunk)  # prepare() again, then the matrix
+            t2 = time.process_time()
+            classifier.classify_features(chunk, *matrices)
+            t3 = time.process_time()
+            spent["prepare"] += t1 - t0
+            spent["features"] += t2 - t1
+            spent["decide"] += t3 - t2
+        for key, value in spent.items():
+            best[key] = min(best.get(key, value), value)
     n = len(items)
-    return {"parse_us": parse / n * 1e6, "features_us": features / n * 1e6,
-            "predict_us": (classify - features) / n * 1e6}
+    return {"parse_us": best["parse"] / n * 1e6, "prepare_us": best["prepare"] / n * 1e6,
+            "vectorise_us": (best["features"] - best["prepare"]) / n * 1e6,
+            "predict_us": best["decide"] / n * 1e6}
 
 
 def latencies(classifier: Classifier, items: list[tuple[str, bytes]]) -> dict:
@@ -228,9 +242,12 @@ def render(r: dict) -> str:
          f"{r['repeat']})", f"{t['best']:,.0f} msg/s", f"≥ {TARGET_RATE:,} msg/s",
          verdict(t["best"] >= TARGET_RATE)),
         ("Throughput, median pass", f"{t['median']:,.0f} msg/s", "", ""),
-        ("Throughput by `time.process_time` (CPU)", f"{t['cpu']:,.0f} msg/s", "", ""),
-        ("Per message: parse / features / predict + policy",
-         f"{s['parse_us']:.0f} / {s['features_us']:.0f} / {s['predict_us']:.0f} µs", "", ""),
+        ("Throughput by `time.process_time` (CPU), median pass", f"{t['cpu']:,.0f} msg/s",
+         f"≥ {TARGET_RATE:,} msg/s", verdict(t["cpu"] >= TARGET_RATE)),
+        ("Per message, CPU: parse / prepare (model text, signals) / vectorise (n-grams) / "
+         "predict + evidence + policy",
+         f"{s['parse_us']:.0f} / {s['prepare_us']:.0f} / {s['vectorise_us']:.0f} / "
+         f"{s['predict_us']:.0f} µs", "", ""),
         ("Latency, one message at a time: p50 / p95",
          f"{lat['p50']:.2f} / {lat['p95']:.2f} ms", "", ""),
         ("Latency, one message at a time: p99 / max",
@@ -282,7 +299,8 @@ def render(r: dict) -> str:
 def write_section(text: str, doc: Path = DOC) -> None:
     """Replace the Classification section of docs/benchmarks.md, keeping every other one."""
     current = doc.read_text() if doc.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"(?ms)^{re.escape(SECTION)}\s*$.*?(?=^## |\Z)")
+    # up to the next section, or the marker comment another benchmark put before its own
+    pattern = re.compile(rf"(?ms)^{re.escape(SECTION)}\s*$.*?(?=^## |^<!-- |\Z)")
     block = text.rstrip("\n") + "\n\n"
     if pattern.search(current):
         updated = pattern.sub(lambda _m: block, current, count=1)
@@ -339,7 +357,7 @@ def run(args: argparse.Namespace, scratch: Path) -> int:
         "corpus_mb": sum(len(raw) for _p, raw in items) / 1e6,
         "repeat": args.repeat,
         "throughput": throughput(classifier, items, args.repeat),
-        "stages": stages(classifier, items),
+        "stages": stages(classifier, items, args.repeat),
         "latency": latencies(classifier, items),
         "model_bytes": model_path.stat().st_size,
         "cold": cold_load(model_path, args.cold_runs),

@@ -10,7 +10,7 @@ L2-normalised like TfidfVectorizer's, so it slots into the same pipeline.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 from scipy import sparse
@@ -30,33 +30,45 @@ class HashedCharNgrams(TransformerMixin, BaseEstimator):
         self.max_chars = max_chars
         self.min_df = min_df
 
-    def _grams(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """(document, bucket) of every n-gram occurrence, grouped by document, no sorting.
-
-        Hashes are computed position by position for all n at once, so the occurrences come
-        out in text order and therefore already grouped by document: a CSR matrix can be built
-        from them directly, without the global sort that dominates scipy's COO conversion.
-        """
-        low, high = self.ngram_range
+    def _encode(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every document's opening as lower-cased UTF-8 bytes, all in one array: (bytes as
+        uint64, document of each byte, bytes left in its document from each byte on)."""
         encoded = [str(t)[: self.max_chars].lower().encode("utf-8", "replace") for t in texts]
         lengths = np.fromiter((len(b) for b in encoded), dtype=np.int64, count=len(encoded))
         data = np.frombuffer(b"".join(encoded), dtype=np.uint8).astype(np.uint64)
-        ends = np.repeat(np.cumsum(lengths), lengths)        # end offset of each byte's document
         docs = np.repeat(np.arange(len(encoded)), lengths)
+        left = np.repeat(np.cumsum(lengths), lengths) - np.arange(len(data))
+        return data, docs, left
+
+    def _hashes(self, data: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+        """(n, bucket of the n-gram starting at each byte) for each n; buckets of n-grams that
+        run past their document's end are garbage, for the caller to mask out. The bucket
+        array is reused from one n to the next."""
+        low, high = self.ngram_range
+        size = len(data)
         padded = np.concatenate((data, np.zeros(high, dtype=np.uint64)))
-        positions = np.arange(len(data))
-        hashes = np.empty((len(data), high - low + 1), dtype=np.uint64)
-        valid = np.empty(hashes.shape, dtype=bool)
-        running = np.zeros(len(data), dtype=np.uint64)
+        shift = np.uint64(64 - self.bits)
+        running = np.zeros(size, dtype=np.uint64)
+        bucket = np.empty(size, dtype=np.uint64)
         for offset in range(high):
-            running = running * _BASE + padded[offset : offset + len(data)]
+            np.multiply(running, _BASE, out=running)
+            np.add(running, padded[offset : offset + size], out=running)
             n = offset + 1
             if n >= low:
-                hashes[:, n - low] = running + np.uint64(n)
-                valid[:, n - low] = positions + n <= ends
-        shift = np.uint64(64 - self.bits)
-        buckets = ((hashes[valid] * _MULTIPLIER) >> shift).astype(np.int64)
-        return np.broadcast_to(docs[:, None], valid.shape)[valid], buckets
+                np.add(running, np.uint64(n), out=bucket)
+                np.multiply(bucket, _MULTIPLIER, out=bucket)
+                np.right_shift(bucket, shift, out=bucket)
+                yield n, bucket.view(np.int64)  # below 2**bits: the same number
+
+    def _grams(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(document, bucket) of every n-gram occurrence."""
+        data, docs, left = self._encode(texts)
+        found_docs, found_buckets = [], []
+        for n, buckets in self._hashes(data):
+            valid = left >= n
+            found_docs.append(docs[valid])
+            found_buckets.append(buckets[valid])  # a copy: the bucket array is reused
+        return np.concatenate(found_docs), np.concatenate(found_buckets)
 
     def fit(self, texts: Sequence[str], y: object = None) -> HashedCharNgrams:
         docs, buckets = self._grams(texts)
@@ -70,19 +82,45 @@ class HashedCharNgrams(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
-        docs, buckets = self._grams(texts)
-        columns = self.columns_[buckets]
-        keep = columns >= 0
-        docs, columns = docs[keep], columns[keep]
-        indptr = np.concatenate(([0], np.cumsum(np.bincount(docs, minlength=len(texts)))))
-        counts = sparse.csr_matrix(
-            (np.ones(len(columns), dtype=np.float32), columns, indptr),
-            shape=(len(texts), len(self.idf_)),
-        )
-        counts.sum_duplicates()  # per-row C++ sort: cheap, and solvers need canonical rows
+        return self.transform_texts(texts)
+
+    def transform_texts(self, texts: Sequence[str]) -> sparse.csr_matrix:
+        """`transform` without scikit-learn's set_output wrapper (which has nothing to do for a
+        sparse result but costs a tenth of a millisecond a call)."""
+        n_docs, n_columns = len(texts), len(self.idf_)
+        data, docs, left = self._encode(texts)
+        low, high = self.ngram_range
+        # Each occurrence becomes one integer, document * n_columns + column, and a single sort
+        # then groups the batch by document and each document by column (canonical CSR);
+        # repeats are counted where the sorted keys change. Occurrences to drop (past the
+        # document's end, or a bucket without a column) get the largest key and are cut off
+        # after the sort. uint32 keys sort about twice as fast and suffice for any batch.
+        key_type = np.uint32 if n_docs * n_columns < 2**32 - 1 else np.uint64
+        dropped = np.iinfo(key_type).max
+        doc_base = (docs * n_columns).astype(key_type)
+        keys = np.empty((high - low + 1, len(data)), dtype=key_type)
+        for n, buckets in self._hashes(data):
+            columns = self.columns_[buckets]
+            row = keys[n - low]
+            np.add(doc_base, columns.astype(key_type), out=row)
+            row[(left < n) | (columns < 0)] = dropped
+        key = keys.ravel()
+        key.sort()
+        key = key[: np.searchsorted(key, dropped)]
+        change = np.empty(len(key), dtype=bool)
+        change[:1] = True
+        np.not_equal(key[1:], key[:-1], out=change[1:])
+        starts = np.flatnonzero(change)
+        counts = np.diff(np.append(starts, len(key))).astype(np.float32)
+        unique = key[starts]
+        row_starts = (np.arange(n_docs + 1) * n_columns).astype(key_type)
+        indptr = np.searchsorted(unique, row_starts).astype(np.int32)
+        rows = np.repeat(np.arange(n_docs), np.diff(indptr))
+        indices = (unique - row_starts[rows]).astype(np.int32)
+        counts = sparse.csr_matrix((counts, indices, indptr), shape=(n_docs, n_columns))
+        counts.has_sorted_indices = True  # and no duplicates: they were just counted
         counts.data = (np.log(counts.data) + 1) * self.idf_[counts.indices]  # sublinear tf-idf
-        rows = np.repeat(np.arange(len(texts)), np.diff(counts.indptr))
-        norms = np.sqrt(np.bincount(rows, weights=counts.data ** 2, minlength=len(texts)))
+        norms = np.sqrt(np.bincount(rows, weights=counts.data ** 2, minlength=n_docs))
         norms[norms == 0] = 1
         counts.data /= norms[rows].astype(np.float32)
         return counts

@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import codecs
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from email import message_from_bytes
 from email.errors import MessageError
 from email.header import decode_header, make_header
 from email.message import Message as EmailMessage
 from email.policy import compat32
 from email.utils import getaddresses, parsedate_to_datetime
-from itertools import islice
+from itertools import compress, islice, repeat
+from operator import itemgetter, or_
 from types import MappingProxyType
 
 from triage.errors import MessageParseError
@@ -87,7 +88,9 @@ class Message:
 
 
 def _clean(text: str) -> str:
-    return " ".join(_CONTROL.sub(" ", text).split())[:MAX_HEADER_CHARS]
+    if not text.isprintable():  # printable text has no control character: nothing to replace
+        text = _CONTROL.sub(" ", text)
+    return " ".join(text.split())[:MAX_HEADER_CHARS]
 
 
 def _unsurrogate(text: str) -> str:
@@ -126,14 +129,23 @@ def _raw_headers(msg: EmailMessage) -> dict[str, list[str]]:
     would turn them into Header objects whose str() is U+FFFD replacement characters.
     """
     found: dict[str, list[str]] = {}
-    for name, value in islice(msg.raw_items(), MAX_HEADERS):
-        key = str(name).strip().lower()
-        if key in READ_HEADERS or key in ADDRESS_HEADERS or key.startswith(READ_HEADER_PREFIXES):
-            found.setdefault(key, []).append(str(value))
+    items = list(islice(msg.raw_items(), MAX_HEADERS))
+    # Names are lower-cased and tested in C-level loops; Python code runs for wanted ones only.
+    keys = list(map(str.lower, map(str.strip, map(str, map(itemgetter(0), items)))))
+    wanted = map(or_, map(_WANTED_HEADERS.__contains__, keys),
+                 map(str.startswith, keys, repeat(READ_HEADER_PREFIXES)))
+    for index in compress(range(len(keys)), wanted):
+        value = str(items[index][1])
+        if keys[index] in found:
+            found[keys[index]].append(value)
+        else:
+            found[keys[index]] = [value]
     return found
 
 
 def _addresses(raw_values: list[str]) -> tuple[Address, ...]:
+    if not raw_values:
+        return ()
     values = [_unsurrogate(v[:MAX_HEADER_CHARS * 4]) for v in raw_values]
     if len(values) == 1:
         simple = _SIMPLE_ADDRESS.fullmatch(values[0].strip())
@@ -163,7 +175,7 @@ def _charset_codec(charset: str | None) -> str:
         return "utf-8"
 
 
-def _decode_part(part: EmailMessage, defects: list[str]) -> str:
+def _decode_part(part: EmailMessage, facts: _PartFacts, defects: list[str]) -> str:
     try:
         payload = part.get_payload(decode=True)
     except (ValueError, TypeError, AssertionError):
@@ -171,7 +183,10 @@ def _decode_part(part: EmailMessage, defects: list[str]) -> str:
         return ""
     if not isinstance(payload, bytes):
         return ""
-    codec = _charset_codec(part.get_content_charset())
+    codec = facts.codec()
+    if codec is None:  # a Content-Type parameter the stdlib cannot read
+        defects.append("unreadable-content-type")
+        codec = "utf-8"
     try:
         return payload.decode(codec)
     except (UnicodeDecodeError, LookupError):
@@ -190,29 +205,114 @@ def _filename(part: EmailMessage) -> str:
     return decode_header_value(name) if name else ""
 
 
-def _texts(msg: EmailMessage, defects: list[str]) -> tuple[str, str, bool, list[str]]:
-    """First text/plain, first text/html, whether a calendar is attached, attachment names."""
+MAX_REMEMBERED_PARTS = 4_096
+# What is read of a part's MIME headers: the first value of each, by lower-cased name.
+_MIME_FIELDS = ("content-type", "content-disposition", "content-transfer-encoding")
+_MIME_NAME_LENGTHS = frozenset(len(name) for name in _MIME_FIELDS)
+_MULTIPART_CTE = ("7bit", "8bit", "binary")  # what RFC 2045 allows a multipart
+MimeFields = tuple[str | None, str | None, str | None]
+
+
+def _mime_fields(headers: Sequence[tuple[str, str]], names: Sequence[str] | None = None
+                 ) -> MimeFields:
+    """The first Content-Type, Content-Disposition and Content-Transfer-Encoding values.
+    `names` are the header names, when the caller has them in a list already."""
+    if names is None:
+        names = list(map(itemgetter(0), headers))
+    found: dict[str, str] = {}
+    # the cheap test first, in C: most names differ in length from all three
+    for index in compress(range(len(names)), map(_MIME_NAME_LENGTHS.__contains__,
+                                                 map(len, names))):
+        key = names[index].lower()
+        if key in _MIME_FIELDS and key not in found:
+            found[key] = headers[index][1]
+    return found.get("content-type"), found.get("content-disposition"), found.get(
+        "content-transfer-encoding")
+
+
+class _PartFacts:
+    """What parsing reads from a part's MIME headers.
+
+    These depend on nothing else, so they are worked out by the stdlib's own methods on a
+    stand-in message holding just those headers (a real part may have fifty, and every stdlib
+    lookup scans them all), and remembered: most mail repeats a few dozen such combinations.
+    """
+
+    __slots__ = ("_proxy", "_codec", "_boundary", "ctype", "name", "disposition",
+                 "multipart_cte")
+    _known: dict[tuple[MimeFields, str], _PartFacts] = {}
+
+    def __init__(self, fields: MimeFields, default_type: str) -> None:
+        proxy = EmailMessage(policy=compat32)
+        for name, value in zip(_MIME_FIELDS, fields, strict=True):
+            if value is not None:
+                proxy.set_raw(name, value)
+        proxy.set_default_type(default_type)
+        self._proxy = proxy
+        self._codec: str | None | bool = False  # not yet known
+        self._boundary: str | None | bool = False
+        self.ctype = proxy.get_content_type()
+        self.name = _filename(proxy)
+        # str(): compat32 returns a Header object when the value has 8-bit bytes
+        self.disposition = str(proxy.get("content-disposition") or "").split(";")[0].strip(
+            ).lower()
+        self.multipart_cte = str(proxy.get("content-transfer-encoding", "8bit")).lower(
+            ) in _MULTIPART_CTE
+
+    @classmethod
+    def get(cls, fields: MimeFields, default_type: str) -> _PartFacts:
+        key = (fields, default_type)
+        facts = cls._known.get(key)
+        if facts is None:
+            if len(cls._known) >= MAX_REMEMBERED_PARTS:
+                cls._known.clear()
+            facts = cls._known[key] = cls(fields, default_type)
+        return facts
+
+    @classmethod
+    def of(cls, part: EmailMessage) -> _PartFacts:
+        return cls.get(_mime_fields(list(part.raw_items())), part.get_default_type())
+
+    def codec(self) -> str | None:
+        """The codec of the charset parameter (UTF-8 when none is usable); None when the
+        parameters cannot be read at all."""
+        if self._codec is False:
+            try:
+                self._codec = _charset_codec(self._proxy.get_content_charset())
+            except (ValueError, TypeError, LookupError, AssertionError):
+                self._codec = None
+        return self._codec  # type: ignore[return-value]
+
+    def boundary(self) -> str | None:
+        """get_boundary(); raises what it raises (the caller then leaves it to the stdlib)."""
+        if self._boundary is False:
+            self._boundary = self._proxy.get_boundary()
+        return self._boundary  # type: ignore[return-value]
+
+
+def _texts(msg: EmailMessage, defects: list[str], known: Mapping[int, _PartFacts]
+           ) -> tuple[str, str, bool, list[str]]:
+    """First text/plain, first text/html, whether a calendar is attached, attachment names.
+    `known` has the facts of parts already looked at, by id()."""
     plain = html = ""
     has_calendar = False
     attachments: list[str] = []
     for part in msg.walk():
         if part.is_multipart():
             continue
-        ctype = part.get_content_type()
+        facts = known.get(id(part)) or _PartFacts.of(part)
+        ctype, name = facts.ctype, facts.name
         if ctype.startswith("multipart/"):
             ctype = "text/plain"  # boundary missing or never found: the parser kept it as text
-        name = _filename(part)
         if ctype == "text/calendar" or name.lower().endswith(".ics"):
             has_calendar = True
-        # str(): compat32 returns a Header object when the value has 8-bit bytes
-        disposition = str(part.get("content-disposition") or "").split(";")[0].strip().lower()
-        if disposition == "attachment" or (name and not ctype.startswith("text/")):
+        if facts.disposition == "attachment" or (name and not ctype.startswith("text/")):
             attachments.append(name or ctype)
             continue
         if ctype == "text/plain" and not plain:
-            plain = _decode_part(part, defects)
+            plain = _decode_part(part, facts, defects)
         elif ctype == "text/html" and not html:
-            html = _decode_part(part, defects)
+            html = _decode_part(part, facts, defects)
     return plain, html, has_calendar, attachments
 
 
@@ -225,6 +325,7 @@ READ_HEADERS = frozenset(
     "x-mailman-version".split()
 )
 READ_HEADER_PREFIXES = ("x-linkedin", "x-mailchimp", "x-outreach", "x-apollo")
+_WANTED_HEADERS = READ_HEADERS | frozenset(ADDRESS_HEADERS)
 
 
 def _headers(raw: dict[str, list[str]]) -> Mapping[str, str]:
@@ -233,11 +334,30 @@ def _headers(raw: dict[str, list[str]]) -> Mapping[str, str]:
                              if key not in ADDRESS_HEADERS})
 
 
+# The usual RFC 5322 date, read as parsedate_to_datetime reads it (it ignores what follows the
+# zone, such as "(UTC)"); anything else goes to parsedate_to_datetime itself.
+_PLAIN_DATE = re.compile(
+    r"(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), )?(\d{1,2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct"
+    r"|Nov|Dec) ([1-9]\d{3}) (\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)(?: .*)?"
+)
+_MONTHS = {name: number for number, name in enumerate(
+    "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), start=1)}
+
+
 def _date(value: str) -> datetime | None:
     if not value:
         return None
     try:
-        return parsedate_to_datetime(value)
+        plain = _PLAIN_DATE.fullmatch(value)
+        if not plain:
+            return parsedate_to_datetime(value)
+        day, month, year, hour, minute, second, sign, zone_hours, zone_minutes = plain.groups()
+        stamp = (int(year), _MONTHS[month], int(day), int(hour), int(minute), int(second))
+        if sign == "-" and zone_hours == zone_minutes == "00":
+            return datetime(*stamp)  # -0000: the zone is unknown
+        offset = int(zone_hours) * 3600 + int(zone_minutes) * 60
+        return datetime(*stamp, tzinfo=timezone(timedelta(seconds=-offset if sign == "-"
+                                                                  else offset)))
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
 
@@ -308,6 +428,140 @@ def linkedin_note(text: str, sender_name: str) -> str:
     return "\n".join(kept)
 
 
+# ------------------------------------------------------------------------ MIME structure
+#
+# The stdlib's feedparser reads every line of every body through a Python generator, which costs
+# more than everything else in parsing together. Most mail is plain: a header block, then one
+# body or a clean multipart tree. For those, `_structure` builds the very same compat32 objects
+# (same raw headers, payload strings, parts and top-level defects) with a handful of C-level
+# searches; anything it does not reproduce exactly (bare CR line ends, message/* parts, digests,
+# repeated boundary lines, odd header blocks, deep nesting) goes to the stdlib parser instead.
+
+# A run of header fields, each one line plus its continuation lines (feedparser's headerRE).
+_FIELDS = re.compile(r"(?:[\041-\071\073-\176]+:[^\n]*\n(?:[ \t][^\n]*\n)*)*")
+_FIELD = re.compile(r"([\041-\071\073-\176]+):[ \t]*([^\n]*\n(?:[ \t][^\n]*\n)*)")
+_HEADERISH = re.compile(r"From |[\041-\071\073-\176]*:|[\t ]")
+_BARE_CR = re.compile(r"\r(?!\n)")
+MAX_FAST_DEPTH = 8
+
+
+class _Unusual(Exception):
+    """Structure the fast path does not reproduce exactly: the stdlib parser takes over."""
+
+
+def _header_block(text: str) -> tuple[EmailMessage, MimeFields, int, bool]:
+    """The headers at the start of `text`, as feedparser reads them: the message, its MIME
+    fields, where its body starts, and whether the header/body separator line was missing."""
+    msg = EmailMessage(policy=compat32)
+    position = 0
+    if text.startswith("From "):  # the mbox envelope line
+        end = text.find("\n")
+        if end < 0:
+            raise _Unusual
+        line = text[:end]
+        msg.set_unixfrom(line[:-1] if line.endswith("\r") else line)
+        position = end + 1
+    block = _FIELDS.match(text, position)
+    end = block.end() if block else position  # the pattern matches the empty string too
+    found = _FIELD.findall(text, position, end)
+    names = list(map(itemgetter(0), found))
+    fields = list(zip(names, map(str.rstrip, map(itemgetter(1), found), repeat("\r\n")),
+                      strict=True))
+    for name, value in fields:
+        msg.set_raw(name, value)
+    mime = _mime_fields(fields, names)
+    if end == len(text):
+        return msg, mime, end, False
+    if text.startswith("\n", end):
+        return msg, mime, end + 1, False
+    if text.startswith("\r\n", end):
+        return msg, mime, end + 2, False
+    if _HEADERISH.match(text, end):  # a misplaced envelope line, a nameless field, ...
+        raise _Unusual
+    return msg, mime, end, True  # the body starts without a blank line
+
+
+def _boundary_lines(text: str, start: int, separator: str) -> list[tuple[int, int, bool]]:
+    """(line start, line end, is the close boundary) of every boundary line after `start`."""
+    found = []
+    size = len(text)
+    position = text.find(separator, start)
+    while position >= 0:
+        if position == start or text[position - 1] == "\n":
+            i = position + len(separator)
+            close = text.startswith("--", i)
+            j = i + 2 if close else i
+            while j < size and text[j] in " \t":
+                j += 1
+            if j == size:
+                found.append((position, j, close))
+            elif text[j] == "\n":
+                found.append((position, j + 1, close))
+            elif text.startswith("\r\n", j):
+                found.append((position, j + 2, close))
+            if close and found and found[-1][0] == position:
+                break  # what follows the close boundary is the epilogue
+        position = text.find(separator, position + 1)
+    return found
+
+
+def _structure(text: str, known: dict[int, _PartFacts], depth: int = 0
+               ) -> tuple[EmailMessage, list[str]]:
+    """Parse `text` (a message or, below the top, a body part) into compat32 objects, and the
+    names of the defects feedparser would have recorded on it. The MIME facts of every part
+    are put in `known`, by id()."""
+    msg, fields, body_start, no_separator = _header_block(text)
+    defects = ["MissingHeaderBodySeparatorDefect"] if no_separator else []
+    # the default type is text/plain: only a digest's parts default to message/rfc822
+    facts = known[id(msg)] = _PartFacts.get(fields, msg.get_default_type())
+    maintype, _slash, subtype = facts.ctype.partition("/")
+    if maintype == "message":
+        raise _Unusual
+    if maintype != "multipart":
+        body = text[body_start:]
+        if depth:  # the line break before a boundary belongs to the boundary
+            body = body[:-2] if body.endswith("\r\n") else body[:-1] if body.endswith(
+                "\n") else body
+        msg.set_payload(body)
+        return msg, defects
+    if depth >= MAX_FAST_DEPTH or subtype == "digest" or not facts.multipart_cte:
+        raise _Unusual
+    boundary = facts.boundary()
+    if not boundary:
+        raise _Unusual
+    lines = _boundary_lines(text, body_start, "--" + boundary)
+    if not lines or lines[0][2]:
+        raise _Unusual  # no start boundary
+    for k, (_start, end, close) in enumerate(lines):
+        if close:
+            break
+        following = lines[k + 1][0] if k + 1 < len(lines) else len(text)
+        if following == end:
+            raise _Unusual  # boundary lines in a row: feedparser skips them all
+        msg.attach(_structure(text[end:following], known, depth + 1)[0])
+    else:
+        defects.append("CloseBoundaryNotFoundDefect")
+    return msg, defects
+
+
+def _parse_mime(data: bytes) -> tuple[EmailMessage, list[str], dict[int, _PartFacts]]:
+    """compat32 objects for the message, the names of its top-level defects, and the MIME
+    facts of the parts already worked out (by id())."""
+    text = data.decode("ascii", "surrogateescape")
+    if "\r" not in text or not _BARE_CR.search(text):
+        known: dict[int, _PartFacts] = {}
+        try:
+            msg, defects = _structure(text, known)
+            return msg, defects, known
+        except Exception:  # noqa: BLE001 - _Unusual, or a stdlib error the stdlib path reports
+            pass
+    try:
+        msg = message_from_bytes(data, policy=compat32)
+    except Exception as exc:  # noqa: BLE001 - the stdlib parser is documented not to raise
+        raise MessageParseError(f"unparseable message: {type(exc).__name__}") from None
+    return msg, [type(d).__name__ for d in msg.defects], {}
+
+
 def parse_message(raw: bytes) -> Message:
     """Parse any bytes a server returns. Raises MessageParseError only for empty input."""
     if not raw or raw.isspace():  # isspace(), not strip(): no copy of a 50 MB message
@@ -317,17 +571,14 @@ def parse_message(raw: bytes) -> Message:
     if len(raw) > MAX_PARSE_BYTES:
         data = raw[:MAX_PARSE_BYTES]
         defects.append("truncated")
-    try:
-        msg = message_from_bytes(data, policy=compat32)
-    except Exception as exc:  # noqa: BLE001 - the stdlib parser is documented not to raise
-        raise MessageParseError(f"unparseable message: {type(exc).__name__}") from None
-    defects += sorted({type(d).__name__ for d in msg.defects})
+    msg, found, known = _parse_mime(data)
+    defects += sorted(set(found))
 
     raw_headers = _raw_headers(msg)
     headers = _headers(raw_headers)
     senders = _addresses(raw_headers.get("from", []))
     sender = senders[0] if senders else None
-    plain, html, has_calendar, attachments = _texts(msg, defects)
+    plain, html, has_calendar, attachments = _texts(msg, defects, known)
     links: tuple[str, ...] = ()
     if html and len(plain.strip()) < 20:
         # Only HTML-only mail pays for the conversion; the plain alternative says the same.

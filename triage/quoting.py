@@ -9,6 +9,8 @@ localised attributions, "> " prefixes), which are recognised here.
 from __future__ import annotations
 
 import re
+from itertools import compress
+from operator import itemgetter
 
 _ATTRIBUTION = re.compile(
     r"(?i)^\s*("
@@ -36,6 +38,7 @@ _VALEDICTION = re.compile(
     r"|un abrazo|saludos|grüße|gruß|merci|ciao|best,? and thanks)[\s,.!]*$"
 )
 MAX_SIGNATURE_LINES = 10
+_SIGNATURE_FIRSTS = frozenset("-sSgG")
 
 
 _MARKER_ENDINGS = (":", "wrote", "writes", "-", "_")
@@ -68,7 +71,12 @@ def _history_start(lines: list[str]) -> tuple[int, int] | None:
 
 
 def _signature_start(lines: list[str]) -> int | None:
-    for i, line in enumerate(lines):
+    # Only lines starting with "-", "s" or "g" (in any case, after blanks) can match below;
+    # they are picked out in C-level loops, and only they reach Python code.
+    firsts = map(_SIGNATURE_FIRSTS.__contains__,
+                 map(itemgetter(slice(0, 1)), map(str.lstrip, lines)))
+    for i in compress(range(len(lines)), firsts):
+        line = lines[i]
         if line.startswith("--") and _SIG_DELIMITER.match(line):
             return i
         if line.lstrip()[:4].lower() in ("sent", "get ") and _MOBILE_SIG.match(line):
@@ -95,8 +103,11 @@ def split_reply(text: str) -> tuple[str, str, str]:
         own, history = own + history[attribution:], history[:attribution]
     new_lines: list[str] = []
     quoted_lines: list[str] = []
-    for line in own:
-        (quoted_lines if line.lstrip().startswith(">") else new_lines).append(line)
+    if ">" in text:  # else no line is quoted
+        for line in own:
+            (quoted_lines if line.lstrip().startswith(">") else new_lines).append(line)
+    else:
+        new_lines = list(own)
     while new_lines and not new_lines[-1].strip():
         new_lines.pop()
     sig_at = _signature_start(new_lines)
