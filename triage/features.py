@@ -13,7 +13,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from itertools import product
+from itertools import compress, product
 
 import numpy as np
 
@@ -29,6 +29,7 @@ def _rx(pattern: str) -> re.Pattern[str]:
 
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_NOT_TOKEN_TO_SPACE = bytes(c if 48 <= c <= 57 or 97 <= c <= 122 else 32 for c in range(256))
 _ALTERNATIVES = re.compile(r"\(([^()]*)\)|\[([^\[\]]*)\]|(\S+)")
 
 
@@ -71,13 +72,18 @@ class Text:
     @classmethod
     def of(cls, raw: str) -> Text:
         lower = raw.lower().replace("\u2019", "'")
-        tokens = tuple(_TOKEN.findall(lower))
+        if lower.isascii() and "'" not in lower:
+            # _TOKEN's runs of [a-z0-9], found by one bytes.translate and a split
+            tokens = tuple(lower.encode("ascii").translate(_NOT_TOKEN_TO_SPACE).decode(
+                "ascii").split())
+        else:
+            tokens = tuple(_TOKEN.findall(lower))
         grams: set[tuple[str, ...]] = set()
         starts = _PHRASE_STARTS
-        for i, token in enumerate(tokens):
-            lengths = starts.get(token)
-            if lengths:
-                grams.update(tokens[i : i + n] for n in lengths)
+        # only the positions of words that start a phrase reach Python code
+        for i in compress(range(len(tokens)), map(starts.__contains__, tokens)):
+            for n in starts[tokens[i]]:
+                grams.add(tokens[i : i + n])
         return cls(raw, lower, tokens, frozenset(grams))
 
 
@@ -91,16 +97,18 @@ class Signal:
 
 def _phrase_count(
     patterns: frozenset[tuple[str, ...]], cap: int = 3, extra: re.Pattern[str] | None = None,
-    substrings: tuple[str, ...] = (),
+    substrings: tuple[str, ...] = (), extra_needs: tuple[str, ...] = (),
 ) -> Callable[[Message, Text], float]:
     """Distinct phrases found in the new text (plus regex and substring hits), capped and
-    scaled to 0..1 so that no signal can shout."""
+    scaled to 0..1 so that no signal can shout. `extra` can only match text that contains one
+    of `extra_needs` (when given): a quick test that saves the regex scan."""
 
     def compute(_msg: Message, text: Text) -> float:
         found = len(patterns & text.grams)
-        if extra is not None:
+        if extra is not None and (not extra_needs or any(c in text.raw for c in extra_needs)):
             found += len(extra.findall(text.raw))
-        found += sum(1 for s in substrings if s in text.lower)
+        if substrings:
+            found += sum(1 for s in substrings if s in text.lower)
         return min(found, cap) / cap
 
     return compute
@@ -218,7 +226,7 @@ _INTRO_QUOTE = _rx(
 )
 _YOU = frozenset({"you", "your", "yours", "you're", "you've", "you'd", "you'll"})
 _WE = frozenset({"i", "we", "our", "my", "us", "i'm", "we're", "i've", "we've", "i'd", "i'll"})
-_SENTENCE_END = re.compile(r"(?<=[.?!\n])")
+_QUESTION = re.compile(r"[^.?!\n]*\?")
 _NOREPLY = _rx(
     r"(no-?reply|do-?not-?reply|notifications?|mailer-daemon|bounce|alerts?@|news@|info@)"
 )
@@ -256,11 +264,24 @@ def _reply_context(msg: Message, _text: Text) -> float:
     return float(bool(msg.in_reply_to or msg.references or msg.quoted_text))
 
 
+# Every _INTRO_QUOTE match contains one of these, lower-cased; characters that match an ASCII
+# letter case-insensitively without lower-casing to it send the text to the regex anyway.
+_INTRO_QUOTE_NEEDS = ("introduc", "connect", "meet", "you two", " bcc", "double opt-in")
+_ODD_CASE = ("\u017f", "\u0131", "\u0130", "\u212a")
+
+
+def _may_introduce(text: str) -> bool:
+    lower = text.lower()
+    return any(word in lower for word in _INTRO_QUOTE_NEEDS) or (
+        not text.isascii() and any(c in text for c in _ODD_CASE))
+
+
 def _introduction_context(msg: Message, _text: Text) -> float:
     """An introduction is named in the subject or in the quoted message; a Cc (the introducer)
     only adds to that evidence, never stands for it: list replies are full of Cc lines."""
     subject_says = bool(_INTRO_SUBJECT.search(msg.subject))
-    quote_says = bool(_INTRO_QUOTE.search(msg.quoted_text[:3000]))
+    quoted = msg.quoted_text[:3000]
+    quote_says = _may_introduce(quoted) and bool(_INTRO_QUOTE.search(quoted))
     if not (subject_says or quote_says):
         return 0.0
     return (subject_says + quote_says + bool(msg.cc)) / 3
@@ -290,21 +311,23 @@ def _length(_msg: Message, text: Text) -> float:
 
 
 def _links(msg: Message, text: Text) -> float:
-    return min(len(_URL.findall(text.raw)) + len(msg.links), 5) / 5
+    urls = len(_URL.findall(text.raw)) if "://" in text.raw else 0
+    return min(urls + len(msg.links), 5) / 5
 
 
 def _you_focus(_msg: Message, text: Text) -> float:
-    you = sum(token in _YOU for token in text.tokens)
-    me = sum(token in _WE for token in text.tokens)
+    you = sum(map(_YOU.__contains__, text.tokens))
+    me = sum(map(_WE.__contains__, text.tokens))
     return you / (you + me) if you + me else 0.5
 
 
 def _questions_for_you(_msg: Message, text: Text) -> float:
-    sentences = _SENTENCE_END.split(text.raw.lower())
-    asked = sum(
-        1 for sentence in sentences
-        if sentence.endswith("?") and not _YOU.isdisjoint(_TOKEN.findall(sentence))
-    )
+    if "?" not in text.raw:
+        return 0.0
+    # Split at every ".", "?", "!" and line break, the pieces that end with "?" are the runs
+    # of text before each "?" since the previous such mark.
+    questions = _QUESTION.findall(text.raw.lower())
+    asked = sum(1 for sentence in questions if not _YOU.isdisjoint(_TOKEN.findall(sentence)))
     return min(asked, 3) / 3
 
 
@@ -314,6 +337,8 @@ def _generic_greeting(_msg: Message, text: Text) -> float:
 
 
 def _emoji(_msg: Message, text: Text) -> float:
+    if text.raw.isascii():  # every _EMOJI character is beyond ASCII
+        return 0.0
     return min(len(_EMOJI.findall(text.raw)), 4) / 4
 
 
@@ -332,7 +357,7 @@ SIGNALS: tuple[Signal, ...] = (
     Signal("congratulates", "congratulates you", _phrase_count(_CONGRATS, 2)),
     Signal("shared_history", "refers to history you share", _phrase_count(_HISTORY, 2)),
     Signal("template_markers", "reads like a template or mass mail",
-           _phrase_count(_TEMPLATE, extra=_MERGE_FIELD)),
+           _phrase_count(_TEMPLATE, extra=_MERGE_FIELD, extra_needs=("{", "}", "[", "%"))),
     Signal("calendar_link", "pushes a calendar link or a meeting slot",
            _phrase_count(_CALENDAR, 2, substrings=_CALENDAR_LINKS)),
     Signal("bump_followup", "bumps an earlier unanswered message", _phrase_count(_BUMP, 2)),

@@ -136,6 +136,10 @@ class Model:
         for name, transformer, _cols in features.transformers_:
             if name == "signals":
                 names += [f"signal:{s}" for s in SIGNAL_NAMES]
+            elif isinstance(transformer, HashedCharNgrams):
+                # Hash buckets explain nothing to a person and are never shown: one shared
+                # name for all of them instead of ~100k strings (~15 MB) held by the daemon.
+                names += [f"{name}:"] * len(transformer.idf_)
             else:
                 names += [f"{name}:{t}" for t in transformer.get_feature_names_out()]
         return svm.coef_, [str(c) for c in svm.classes_], names
