@@ -19,6 +19,7 @@ from certs import TestCA
 from daemon_support import box, daemon_classifier, daemon_model  # noqa: F401 - fixtures
 from dovecot import DovecotServer, TestAccount, find_binary
 from keyring.backend import KeyringBackend
+from tiny_model import train_tiny_model
 
 
 class MemoryKeyring(KeyringBackend):
@@ -109,3 +110,9 @@ def imap_account(dovecot: DovecotServer) -> TestAccount:
 def untrusted_ca_file(tmp_path: Path) -> Path:
     """The certificate of a CA that did not sign the test server's certificate."""
     return TestCA.create("some other CA").write_cert(tmp_path / "other-ca.pem")
+
+
+@pytest.fixture(scope="session")
+def tiny_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small model trained in seconds, for tests that must not depend on the shipped one."""
+    return train_tiny_model(tmp_path_factory.mktemp("tiny-model") / "tiny.model")

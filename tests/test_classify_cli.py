@@ -13,16 +13,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from tiny_model import eml, shared_tiny_model
+from tiny_model import eml
 
 from triage.cli import main
 from triage.commands.classify import BATCH
-
-
-@pytest.fixture(scope="session")
-def tiny_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return shared_tiny_model(tmp_path_factory)
-
 
 LABELS = {"relationship", "solicitation", "other"}
 OFFENSE_CODES = {"introduction-ask", "network-harvesting", "referral-bounty", "mlm-recruiting",

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from tiny_model import eml, shared_tiny_model
+from tiny_model import eml
 
 from triage import learning
 from triage.classifier import Classifier
@@ -45,11 +45,6 @@ REPO = Path(__file__).resolve().parent.parent
 NOW = datetime(2025, 3, 4, 12, 0, tzinfo=UTC)
 KW = LabelNames().for_style("keywords")
 REL, SOL, REV = KW.relationship, KW.solicitation, KW.review
-
-
-@pytest.fixture(scope="session")
-def tiny_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return shared_tiny_model(tmp_path_factory)
 
 
 # A kind of mail the tiny model calls "other" and this user calls relationship: the

@@ -25,7 +25,7 @@ from daemon_support import (
     write_config,
 )
 from dovecot import TestAccount
-from tiny_model import eml, shared_tiny_model
+from tiny_model import eml
 
 from triage import learning
 from triage.classifier import Classifier
@@ -43,11 +43,6 @@ NOTICE = ("Hi! The vintage synthesizer repair club meets again on {day} in the b
           "schematics and share coffee. {name}")
 PEOPLE = [("Monday", "Ana"), ("Tuesday", "Tom"), ("Friday", "Wei"), ("Sunday", "Olu"),
           ("Thursday", "Liam"), ("Wednesday", "Maria"), ("Saturday", "Jonas")]
-
-
-@pytest.fixture(scope="session")
-def tiny_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return shared_tiny_model(tmp_path_factory)
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sklearn
-from tiny_model import corpus, shared_tiny_model
+from tiny_model import corpus
 
 from triage import features
 from triage import model as model_store
@@ -25,11 +25,6 @@ from triage.cli import main
 from triage.errors import ModelError
 from triage.features import prepare
 from triage.message import parse_message
-
-
-@pytest.fixture(scope="session")
-def tiny_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return shared_tiny_model(tmp_path_factory)
 
 
 def split_file(data: bytes) -> tuple[dict, bytes]:

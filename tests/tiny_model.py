@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from triage import model as model_store
 from triage.message import parse_message
 
@@ -120,13 +118,3 @@ def train_tiny_model(path: Path) -> Path:
     model.metadata.update(version="tiny-test-model", training_messages=len(raws))
     model_store.save(model, path)
     return path
-
-
-_trained: dict[str, Path] = {}
-
-
-def shared_tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One tiny model per test session, shared by every module's `tiny_model_path` fixture."""
-    if "path" not in _trained:
-        _trained["path"] = train_tiny_model(tmp_path_factory.mktemp("tiny-model") / "tiny.model")
-    return _trained["path"]
