@@ -48,7 +48,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from triage.config import LabelSet
 from triage.errors import MailboxError, StateError
-from triage.state import connect, transaction
+from triage.state import connect, format_ts, ledger_row, parse_ts, transaction
 
 log = logging.getLogger(__name__)
 
@@ -111,13 +111,7 @@ _SCHEMA = (
 _READY: set[str] = set()  # databases whose tables this process has made sure of
 
 
-def _ts(when: datetime) -> str:
-    """The state database's timestamp format (sortable UTC), as `triage.state` writes it."""
-    return when.astimezone(tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _parse_ts(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+_LONG_AGO = datetime.min.replace(tzinfo=UTC)  # for a row with no timestamp
 
 
 # --------------------------------------------------------------------------- the pure part
@@ -309,7 +303,7 @@ class CorrectionStore:
             "WHERE m.account = ? AND m.folder = ? AND m.uidvalidity = ? "
             "AND m.status IN ('done', 'duplicate') AND m.label IS NOT NULL "
             "AND m.created_at >= ? ORDER BY m.uid",
-            (account, folder, uidvalidity, _ts(since)),
+            (account, folder, uidvalidity, format_ts(since)),
         )
         relevant = triage_labels(names)
         result = []
@@ -351,14 +345,14 @@ class CorrectionStore:
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT (account, folder) DO UPDATE SET "
                 "uidvalidity = excluded.uidvalidity, modseq = excluded.modseq, "
                 "checked_at = excluded.checked_at",
-                (account, folder, uidvalidity, modseq, _ts(now)))
+                (account, folder, uidvalidity, modseq, format_ts(now)))
 
     # -- recording
 
     def record(self, account: str, folder: str, changes: Sequence[Change],
                raws: Mapping[int, bytes], now: datetime) -> int:
         """Remember what the user changed; returns the corrections and confirmations added."""
-        stamp = _ts(now)
+        stamp = format_ts(now)
         added = 0
         with self._transaction() as db:
             for change in changes:
@@ -448,7 +442,7 @@ class CorrectionStore:
                 "VALUES (?, ?, ?, ?) ON CONFLICT (account) DO UPDATE SET "
                 "last_correction_id = MAX(last_correction_id, excluded.last_correction_id), "
                 "outcome = excluded.outcome, at = excluded.at",
-                (account, last_correction_id, outcome[:500], _ts(now)))
+                (account, last_correction_id, outcome[:500], format_ts(now)))
 
     def review_summary(self, account: str) -> ReviewSummary:
         reviewed = {c: 0 for c in CLASSES}
@@ -485,17 +479,21 @@ class CorrectionStore:
                               "m.message_key AND d.account = m.account " if drafts else
                               "NULL AS draft_status, NULL AS draft_written_at FROM messages m ")
             + f"WHERE {where} ORDER BY m.created_at DESC, m.id DESC", params)
-        return [LedgerEntry(
-            account=r["account"], folder=r["folder"], uidvalidity=r["uidvalidity"],
-            uid=r["uid"], message_key=r["message_key"], sender=r["sender"], label=r["label"],
-            confidence=r["confidence"],
-            offenses=tuple(o for o in (r["offenses"] or "").split(";") if o),
-            model_version=r["model_version"], labels=tuple(json.loads(r["labels"] or "[]")),
-            draft_message_id=r["draft_message_id"], draft_written=bool(r["draft_written"]),
-            draft_status=r["draft_status"] or "", draft_written_at=r["draft_written_at"] or "",
-            note=r["note"], status=r["status"], error=r["error"],
-            created_at=_parse_ts(r["created_at"]),
-        ) for r in rows]
+        return [self._ledger_entry(r) for r in rows]
+
+    @staticmethod
+    def _ledger_entry(r: sqlite3.Row) -> LedgerEntry:
+        row = ledger_row(r)  # the ledger's own decoding, so a format change reaches both
+        return LedgerEntry(
+            account=r["account"], folder=r["folder"], uidvalidity=row.uidvalidity, uid=row.uid,
+            message_key=row.message_key, sender=row.sender, label=row.label,
+            confidence=row.confidence, offenses=row.offenses, model_version=row.model_version,
+            labels=row.labels, draft_message_id=row.draft_message_id,
+            draft_written=row.draft_written, draft_status=r["draft_status"] or "",
+            draft_written_at=r["draft_written_at"] or "", note=row.note, status=row.status,
+            error=row.error,
+            created_at=parse_ts(r["created_at"]) or _LONG_AGO,
+        )
 
 
 @dataclass(frozen=True)
@@ -529,7 +527,7 @@ def _correction(r: sqlite3.Row) -> Correction:
         message_key=r["message_key"], message_id=r["message_id"], sender=r["sender"],
         predicted=r["predicted"], old_label=r["old_label"], new_label=r["new_label"],
         kind=r["kind"], shadow=bool(r["shadow"]), labels=tuple(json.loads(r["labels"])),
-        model_version=r["model_version"], created_at=_parse_ts(r["created_at"]),
+        model_version=r["model_version"], created_at=parse_ts(r["created_at"]) or _LONG_AGO,
         raw=bytes(r["raw"]) if r["raw"] is not None else None,
     )
 

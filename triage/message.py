@@ -10,6 +10,7 @@ removed from every header value so nothing downstream can be tricked into header
 from __future__ import annotations
 
 import codecs
+import contextlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -111,11 +112,11 @@ def decode_header_value(value: object) -> str:
     # Decoding is quadratic in the number of encoded words: cut before, not after.
     text = _unsurrogate(str(value)[: MAX_HEADER_CHARS * 4])
     if "=?" in text:
-        try:
+        # On HeaderParseError (bad base64), CharsetError (bad name) and the like, keep the
+        # encoded form: readable enough, and never a crash.
+        with contextlib.suppress(LookupError, UnicodeError, ValueError, TypeError,
+                                 AssertionError, MessageError):
             text = str(make_header(decode_header(text)))
-        except (LookupError, UnicodeError, ValueError, TypeError, AssertionError,
-                MessageError):  # HeaderParseError (bad base64), CharsetError (bad name)
-            pass  # keep the encoded form: readable enough, and never a crash
     return _clean(text)
 
 

@@ -130,7 +130,7 @@ CREATE TABLE activity (
 _MIGRATIONS: dict[int, str] = {}
 
 
-def _ts(when: datetime) -> str:
+def format_ts(when: datetime) -> str:
     """A sortable UTC timestamp string."""
     return when.astimezone(tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -392,7 +392,7 @@ class State:
                 "backfill_end_uid = excluded.backfill_end_uid, updated_at = excluded.updated_at",
                 (account, folder, uidvalidity, last_uid, highestmodseq,
                  backfill_since.isoformat() if backfill_since else None, backfill_end_uid,
-                 _ts(now), _ts(now)),
+                 format_ts(now), format_ts(now)),
             )
         checkpoint = self.folder(account, folder)
         assert checkpoint is not None
@@ -411,7 +411,7 @@ class State:
             "UPDATE folders SET last_uid = MAX(last_uid, ?), "
             "highestmodseq = COALESCE(?, highestmodseq), updated_at = ? "
             "WHERE account = ? AND folder = ? AND uidvalidity = ?",
-            (last_uid, highestmodseq, _ts(now), account, folder, uidvalidity),
+            (last_uid, highestmodseq, format_ts(now), account, folder, uidvalidity),
         )
 
     # -- the ledger
@@ -428,7 +428,7 @@ class State:
                 f"SELECT * FROM messages WHERE account = ? AND folder = ? AND uidvalidity = ? "
                 f"AND uid IN ({marks})", (account, folder, uidvalidity, *chunk)
             ):
-                found[r["uid"]] = _ledger_row(r)
+                found[r["uid"]] = ledger_row(r)
         return found
 
     def known_uids(self, account: str, folder: str, uidvalidity: int, max_uid: int) -> set[int]:
@@ -449,7 +449,7 @@ class State:
                 f"AND status IN ('done', 'duplicate', 'error') AND message_key IN ({marks}) "
                 f"ORDER BY id", (account, folder, uidvalidity, *chunk)
             ):
-                found.setdefault(r["message_key"], _ledger_row(r))
+                found.setdefault(r["message_key"], ledger_row(r))
         return found
 
     def record_intents(
@@ -471,7 +471,7 @@ class State:
         threads and processes. Returns, per UID that wanted a draft, whether it got one.
         """
         plans: dict[int, DraftPlan] = {}
-        stamp = _ts(now)
+        stamp = format_ts(now)
         with self._transaction() as db:
             for intent in intents:
                 note = intent.note
@@ -509,7 +509,7 @@ class State:
         if not intent.sender:
             return DraftPlan(False, "no sender address to reply to")
         if cooldown_days > 0:
-            since = _ts(now - timedelta(days=cooldown_days))
+            since = format_ts(now - timedelta(days=cooldown_days))
             row = db.execute(
                 "SELECT created_at FROM drafts WHERE sender = ? AND status != 'failed' "
                 "AND created_at >= ? ORDER BY created_at DESC LIMIT 1",
@@ -519,7 +519,7 @@ class State:
                                         f"(cooldown {cooldown_days} days)")
         written_today = db.execute(
             "SELECT COUNT(*) FROM drafts WHERE status != 'failed' AND created_at >= ?",
-            (_ts(now - timedelta(days=1)),)).fetchone()[0]
+            (format_ts(now - timedelta(days=1)),)).fetchone()[0]
         if written_today >= daily_cap:
             return DraftPlan(False, f"the daily cap of {daily_cap} drafts is reached")
         db.execute(
@@ -527,7 +527,7 @@ class State:
             "original_message_id, draft_message_id, sender, subject, status, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'planned', ?)",
             (account, folder, drafts_folder, intent.message_key, intent.message_id,
-             intent.draft_message_id, intent.sender, intent.subject[:300], _ts(now)),
+             intent.draft_message_id, intent.sender, intent.subject[:300], format_ts(now)),
         )
         return DraftPlan(True)
 
@@ -535,10 +535,10 @@ class State:
                       draft_message_id: str, now: datetime) -> None:
         with self._transaction() as db:
             db.execute("UPDATE drafts SET status = 'written', written_at = ? "
-                       "WHERE draft_message_id = ?", (_ts(now), draft_message_id))
+                       "WHERE draft_message_id = ?", (format_ts(now), draft_message_id))
             db.execute("UPDATE messages SET draft_written = 1, updated_at = ? WHERE account = ? "
                        "AND folder = ? AND uidvalidity = ? AND uid = ?",
-                       (_ts(now), account, folder, uidvalidity, uid))
+                       (format_ts(now), account, folder, uidvalidity, uid))
 
     def draft_failed(self, draft_message_id: str) -> None:
         with self._transaction() as db:
@@ -560,7 +560,7 @@ class State:
 
         `results` holds (uid, status, error) with status "done" or "error".
         """
-        stamp = _ts(now)
+        stamp = format_ts(now)
         with self._transaction() as db:
             db.executemany(
                 "UPDATE messages SET status = ?, error = CASE WHEN ? = '' THEN error ELSE ? END, "
@@ -600,7 +600,7 @@ class State:
         wanted = [s for s in set(senders) if s]
         if cooldown_days <= 0 or not wanted:
             return set()
-        since = _ts(now - timedelta(days=cooldown_days))
+        since = format_ts(now - timedelta(days=cooldown_days))
         found: set[str] = set()
         for start in range(0, len(wanted), 500):
             chunk = wanted[start:start + 500]
@@ -642,7 +642,7 @@ class State:
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT (account) DO UPDATE SET "
                 "folder = excluded.folder, uidvalidity = excluded.uidvalidity, "
                 "last_uid = excluded.last_uid, updated_at = excluded.updated_at",
-                (account, folder, uidvalidity, last_uid, _ts(now)),
+                (account, folder, uidvalidity, last_uid, format_ts(now)),
             )
 
     def times_written_to(self, addresses: Iterable[str]) -> dict[str, int]:
@@ -675,7 +675,7 @@ class State:
         pid: int | None = None,
         host: str = "",
     ) -> None:
-        stamp = _ts(now)
+        stamp = format_ts(now)
         with self._transaction() as db:
             db.execute("INSERT INTO activity (account, folder) VALUES (?, ?) "
                        "ON CONFLICT DO NOTHING", (account, folder))
@@ -710,7 +710,7 @@ class State:
         ]
 
 
-def _ledger_row(r: sqlite3.Row) -> LedgerRow:
+def ledger_row(r: sqlite3.Row) -> LedgerRow:
     return LedgerRow(
         uid=r["uid"],
         uidvalidity=r["uidvalidity"],
