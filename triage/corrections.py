@@ -48,13 +48,12 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from triage.config import LabelSet
 from triage.errors import MailboxError, StateError
-from triage.state import connect, format_ts, ledger_row, parse_ts, transaction
+from triage.state import connect, db_path, format_ts, ledger_row, parse_ts, transaction
 
 log = logging.getLogger(__name__)
 
 CLASSES = ("relationship", "solicitation", "other")
 RAW_CAP = 256 * 1024  # what the daemon fetches of a body: the same bytes it classified
-DB_NAME = "triage.sqlite3"  # shared with triage.state
 
 Kind = Literal["correction", "confirmation", "labels"]
 
@@ -261,7 +260,7 @@ class CorrectionStore:
 
     @classmethod
     def open(cls, state_dir: Path, *, readonly: bool = False) -> CorrectionStore:
-        return cls(Path(state_dir) / DB_NAME, readonly=readonly)
+        return cls(db_path(state_dir), readonly=readonly)
 
     def close(self) -> None:
         self._db.close()
