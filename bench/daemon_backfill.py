@@ -52,7 +52,7 @@ from imapclient import IMAPClient  # noqa: E402
 
 from triage.classifier import shipped_model_path  # noqa: E402
 from triage.mailbox.imap import FETCH_BODY_BYTES, ssl_context  # noqa: E402
-from triage.model import read_metadata  # noqa: E402
+from triage.modelfile import read_metadata  # noqa: E402
 
 START = "<!-- daemon-benchmark:start -->"
 END = "<!-- daemon-benchmark:end -->"
@@ -421,7 +421,7 @@ def main() -> int:
         result = {
             "messages": args.messages,
             "machine": machine(),
-            "model": f"{model.name}, version {read_metadata(model)[0].get('version', '?')}",
+            "model": f"{model.name}, version {read_metadata(model).get('version', '?')}",
             "avg_kb": sum(len(r) for r in raws) / len(raws) / 1024,
             "fill_s": fill_s,
             "bare_s": bare_s,

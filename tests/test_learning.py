@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from tiny_model import eml
 
-from triage import learning
+from triage import learning, personal
 from triage.classifier import Classifier
 from triage.cli import main
 from triage.config import (
@@ -353,24 +353,25 @@ def test_learn_saves_a_version_that_agrees_with_the_user(tmp_path: Path,
     assert result.examples == 6 and result.corrections == 6 and result.new == 6
     assert result.reference is not None and result.candidate is not None
     assert result.candidate.examples == 1  # a quarter of six, held out for the check
-    path = learning.current_model_path(state_dir, "acct")
-    assert path == learning.account_dir(state_dir, "acct") / "personal-0001.model"
-    personal = AccountOf(state_dir, tiny_model_path)
-    assert personal.personal_model == "personal-0001.model"
-    assert personal.version == "personal-acct-0001"
-    assert labels_of(personal, [club_mail(i) for i in range(1, 7)]) == ["relationship"] * 6
-    assert labels_of(personal, unseen) == ["relationship"] * 4
+    path = personal.current_model_path(state_dir, "acct")
+    assert path == personal.account_dir(state_dir, "acct") / "personal-0001.model"
+    personal_classifier = AccountOf(state_dir, tiny_model_path)
+    assert personal_classifier.personal_model == "personal-0001.model"
+    assert personal_classifier.version == "personal-acct-0001"
+    assert labels_of(personal_classifier, [club_mail(i) for i in range(1, 7)]) == [
+        "relationship"] * 6
+    assert labels_of(personal_classifier, unseen) == ["relationship"] * 4
     # Nothing new: nothing trained; a model file's metadata says what it was made from.
     again = learning.learn(state_dir, "acct", base_path=tiny_model_path, now=NOW)
     assert again.status == "nothing"
-    (version,) = learning.versions(state_dir, "acct")
+    (version,) = personal.versions(state_dir, "acct")
     assert version.current and version.metadata["personal"]["examples"] == 6
     assert version.metadata["personal"]["corrections_through_id"] == 6
 
 
 def AccountOf(state_dir: Path, model: Path, lists: ListsConfig | None = None
-              ) -> learning.AccountClassifier:
-    return learning.AccountClassifier(Classifier.load(model), lists=SenderLists(lists),
+              ) -> personal.AccountClassifier:
+    return personal.AccountClassifier(Classifier.load(model), lists=SenderLists(lists),
                                       state_dir=state_dir, account="acct")
 
 
@@ -384,20 +385,20 @@ def test_rollback_returns_to_the_previous_version_and_the_classifier_follows(
     corrections_for(state_dir, range(5, 9))
     assert learning.learn(state_dir, "acct", base_path=tiny_model_path,
                           force=True).status == "saved"
-    directory = learning.account_dir(state_dir, "acct")
+    directory = personal.account_dir(state_dir, "acct")
     assert sorted(p.name for p in directory.glob("*.model")) == [
         "personal-0001.model", "personal-0002.model"]
     classifier.classify([parse_message(club_mail(1))])  # looks at the pointer first
     assert classifier.personal_model == "personal-0002.model"
-    step = learning.rollback(state_dir, "acct")
+    step = personal.rollback(state_dir, "acct")
     assert (step.previous, step.now) == ("personal-0002.model", "personal-0001.model")
     classifier.classify([parse_message(club_mail(1))])
     assert classifier.personal_model == "personal-0001.model"
-    assert learning.rollback(state_dir, "acct").now == "shipped"
+    assert personal.rollback(state_dir, "acct").now == "shipped"
     assert labels_of(classifier, [club_mail(1)]) == ["other"]  # the base model again
     assert classifier.personal_model == ""
     with pytest.raises(TriageError, match="already uses the base model"):
-        learning.rollback(state_dir, "acct")
+        personal.rollback(state_dir, "acct")
     # Old versions stay; a rollback does not make the daemon retrain from the same data.
     assert len(list(directory.glob("*.model"))) == 2
     with CorrectionStore.open(state_dir) as store:
@@ -407,10 +408,10 @@ def test_rollback_returns_to_the_previous_version_and_the_classifier_follows(
 def test_a_broken_pointer_or_model_keeps_the_model_in_use(tmp_path: Path,
                                                           tiny_model_path: Path) -> None:
     state_dir = tmp_path / "state"
-    directory = learning.account_dir(state_dir, "acct")
+    directory = personal.account_dir(state_dir, "acct")
     directory.mkdir(parents=True)
     (directory / "personal-0001.model").write_bytes(b"not a model")
-    learning.write_pointer(directory, "personal-0001.model")
+    personal.write_pointer(directory, "personal-0001.model")
     classifier = AccountOf(state_dir, tiny_model_path)
     assert classifier.personal_model == "" and classifier.version == "tiny-test-model"
     (directory / "current").write_text("../../evil.model\n")
@@ -433,8 +434,8 @@ def test_learn_rejects_a_worse_model_and_keeps_the_current_one(
     monkeypatch.setattr(learning, "verdict", lambda ref, cand: (False, "worse, for the test"))
     result = learning.learn(state_dir, "acct", base_path=tiny_model_path)
     assert result.status == "rejected" and "worse, for the test" in result.message
-    assert learning.versions(state_dir, "acct") == []
-    assert learning.current_model_path(state_dir, "acct") is None
+    assert personal.versions(state_dir, "acct") == []
+    assert personal.current_model_path(state_dir, "acct") is None
     with CorrectionStore.open(state_dir) as store:
         assert store.since_learn("acct") == 0  # no retraining loop on the same data
 
@@ -452,7 +453,7 @@ def test_auto_learner_retrains_after_retrain_after_corrections(
         tmp_path: Path, tiny_model_path: Path) -> None:
     state_dir = tmp_path / "state"
     settings = LearningConfig(retrain_after=4, base_model=tiny_model_path)
-    auto = learning.AutoLearner(state_dir, "acct", settings)
+    auto = personal.AutoLearner(state_dir, "acct", settings)
     corrections_for(state_dir, range(1, 4))
     with CorrectionStore.open(state_dir) as store:
         assert auto.maybe_start(store) is None  # 3 < 4
@@ -463,9 +464,9 @@ def test_auto_learner_retrains_after_retrain_after_corrections(
         thread.join(timeout=60)
         assert auto.last_result is not None and auto.last_result.status == "saved"
         assert auto.maybe_start(store) is None  # counted again from zero
-    assert learning.current_model_path(state_dir, "acct") is not None
+    assert personal.current_model_path(state_dir, "acct") is not None
     assert LearningConfig().retrain_after == 20
-    off = learning.AutoLearner(state_dir, "acct", LearningConfig(retrain_after=0))
+    off = personal.AutoLearner(state_dir, "acct", LearningConfig(retrain_after=0))
     corrections_for(state_dir, range(10, 40))
     with CorrectionStore.open(state_dir) as store:
         assert off.maybe_start(store) is None
@@ -474,8 +475,8 @@ def test_auto_learner_retrains_after_retrain_after_corrections(
 def test_learn_waits_for_no_one_in_the_daemon(tmp_path: Path, tiny_model_path: Path) -> None:
     state_dir = tmp_path / "state"
     corrections_for(state_dir, range(1, 5))
-    with learning.locked(learning.account_dir(state_dir, "acct")), \
-            pytest.raises(learning.LearnBusy):
+    with personal.locked(personal.account_dir(state_dir, "acct")), \
+            pytest.raises(personal.LearnBusy):
         learning.learn(state_dir, "acct", base_path=tiny_model_path, wait=False)
 
 

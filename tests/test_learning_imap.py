@@ -27,7 +27,7 @@ from daemon_support import (
 from dovecot import TestAccount
 from tiny_model import eml
 
-from triage import learning
+from triage import personal
 from triage.classifier import Classifier
 from triage.config import load_config
 from triage.corrections import CorrectionStore
@@ -85,8 +85,8 @@ def relabel(box: Box, uid: int, remove: list[str], add: list[str]) -> None:
         box.client.add_flags([uid], add)
 
 
-def personal_for(config_path: Path, classifier: Classifier) -> learning.Personal:
-    return learning.Personal(load_config(config_path), classifier)
+def personal_for(config_path: Path, classifier: Classifier) -> personal.Personal:
+    return personal.Personal(load_config(config_path), classifier)
 
 
 def classify_json(config: Path, paths: list[Path]) -> dict[str, dict]:
@@ -177,7 +177,7 @@ def test_running_daemon_retrains_and_switches_models_without_restart(
         seen = by_message_id(box)
         for i in range(4):  # IDLE sees the flag changes: no new mail is needed
             relabel(box, seen[f"<invite{i}@synthclub.example>"][0], [SOL], [REL])
-        pointer = learning.account_dir(load_config(config).state_dir, "test") / "current"
+        pointer = personal.account_dir(load_config(config).state_dir, "test") / "current"
         wait_for(pointer.exists, timeout=60)
         box.append("INBOX", club(6))
         wait_for(lambda: len(outcomes) == 5, timeout=30)
@@ -328,7 +328,7 @@ def test_gmail_label_swaps_are_corrections(tmp_path: Path, tiny_model_path: Path
             config = load_config(path)
             return Daemon(config, tiny_classifier,
                           lambda a: connect(a, Secret(gmail.password), timeout=10), once=True,
-                          progress=False, personal=learning.Personal(config, tiny_classifier)
+                          progress=False, personal=personal.Personal(config, tiny_classifier)
                           ).run()
 
         assert run() == 0

@@ -1,8 +1,8 @@
-"""Model files: a self-describing envelope checked before anything is unpickled.
+"""Model files: a self-describing envelope checked before anything is used.
 
-Layout (triage.model): MAGIC, a 4-byte big-endian header length, the JSON header, the joblib
-payload. Every way a file can be damaged or outdated must give one clear ModelError, and saving
-must be atomic.
+Layout (triage.modelfile): MAGIC, a 4-byte big-endian header length, the JSON header, the
+arrays classifying reads, the joblib payload training reads. Every way a file can be damaged or
+outdated must give one clear ModelError from the reader concerned, and saving must be atomic.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pytest
 import sklearn
 from tiny_model import corpus
 
-from triage import features
+from triage import features, modelfile
 from triage import model as model_store
 from triage.classifier import Classifier
 from triage.cli import main
@@ -27,36 +27,47 @@ from triage.features import prepare
 from triage.message import parse_message
 
 
-def split_file(data: bytes) -> tuple[dict, bytes]:
-    """(header, payload) of a model file, parsed independently of triage.model."""
+def split_file(data: bytes) -> tuple[dict, bytes, bytes]:
+    """(header, arrays, payload) of a model file, parsed independently of triage."""
     assert data.startswith(b"TRIAGE-MODEL\n")
     start = len(b"TRIAGE-MODEL\n")
     (length,) = struct.unpack(">I", data[start : start + 4])
     header = json.loads(data[start + 4 : start + 4 + length])
-    return header, data[start + 4 + length :]
+    body = data[start + 4 + length :]
+    return header, body[: header["arrays_bytes"]], body[header["arrays_bytes"] :]
 
 
-def join_file(header: dict, payload: bytes) -> bytes:
+def join_file(header: dict, arrays: bytes, payload: bytes) -> bytes:
     encoded = json.dumps(header).encode()
-    return b"TRIAGE-MODEL\n" + struct.pack(">I", len(encoded)) + encoded + payload
+    return b"TRIAGE-MODEL\n" + struct.pack(">I", len(encoded)) + encoded + arrays + payload
 
 
 def edited_copy(source: Path, target: Path, **changes: object) -> Path:
-    header, payload = split_file(source.read_bytes())
+    header, arrays, payload = split_file(source.read_bytes())
     header.update(changes)
-    target.write_bytes(join_file(header, payload))
+    target.write_bytes(join_file(header, arrays, payload))
     return target
 
 
-def assert_clear_error(path: Path, *fragments: str) -> ModelError:
-    with pytest.raises(ModelError) as caught:
-        model_store.load(path)
+def _check_message(caught: pytest.ExceptionInfo[ModelError], path: Path,
+                   fragments: tuple[str, ...]) -> None:
     message = str(caught.value)
     assert "\n" not in message
     assert str(path) in message
     for fragment in fragments:
         assert fragment in message, message
-    return caught.value
+
+
+def assert_clear_error(path: Path, *fragments: str, classifying: bool = True) -> None:
+    """Loading for training fails with one clear line; so does loading for classifying,
+    unless `classifying` is False (damage in a part classifying never reads)."""
+    with pytest.raises(ModelError) as caught:
+        model_store.load(path)
+    _check_message(caught, path, fragments)
+    if classifying:
+        with pytest.raises(ModelError) as caught:
+            Classifier.load(path)
+        _check_message(caught, path, fragments)
 
 
 # ------------------------------------------------------------------------------- round trip
@@ -83,18 +94,18 @@ def test_save_load_roundtrip_predicts_the_same(tiny_model_path: Path, tmp_path: 
 
 
 def test_metadata_travels_with_the_model(tiny_model_path: Path) -> None:
-    header, payload = split_file(tiny_model_path.read_bytes())
-    assert header["format_version"] == model_store.FORMAT_VERSION
+    header, arrays, payload = split_file(tiny_model_path.read_bytes())
+    assert header["format_version"] == modelfile.FORMAT_VERSION
     assert header["sklearn_version"] == sklearn.__version__
     assert header["classes"] == list(model_store.LABELS)
     assert header["offenses"] == list(model_store.OFFENSES)
     assert header["payload_sha256"] == hashlib.sha256(payload).hexdigest()
+    assert header["arrays_sha256"] == hashlib.sha256(arrays).hexdigest()
     assert header["version"] == "tiny-test-model"  # set by the trainer, kept by save
     loaded = model_store.load(tiny_model_path)
     assert loaded.version == "tiny-test-model"
     assert loaded.metadata["training_messages"] == len(corpus()[0])
-    metadata, raw_payload = model_store.read_metadata(tiny_model_path)
-    assert metadata == header and raw_payload == payload
+    assert modelfile.read_metadata(tiny_model_path) == header
 
 
 def test_classifier_loads_a_saved_model(tiny_model_path: Path) -> None:
@@ -107,17 +118,23 @@ def test_classifier_loads_a_saved_model(tiny_model_path: Path) -> None:
 # -------------------------------------------------------------------------- damaged files
 
 
-@pytest.mark.parametrize("where", [0.1, 0.5, 0.9, 1.0])
-def test_flipped_payload_bytes_are_a_checksum_error(
-    tiny_model_path: Path, tmp_path: Path, where: float
+@pytest.mark.parametrize("where", [0.0, 0.1, 0.5, 0.9, 1.0])
+@pytest.mark.parametrize("section", ["arrays", "payload"])
+def test_flipped_bytes_are_a_checksum_error(
+    tiny_model_path: Path, tmp_path: Path, where: float, section: str
 ) -> None:
     data = bytearray(tiny_model_path.read_bytes())
-    header, payload = split_file(bytes(data))
-    offset = len(data) - len(payload) + min(int(len(payload) * where), len(payload) - 1)
-    data[offset] ^= 0xFF
+    _header, arrays, payload = split_file(bytes(data))
+    start = len(data) - len(payload) - len(arrays) if section == "arrays" else \
+        len(data) - len(payload)
+    size = len(arrays) if section == "arrays" else len(payload)
+    data[start + min(int(size * where), size - 1)] ^= 0xFF
     damaged = tmp_path / "flipped.model"
     damaged.write_bytes(bytes(data))
-    assert_clear_error(damaged, "corrupt", "triage train")
+    # classifying reads the arrays only: a damaged payload matters to `triage learn` alone
+    assert_clear_error(damaged, "corrupt", "triage train", classifying=section == "arrays")
+    if section == "payload":
+        assert Classifier.load(damaged).version == "tiny-test-model"
 
 
 def test_corrupt_header_json(tiny_model_path: Path, tmp_path: Path) -> None:
@@ -167,8 +184,8 @@ def test_wrong_magic_says_it_is_not_a_model(tiny_model_path: Path, tmp_path: Pat
 
 @pytest.mark.parametrize(
     "version",
-    [model_store.FORMAT_VERSION - 1, model_store.FORMAT_VERSION + 1, 0, 99,
-     str(model_store.FORMAT_VERSION), None],
+    [modelfile.FORMAT_VERSION - 1, modelfile.FORMAT_VERSION + 1, 0, 99,
+     str(modelfile.FORMAT_VERSION), None],
 )
 def test_incompatible_format_version(
     tiny_model_path: Path, tmp_path: Path, version: object
@@ -182,15 +199,18 @@ def test_sklearn_version_mismatch_names_triage_train(
     tiny_model_path: Path, tmp_path: Path, trained_with: str
 ) -> None:
     path = edited_copy(tiny_model_path, tmp_path / "sklearn.model", sklearn_version=trained_with)
-    assert_clear_error(path, "scikit-learn", sklearn.__version__, "triage train")
+    assert_clear_error(path, "scikit-learn", sklearn.__version__, "triage train",
+                       classifying=False)
+    # the arrays do not depend on scikit-learn: the model still classifies
+    assert Classifier.load(path).version == "tiny-test-model"
 
 
 def test_missing_sklearn_version_is_a_mismatch(tiny_model_path: Path, tmp_path: Path) -> None:
-    header, payload = split_file(tiny_model_path.read_bytes())
+    header, arrays, payload = split_file(tiny_model_path.read_bytes())
     del header["sklearn_version"]
     path = tmp_path / "no-version.model"
-    path.write_bytes(join_file(header, payload))
-    assert_clear_error(path, "scikit-learn", "triage train")
+    path.write_bytes(join_file(header, arrays, payload))
+    assert_clear_error(path, "scikit-learn", "triage train", classifying=False)
 
 
 def test_another_patch_release_of_sklearn_is_accepted(
@@ -206,26 +226,56 @@ def test_valid_checksum_over_a_payload_that_is_not_a_model(
     tiny_model_path: Path, tmp_path: Path
 ) -> None:
     """Every header check passes (a real model's header), but the payload is not a model."""
-    header, _payload = split_file(tiny_model_path.read_bytes())
+    header, arrays, _payload = split_file(tiny_model_path.read_bytes())
     payload = b"this is not a joblib pickle at all"
     header["payload_sha256"] = hashlib.sha256(payload).hexdigest()
+    header["payload_bytes"] = len(payload)
     path = tmp_path / "forged.model"
-    path.write_bytes(join_file(header, payload))
-    assert_clear_error(path, "could not be loaded", "triage train")
+    path.write_bytes(join_file(header, arrays, payload))
+    assert_clear_error(path, "could not be loaded", "triage train", classifying=False)
+
+
+@pytest.mark.parametrize("damage", ["object dtype", "offset past the end", "wrong size",
+                                    "missing array", "index not a dict", "wrong shape"])
+def test_a_damaged_array_index_is_refused_before_any_array_is_used(
+    tiny_model_path: Path, tmp_path: Path, damage: str
+) -> None:
+    """The index is in the header (checked by no checksum): whatever it says, classifying
+    gets one clear error, never a Python object (dtype "O" would mean pickle) or a crash."""
+    header, arrays, payload = split_file(tiny_model_path.read_bytes())
+    index = header["arrays"]
+    if damage == "object dtype":
+        index["svm.coef"]["dtype"] = "|O"
+    elif damage == "offset past the end":
+        index["svm.coef"]["offset"] = len(arrays)
+    elif damage == "wrong size":
+        index["svm.coef"]["shape"] = [index["svm.coef"]["shape"][0] - 1,
+                                      index["svm.coef"]["shape"][1]]
+    elif damage == "missing array":
+        del index["chars.kept"]
+    elif damage == "index not a dict":
+        header["arrays"] = ["svm.coef"]
+    else:  # the same numbers in one row: readable, but not an SVM over these features
+        index["svm.coef"]["shape"] = [1, index["svm.coef"]["bytes"] // 8]
+    path = tmp_path / "index.model"
+    path.write_bytes(join_file(header, arrays, payload))
+    with pytest.raises(ModelError) as caught:
+        Classifier.load(path)
+    _check_message(caught, path, ("triage train",))
 
 
 def test_unreadable_paths(tmp_path: Path) -> None:
     assert_clear_error(tmp_path, "cannot read")  # a directory
     missing = tmp_path / "missing.model"
-    assert_clear_error(missing, "cannot read")
-    with pytest.raises(ModelError, match="triage train"):
+    assert_clear_error(missing, "cannot read", classifying=False)
+    with pytest.raises(ModelError, match="no model at .*triage train"):
         Classifier.load(missing)
 
 
 def test_cli_reports_a_damaged_model_in_one_line(
     tiny_model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = edited_copy(tiny_model_path, tmp_path / "old.model", sklearn_version="0.24.2")
+    path = edited_copy(tiny_model_path, tmp_path / "old.model", format_version=3)
     message = tmp_path / "m.eml"
     message.write_bytes(corpus()[0][0])
     code = main(["classify", "--model", str(path), str(message)])
@@ -246,7 +296,7 @@ def test_model_trained_with_other_features_is_refused_with_a_clear_error(
     extra = features.Signal("added_later", "is new", lambda _msg, _text: 0.0)
     monkeypatch.setattr(features, "SIGNALS", (*features.SIGNALS, extra))
     monkeypatch.setattr(features, "SIGNAL_NAMES", (*features.SIGNAL_NAMES, extra.name))
-    monkeypatch.setattr(model_store, "SIGNAL_NAMES", features.SIGNAL_NAMES)
+    monkeypatch.setattr(modelfile, "SIGNAL_NAMES", features.SIGNAL_NAMES)
     message = tmp_path / "m.eml"
     message.write_bytes(corpus()[0][0])
     try:

@@ -5,7 +5,8 @@ messages a second costs more than everything else together. Here each document's
 lower-cased UTF-8 bytes; the n-grams of a whole batch are hashed in a handful of vectorised
 numpy operations, and the buckets seen in at least `min_df` training documents are kept (the
 rest are dropped, as a vocabulary's rare terms would be). Output is TF-IDF weighted and
-L2-normalised like TfidfVectorizer's, so it slots into the same pipeline.
+L2-normalised like TfidfVectorizer's. No scikit-learn here: classifying uses this class as it is;
+training wraps it in an estimator (triage.estimators).
 """
 
 from __future__ import annotations
@@ -14,21 +15,36 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 from scipy import sparse
-from sklearn.base import BaseEstimator, TransformerMixin
 
 _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: spreads bits evenly
 _BASE = np.uint64(257)
 
 
-class HashedCharNgrams(TransformerMixin, BaseEstimator):
-    """TF-IDF over hashed byte n-grams of the first `max_chars` characters of each text."""
+class CharNgramTfidf:
+    """TF-IDF over hashed byte n-grams of the first `max_chars` characters of each text; `kept`
+    are the buckets that have a column (in column order), `idf` their weights."""
 
-    def __init__(self, ngram_range: tuple[int, int] = (3, 5), bits: int = 20,
-                 max_chars: int = 1_000, min_df: int = 3) -> None:
-        self.ngram_range = ngram_range
-        self.bits = bits
-        self.max_chars = max_chars
-        self.min_df = min_df
+    def __init__(self, ngram_range: tuple[int, int], bits: int, max_chars: int,
+                 kept: np.ndarray, idf: np.ndarray) -> None:
+        self.ngram_range = (int(ngram_range[0]), int(ngram_range[1]))
+        self.bits = int(bits)
+        self.max_chars = int(max_chars)
+        self.kept = kept
+        self.idf = idf
+        self.columns = np.full(1 << self.bits, -1, dtype=np.int32)
+        self.columns[kept] = np.arange(len(kept), dtype=np.int32)
+
+    @classmethod
+    def fit(cls, texts: Sequence[str], ngram_range: tuple[int, int] = (3, 5), bits: int = 20,
+            max_chars: int = 1_000, min_df: int = 3) -> CharNgramTfidf:
+        """Keep the buckets found in at least `min_df` of `texts`, with smooth idf weights."""
+        unfitted = cls(ngram_range, bits, max_chars, np.zeros(0, np.int32), np.zeros(0, np.float32))
+        docs, buckets = unfitted._grams(texts)
+        pairs = np.unique((docs << bits) | buckets)
+        document_frequency = np.bincount(pairs & ((1 << bits) - 1), minlength=1 << bits)
+        kept = np.flatnonzero(document_frequency >= min_df).astype(np.int32)
+        idf = (np.log((1 + len(texts)) / (1 + document_frequency[kept])) + 1).astype(np.float32)
+        return cls(ngram_range, bits, max_chars, kept, idf)
 
     def _encode(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every document's opening as lower-cased UTF-8 bytes, all in one array: (bytes as
@@ -70,24 +86,8 @@ class HashedCharNgrams(TransformerMixin, BaseEstimator):
             found_buckets.append(buckets[valid])  # a copy: the bucket array is reused
         return np.concatenate(found_docs), np.concatenate(found_buckets)
 
-    def fit(self, texts: Sequence[str], y: object = None) -> HashedCharNgrams:
-        docs, buckets = self._grams(texts)
-        pairs = np.unique((docs << self.bits) | buckets)
-        document_frequency = np.bincount(pairs & ((1 << self.bits) - 1), minlength=1 << self.bits)
-        kept = np.flatnonzero(document_frequency >= self.min_df)
-        self.columns_ = np.full(1 << self.bits, -1, dtype=np.int32)
-        self.columns_[kept] = np.arange(len(kept), dtype=np.int32)
-        self.idf_ = (np.log((1 + len(texts)) / (1 + document_frequency[kept])) + 1).astype(
-            np.float32)
-        return self
-
     def transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
-        return self.transform_texts(texts)
-
-    def transform_texts(self, texts: Sequence[str]) -> sparse.csr_matrix:
-        """`transform` without scikit-learn's set_output wrapper (which has nothing to do for a
-        sparse result but costs a tenth of a millisecond a call)."""
-        n_docs, n_columns = len(texts), len(self.idf_)
+        n_docs, n_columns = len(texts), len(self.idf)
         data, docs, left = self._encode(texts)
         low, high = self.ngram_range
         # Each occurrence becomes one integer, document * n_columns + column, and a single sort
@@ -100,7 +100,7 @@ class HashedCharNgrams(TransformerMixin, BaseEstimator):
         doc_base = (docs * n_columns).astype(key_type)
         keys = np.empty((high - low + 1, len(data)), dtype=key_type)
         for n, buckets in self._hashes(data):
-            columns = self.columns_[buckets]
+            columns = self.columns[buckets]
             row = keys[n - low]
             np.add(doc_base, columns.astype(key_type), out=row)
             row[(left < n) | (columns < 0)] = dropped
@@ -119,11 +119,8 @@ class HashedCharNgrams(TransformerMixin, BaseEstimator):
         indices = (unique - row_starts[rows]).astype(np.int32)
         counts = sparse.csr_matrix((counts, indices, indptr), shape=(n_docs, n_columns))
         counts.has_sorted_indices = True  # and no duplicates: they were just counted
-        counts.data = (np.log(counts.data) + 1) * self.idf_[counts.indices]  # sublinear tf-idf
+        counts.data = (np.log(counts.data) + 1) * self.idf[counts.indices]  # sublinear tf-idf
         norms = np.sqrt(np.bincount(rows, weights=counts.data ** 2, minlength=n_docs))
         norms[norms == 0] = 1
         counts.data /= norms[rows].astype(np.float32)
         return counts
-
-    def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
-        return np.array([f"charhash{i}" for i in range(len(self.idf_))], dtype=object)

@@ -77,7 +77,7 @@ from triage.policy import Decision, SenderContext
 from triage.state import FolderCheckpoint, Intent, LedgerRow, State
 
 if TYPE_CHECKING:
-    from triage.learning import Personal
+    from triage.personal import Personal
 
 log = logging.getLogger(__name__)
 

@@ -1,18 +1,15 @@
 """The classifier model: one scikit-learn Pipeline for the class, one head for the offenses.
 
-A model file is a self-describing envelope: a magic line, a JSON metadata block (format version,
-scikit-learn version, classes, training-data fingerprint, metrics, payload checksum) and the joblib
-payload. Everything is checked *before* anything is unpickled, so a corrupt, truncated or
-incompatible file gives one clear error instead of a traceback from inside pickle. joblib uses
-pickle: only load model files this program wrote or that the user explicitly trusts.
+Training happens here; classifying does not import this module. `save` writes the fitted
+pipeline, heads and training rows with joblib as the model file's payload, and next to it the
+fitted numbers `export` takes out of them, which triage.inference computes with (file layout:
+triage.modelfile). `load` unpickles the payload, for retraining (`triage learn`) and tests:
+joblib uses pickle, so only load model files this program wrote or that the user trusts.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
-import json
-import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,22 +22,29 @@ from scipy import sparse
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.svm import LinearSVC
 
-from triage.charngrams import HashedCharNgrams
+from triage import modelfile
 from triage.errors import ModelError
+from triage.estimators import HashedCharNgrams, OffenseHead, probability_of_true
 from triage.features import SIGNAL_NAMES, prepare
-from triage.files import write_atomically
+from triage.inference import InferenceModel, encode_terms
 from triage.message import Message
-from triage.offenses import OFFENSES, OffenseHead, OffenseScores
+from triage.offenses import OFFENSES, OffenseScores
 
-FORMAT_VERSION = 3
-MAGIC = b"TRIAGE-MODEL\n"
 LABELS = ("relationship", "solicitation", "other")
 SIGNAL_WEIGHT = 1.5  # structural signals are few; weight them so the n-grams cannot drown them
 CHAR_TEXT = 800  # character n-grams read the opening, where greetings and templates show
+
+
+# the TfidfVectorizer settings triage.inference reproduces
+_WORD_SETTINGS = {"input": "content", "analyzer": "word", "preprocessor": None, "tokenizer": None,
+                  "lowercase": True, "strip_accents": None, "stop_words": None, "binary": False,
+                  "token_pattern": r"(?u)\b\w\w+\b", "norm": "l2", "use_idf": True,
+                  "sublinear_tf": True}
 
 
 def signals_as_float(rows: np.ndarray) -> sparse.csr_matrix:
@@ -127,22 +131,12 @@ class Model:
                       for row in classifier.predict_proba(x)]
         return class_rows, self.offense_head.predict(x)
 
-    def linear_weights(self) -> tuple[np.ndarray, list[str], list[str]]:
-        """Coefficients of the underlying linear classifier: (coef, class names, feature names)."""
-        classifier = self.pipeline.named_steps["classifier"]
-        svm = classifier.calibrated_classifiers_[0].estimator
-        features = self.pipeline.named_steps["features"]
-        names: list[str] = []
-        for name, transformer, _cols in features.transformers_:
-            if name == "signals":
-                names += [f"signal:{s}" for s in SIGNAL_NAMES]
-            elif isinstance(transformer, HashedCharNgrams):
-                # Hash buckets explain nothing to a person and are never shown: one shared
-                # name for all of them instead of ~100k strings (~15 MB) held by the daemon.
-                names += [f"{name}:"] * len(transformer.idf_)
-            else:
-                names += [f"{name}:{t}" for t in transformer.get_feature_names_out()]
-        return svm.coef_, [str(c) for c in svm.classes_], names
+    def export(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """The fitted numbers triage.inference classifies with: (spec, arrays)."""
+        return export(self.pipeline, self.offense_head)
+
+    def inference(self) -> InferenceModel:
+        return InferenceModel(*self.export())
 
 
 def train(
@@ -183,66 +177,94 @@ def _word_and_signal_columns(pipeline: Pipeline) -> np.ndarray:
     return np.concatenate(columns)
 
 
+def export(pipeline: Pipeline, head: OffenseHead) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Take the fitted numbers out of the pipeline `build_pipeline` makes and its offense head;
+    ModelError when they have another shape (a setting triage.inference does not compute)."""
+    features = pipeline.named_steps["features"]
+    classifier = pipeline.named_steps["classifier"]
+    transformers: dict[str, Any] = {name: t for name, t, _cols in features.transformers_}
+    words: Any = transformers.get("words")
+    chars: Any = transformers.get("chars")
+    weights = features.transformer_weights or {}
+    calibrated = classifier.calibrated_classifiers_[0]
+    svm = calibrated.estimator
+    if not (
+        [name for name, _t, _c in features.transformers_] == ["words", "chars", "signals"]
+        and type(words) is TfidfVectorizer and type(chars) is HashedCharNgrams
+        and words.get_params() | _WORD_SETTINGS == words.get_params()
+        and tuple(words.ngram_range) in ((1, 1), (1, 2))
+        and weights.get("words", 1) == 1 and weights.get("chars", 1) == 1
+        and type(classifier) is CalibratedClassifierCV and classifier.method == "sigmoid"
+        and len(classifier.calibrated_classifiers_) == 1 and type(svm) is LinearSVC
+        and list(calibrated.classes) == list(classifier.classes_)
+        and np.array_equal(head.columns, _word_and_signal_columns(pipeline))
+    ):
+        raise ModelError("the model's pipeline has a shape triage cannot classify with")
+    # where CalibratedClassifierCV puts each calibrated SVM column
+    classes = [str(c) for c in calibrated.classes]
+    column = np.array([classes.index(str(c)) for c in svm.classes_], dtype=np.int64)
+    kinds, constants, coefs, intercepts = [], [], [], []
+    for estimator in [head.worst, *(head.each.get(code) for code in OFFENSES)]:
+        if type(estimator) is LogisticRegression and list(estimator.classes_) == [False, True]:
+            kinds.append("linear")
+            constants.append(0.0)
+            coefs.append(estimator.coef_[0])
+            intercepts.append(estimator.intercept_[0])
+        else:  # absent (no example of the offense) or a DummyClassifier: a constant
+            kinds.append("constant")
+            constants.append(0.0 if estimator is None else
+                             float(probability_of_true(estimator, np.zeros((1, 1)))[0]))
+    n_head_columns = len(head.columns)
+    spec = {
+        "classes": [str(c) for c in classifier.classes_],
+        "svm_classes": [str(c) for c in svm.classes_],
+        "words_dtype": np.dtype(words.dtype).name,
+        "chars": {"ngram_range": list(chars.ngram_range), "bits": chars.bits,
+                  "max_chars": chars.max_chars},
+        "signal_weight": float(weights.get("signals", 1)),
+        "heads": kinds,
+    }
+    arrays = {
+        "words.terms": encode_terms(list(words.get_feature_names_out())),
+        "words.idf": words.idf_,
+        "chars.kept": chars.tfidf_.kept,
+        "chars.idf": chars.tfidf_.idf,
+        "svm.coef": svm.coef_,
+        "svm.intercept": svm.intercept_,
+        "calibration.column": column,
+        "calibration.a": np.array([c.a_ for c in calibrated.calibrators], dtype=np.float64),
+        "calibration.b": np.array([c.b_ for c in calibrated.calibrators], dtype=np.float64),
+        "heads.coef": np.array(coefs, dtype=np.float64).T.reshape(n_head_columns, len(coefs)),
+        "heads.intercept": np.array(intercepts, dtype=np.float64),
+        "heads.constant": np.array(constants, dtype=np.float64),
+    }
+    return spec, arrays
+
+
 def save(model: Model, path: Path) -> None:
     """Write atomically: a crash mid-write never leaves a half-written model in place."""
     _drop_stop_words(model.pipeline)
+    spec, arrays = model.export()
     buffer = io.BytesIO()
     training_blob = io.BytesIO()
     joblib.dump(model.training_set, training_blob, compress=3)
     joblib.dump({"pipeline": model.pipeline, "offense_head": model.offense_head,
                  "training_set": training_blob.getvalue()}, buffer, compress=3)
-    payload = buffer.getvalue()
     metadata = dict(model.metadata)
-    metadata.update(
-        format_version=FORMAT_VERSION,
-        sklearn_version=sklearn.__version__,
-        classes=list(LABELS),
-        offenses=list(OFFENSES),
-        signals=list(SIGNAL_NAMES),
-        payload_sha256=hashlib.sha256(payload).hexdigest(),
-    )
-    header = json.dumps(metadata, sort_keys=True).encode()
-    write_atomically(path, MAGIC + struct.pack(">I", len(header)) + header + payload)
+    metadata.update(sklearn_version=sklearn.__version__, classes=list(LABELS),
+                    offenses=list(OFFENSES), inference=spec)
+    modelfile.write(path, metadata, arrays, buffer.getvalue())
 
 
-def read_metadata(path: Path) -> tuple[dict[str, Any], bytes]:
-    """The metadata and the still-pickled payload, verified; raises ModelError."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ModelError(f"cannot read model file {path}: {exc.strerror}") from None
-    if not data.startswith(MAGIC) or len(data) < len(MAGIC) + 4:
-        raise ModelError(f"{path} is not a triage model file")
-    (length,) = struct.unpack(">I", data[len(MAGIC) : len(MAGIC) + 4])
-    start = len(MAGIC) + 4
-    try:
-        metadata = json.loads(data[start : start + length])
-    except (ValueError, UnicodeDecodeError):
-        raise ModelError(f"{path} has a corrupt header; retrain with `triage train`") from None
-    payload = data[start + length :]
-    if metadata.get("format_version") != FORMAT_VERSION:
-        raise ModelError(
-            f"{path} has model format {metadata.get('format_version')}, this triage reads "
-            f"format {FORMAT_VERSION}; retrain with `triage train`"
-        )
+def load(path: Path) -> Model:
+    """The fitted scikit-learn objects and training rows; for retraining, not for classifying."""
+    metadata, payload = modelfile.read_payload(path)
     trained_with = str(metadata.get("sklearn_version", "?"))
     if trained_with.split(".")[:2] != sklearn.__version__.split(".")[:2]:
         raise ModelError(
             f"{path} was trained with scikit-learn {trained_with} but {sklearn.__version__} is "
             f"installed; retrain with `triage train` or install scikit-learn {trained_with}"
         )
-    if metadata.get("signals") != list(SIGNAL_NAMES):
-        raise ModelError(
-            f"{path} was trained with different message signals than this triage computes; "
-            f"retrain with `triage train`"
-        )
-    if hashlib.sha256(payload).hexdigest() != metadata.get("payload_sha256"):
-        raise ModelError(f"{path} is corrupt (checksum mismatch); retrain with `triage train`")
-    return metadata, payload
-
-
-def load(path: Path) -> Model:
-    metadata, payload = read_metadata(path)
     try:
         parts = joblib.load(io.BytesIO(payload))
         return Model(parts["pipeline"], parts["offense_head"], metadata, parts["training_set"])

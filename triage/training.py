@@ -148,7 +148,7 @@ def cross_validate(
             rows[train_index], tuple(y[train_index]),
             tuple(data.offenses[i] for i in train_index),
         ))
-        fold_decisions = Classifier(fold_model, policy).classify(
+        fold_decisions = Classifier.of(fold_model, policy).classify(
             [data.messages[i] for i in test_index])
         for i, decision in zip(test_index, fold_decisions, strict=True):
             decisions[i] = decision

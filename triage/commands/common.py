@@ -19,6 +19,7 @@ from pathlib import Path
 from triage.classifier import Classifier
 from triage.config import Config, add_config_argument, load_config
 from triage.errors import ConfigError
+from triage.personal import account_classifier, draft_policy
 
 
 def add_model_argument(parser: argparse.ArgumentParser) -> None:
@@ -52,11 +53,8 @@ def pick_account(config: Config, name: str | None) -> str:
 def load_classifier(args: argparse.Namespace) -> Classifier:
     if not wants_config(args):
         return Classifier.load(args.model)
-    from triage import learning
-
     config = load_config(getattr(args, "config", None))
     if args.model:
-        base = Classifier.load(args.model, policy=learning.draft_policy(config))
-        return learning.account_classifier(config, None, base=base)
-    return learning.account_classifier(config, pick_account(config, getattr(args, "account",
-                                                                            None)))
+        base = Classifier.load(args.model, policy=draft_policy(config))
+        return account_classifier(config, None, base=base)
+    return account_classifier(config, pick_account(config, getattr(args, "account", None)))

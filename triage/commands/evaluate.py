@@ -8,13 +8,6 @@ from pathlib import Path
 
 from triage.commands.common import add_model_argument, load_classifier
 from triage.report import summary, write_report
-from triage.training import (
-    cross_validate,
-    default_data_dir,
-    load_labelled,
-    metrics,
-    platform_flags,
-)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -38,6 +31,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Training imports scikit-learn; importing it here, not at the top, keeps it out of
+    # every other command (the CLI imports all command modules to build its parser).
+    from triage.training import (
+        cross_validate,
+        default_data_dir,
+        load_labelled,
+        metrics,
+        platform_flags,
+    )
+
     results: dict[str, dict] = {}
     if not args.skip_cv:
         data = load_labelled(args.training_data or default_data_dir())

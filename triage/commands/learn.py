@@ -10,13 +10,16 @@ import argparse
 import json
 import logging
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from triage import learning
+from triage import personal
 from triage.config import Config, add_config_argument, load_config
 from triage.corrections import CorrectionStore
 from triage.errors import TriageError
 from triage.state import db_path
+
+if TYPE_CHECKING:
+    from triage.learning import LearnResult
 
 log = logging.getLogger(__name__)
 
@@ -51,14 +54,14 @@ def _accounts(config: Config, name: str | None) -> list[str]:
 
 
 def _listing(config: Config, account: str) -> dict[str, Any]:
-    found = learning.versions(config.state_dir, account)
+    found = personal.versions(config.state_dir, account)
     corrections = since = 0
     path = db_path(config.state_dir)
     if path.exists():
         with CorrectionStore(path, readonly=True) as store:
             summary = store.review_summary(account)
             corrections, since = summary.corrections, summary.since_learn
-    current = next((v.name for v in found if v.current), learning.BASE)
+    current = next((v.name for v in found if v.current), personal.BASE)
     return {
         "account": account,
         "current": current,
@@ -79,14 +82,14 @@ def _print_listing(info: dict[str, Any]) -> None:
           f"correction{'s' if info['corrections'] != 1 else ''} recorded, "
           f"{info['new_corrections']} since the last `triage learn`")
     marker = {True: "*", False: " "}
-    print(f"  {marker[info['current'] == learning.BASE]} {learning.BASE} (the base model)")
+    print(f"  {marker[info['current'] == personal.BASE]} {personal.BASE} (the base model)")
     for v in info["versions"]:
         detail = v["problem"] or f"trained {v['trained_at']} on {v['examples']} of your " \
             f"labels; {v['check']}"
         print(f"  {marker[v['current']]} {v['version']}: {detail}")
 
 
-def _print_result(result: learning.LearnResult) -> None:
+def _print_result(result: LearnResult) -> None:
     print(f"{result.account}: {result.message}")
     if result.examples:
         print(f"  trained on the base model's training data plus {result.examples} message"
@@ -109,6 +112,10 @@ def _print_result(result: learning.LearnResult) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Training imports scikit-learn; importing it here, not at the top, keeps it out of
+    # every other command (the CLI imports all command modules to build its parser).
+    from triage import learning
+
     config = load_config(args.config)
     code = 0
     for account in _accounts(config, args.account):
@@ -120,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
                 _print_listing(info)
             continue
         if args.rollback:
-            result = learning.rollback(config.state_dir, account)
+            result = personal.rollback(config.state_dir, account)
             if args.json:
                 print(json.dumps({"account": account, "status": "rolled-back",
                                   "previous": result.previous, "current": result.now}))
@@ -130,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             outcome = learning.learn(
                 config.state_dir, account,
-                base_path=learning.base_model_path(config.learning),
+                base_path=personal.base_model_path(config.learning),
                 weight=config.learning.correction_weight, force=args.force)
         except TriageError as exc:
             if args.json:

@@ -22,7 +22,7 @@ from triage.credentials import Secret, get_password
 from triage.daemon import Daemon, Outcome
 from triage.mailbox import Mailbox
 from triage.mailbox.imap import connect
-from triage.policy import DraftPolicy
+from triage.personal import Personal, base_model_path, draft_policy
 
 log = logging.getLogger(__name__)
 
@@ -105,15 +105,11 @@ def build_daemon(args: argparse.Namespace, config: Config) -> Daemon:
     from triage.replies import user_templates_dir
 
     accounts = [config.account(args.account)] if args.account else list(config.accounts)
-    policy = DraftPolicy(enabled=config.drafts.enabled,
-                         min_confidence=config.drafts.min_confidence)
-    from triage import learning
-
     # --model: exactly that model for every account; otherwise each account's personal model
     # (`triage learn`), picked up between batches, on the [learning] base_model / shipped one.
-    classifier = Classifier.load(args.model or learning.base_model_path(config.learning),
-                                 policy=policy)
-    personal = learning.Personal(config, classifier, personal_models=args.model is None)
+    classifier = Classifier.load(args.model or base_model_path(config.learning),
+                                 policy=draft_policy(config))
+    personal = Personal(config, classifier, personal_models=args.model is None)
     log.info("triage run: model %s; %d account%s%s%s", classifier.version, len(accounts),
              "" if len(accounts) == 1 else "s", "; once" if args.once else "",
              "; dry run, nothing is changed" if args.dry_run else "")

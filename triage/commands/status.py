@@ -21,7 +21,7 @@ from typing import Any
 from triage.config import add_config_argument, load_config
 from triage.corrections import CorrectionStore
 from triage.daemon import HEARTBEAT_SECONDS
-from triage.learning import account_report, report_lines
+from triage.personal import account_report, report_lines
 from triage.state import Activity, State, db_path
 
 STALE_SECONDS = 2 * HEARTBEAT_SECONDS + 15  # no heartbeat for this long: not running

@@ -7,9 +7,7 @@ import logging
 import time
 from pathlib import Path
 
-from triage import model as model_store
 from triage.classifier import shipped_model_path
-from triage.training import cross_validate, default_data_dir, fit, load_labelled
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +28,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Training imports scikit-learn; importing it here, not at the top, keeps it out of
+    # every other command (the CLI imports all command modules to build its parser).
+    from triage import model as model_store
+    from triage.training import cross_validate, default_data_dir, fit, load_labelled
+
     data_dir = args.data or default_data_dir()
     output = args.output or shipped_model_path()
     started = time.monotonic()
