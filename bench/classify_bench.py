@@ -257,7 +257,7 @@ def render(r: dict) -> str:
         ("Model load in a fresh process: model file to ready `Classifier`",
          f"{cold['load']:.2f} s", f"< {TARGET_LOAD_S:.0f} s",
          verdict(cold["load"] < TARGET_LOAD_S)),
-        ("... plus importing triage (numpy, scipy, scikit-learn)",
+        ("... plus importing triage (numpy, scipy.sparse; no scikit-learn)",
          f"{cold['import']:.2f} + {cold['load']:.2f} = {cold_total:.2f} s", "",
          "over 1 s" if cold_total >= TARGET_LOAD_S else "under 1 s"),
         ("... plus interpreter start: `python` to loaded model",

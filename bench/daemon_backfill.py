@@ -305,7 +305,7 @@ def render(r: dict) -> str:
          ok(r["rss_idle_after_mb"] <= 200)),
         ("RSS idle, fresh start", f"{r['rss_idle_mb']:.0f} MB", "<= 200 MB",
          ok(r["rss_idle_mb"] <= 200)),
-        ("of which: imports (numpy, scipy, scikit-learn, triage)",
+        ("of which: imports (numpy, scipy.sparse, imapclient, triage)",
          f"{r['rss_imports_mb']:.0f} MB", "", ""),
         ("of which: the loaded model, then its first batch",
          f"+{r['rss_model_mb'] - r['rss_imports_mb']:.0f} MB, "
