@@ -198,6 +198,13 @@ def test_you_focus_and_questions() -> None:
     assert about_me["questions_for_you"] == 0
 
 
+def test_questions_are_the_runs_that_end_in_a_question_mark() -> None:
+    body = "Thanks. How are you? I wonder\nwhether your team is hiring? No. And you!"
+    # "How are you?" and "whether your team is hiring?" ask about the reader; nothing else
+    assert signals_of(message(body))["questions_for_you"] == pytest.approx(2 / 3)
+    assert signals_of(message("Is it? Is it? Was it?"))["questions_for_you"] == 0
+
+
 def test_generic_greeting() -> None:
     assert signals_of(message("Hi there,\n\nWe help companies."))["generic_greeting"] == 1
     assert signals_of(message("Hi Sam,\n\nGreat to see you."))["generic_greeting"] == 0

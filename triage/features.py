@@ -226,7 +226,10 @@ _INTRO_QUOTE = _rx(
 )
 _YOU = frozenset({"you", "your", "yours", "you're", "you've", "you'd", "you'll"})
 _WE = frozenset({"i", "we", "our", "my", "us", "i'm", "we're", "i've", "we've", "i'd", "i'll"})
-_QUESTION = re.compile(r"[^.?!\n]*\?")
+# a question: the run of text before a "?" since the previous ".", "?", "!" or line break; the
+# lookbehind starts matches at run starts only, instead of retrying from every character of a
+# run that ends in "." (quadratic in the run length, a tenth of all feature time)
+_QUESTION = re.compile(r"(?<![^.?!\n])[^.?!\n]*\?")
 _NOREPLY = _rx(
     r"(no-?reply|do-?not-?reply|notifications?|mailer-daemon|bounce|alerts?@|news@|info@)"
 )

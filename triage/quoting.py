@@ -9,8 +9,9 @@ localised attributions, "> " prefixes), which are recognised here.
 from __future__ import annotations
 
 import re
-from itertools import compress
-from operator import itemgetter
+from collections.abc import Iterator
+from itertools import compress, repeat
+from operator import itemgetter, or_
 
 _ATTRIBUTION = re.compile(
     r"(?i)^\s*("
@@ -45,17 +46,19 @@ _MARKER_ENDINGS = (":", "wrote", "writes", "-", "_")
 _MARKER_STARTS = ("on ", "from", "*from", "von", "de:", "de ", "da:", "da ", "---", "___", "begin")
 
 
-def _could_start_history(line: str) -> bool:
-    """A cheap test that rules out almost every line before any regex runs."""
-    stripped = line.strip().lower()
-    return stripped.endswith(_MARKER_ENDINGS) or stripped.startswith(_MARKER_STARTS)
+def _could_start_history(lines: list[str]) -> Iterator[int]:
+    """The lines that could start the history: a cheap test that rules out almost every line
+    before any regex runs, in C-level maps (a Python call per line cost a tenth of parsing)."""
+    stripped = list(map(str.lower, map(str.strip, lines)))
+    ends = map(str.endswith, stripped, repeat(_MARKER_ENDINGS))
+    starts = map(str.startswith, stripped, repeat(_MARKER_STARTS))
+    return compress(range(len(lines)), map(or_, ends, starts))
 
 
 def _history_start(lines: list[str]) -> tuple[int, int] | None:
     """Where the quoted history starts, and how many lines its attribution takes."""
-    for i, line in enumerate(lines):
-        if not _could_start_history(line):
-            continue
+    for i in _could_start_history(lines):
+        line = lines[i]
         if _ATTRIBUTION.match(line) or _RULE.match(line) and i + 1 < len(lines) and \
                 _OUTLOOK_FROM.match(lines[i + 1]):
             return i, 1
