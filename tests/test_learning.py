@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -470,6 +472,53 @@ def test_auto_learner_retrains_after_retrain_after_corrections(
     corrections_for(state_dir, range(10, 40))
     with CorrectionStore.open(state_dir) as store:
         assert off.maybe_start(store) is None
+
+
+def test_a_failed_background_retraining_is_logged_and_not_retried_at_once(
+        tmp_path: Path) -> None:
+    state_dir = tmp_path / "state"
+    missing = tmp_path / "no-such.model"
+    auto = personal.AutoLearner(state_dir, "acct",
+                                LearningConfig(retrain_after=2, base_model=missing))
+    corrections_for(state_dir, range(1, 3))
+    with CorrectionStore.open(state_dir) as store:
+        thread = auto.maybe_start(store)
+        assert thread is not None
+        thread.join(timeout=60)
+        assert auto.last_result is not None and auto.last_result.status == "failed"
+        assert str(missing) in auto.last_result.message
+        assert store.since_learn("acct") == 0  # the same corrections do not retrigger it
+    assert personal.current_model_path(state_dir, "acct") is None
+
+
+# The daemon's side of a retraining, in a process of its own that imports nothing else
+RETRAIN_IN_DAEMON = """
+import json, sys
+from pathlib import Path
+from triage import personal
+from triage.config import LearningConfig
+from triage.corrections import CorrectionStore
+state_dir, model = Path(sys.argv[1]), Path(sys.argv[2])
+auto = personal.AutoLearner(state_dir, "acct", LearningConfig(retrain_after=4, base_model=model))
+with CorrectionStore.open(state_dir) as store:
+    auto.maybe_start(store).join(timeout=120)
+print(json.dumps({"status": auto.last_result.status,
+                  "sklearn": any(m.split(".")[0] == "sklearn" for m in sys.modules)}))
+"""
+
+
+def test_background_retraining_keeps_scikit_learn_out_of_the_daemon(
+        tmp_path: Path, tiny_model_path: Path) -> None:
+    """The daemon's process stays small: training (and scikit-learn) lives in a child."""
+    state_dir = tmp_path / "state"
+    corrections_for(state_dir, range(1, 5))
+    done = subprocess.run(
+        [sys.executable, "-c", RETRAIN_IN_DAEMON, str(state_dir), str(tiny_model_path)],
+        capture_output=True, text=True, timeout=180, cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result == {"status": "saved", "sklearn": False}
+    assert personal.current_model_path(state_dir, "acct") is not None
 
 
 def test_learn_waits_for_no_one_in_the_daemon(tmp_path: Path, tiny_model_path: Path) -> None:

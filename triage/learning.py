@@ -21,8 +21,12 @@ a new version (`learn`):
 
 from __future__ import annotations
 
+import argparse
 import hashlib
+import json
 import logging
+import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,11 +40,12 @@ from sklearn.model_selection import StratifiedShuffleSplit
 from triage import model as model_store
 from triage import modelfile
 from triage.corrections import Correction
-from triage.errors import ModelError
+from triage.errors import ModelError, TriageError
 from triage.features import prepare
 from triage.message import Message, parse_message
 from triage.personal import (
     BASE,
+    LearnBusy,
     account_dir,
     base_model_path,
     correction_store,
@@ -334,3 +339,36 @@ def learn(
                            previous=previous, examples=len(everything),
                            corrections=n_corrections, new=new, reference=reference_score,
                            candidate=candidate_score, skipped=skipped)
+
+
+# --------------------------------------------------------------------------- the daemon's child
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m triage.learning STATE_DIR ACCOUNT BASE_MODEL WEIGHT`: one retraining as the
+    daemon starts it (triage.personal.AutoLearner), never waiting for another trainer's lock.
+    Logs go to stderr; the outcome is one JSON line on stdout, with a status of "saved",
+    "rejected", "nothing", "busy" or "failed"."""
+    parser = argparse.ArgumentParser(prog="python -m triage.learning")
+    parser.add_argument("state_dir", type=Path)
+    parser.add_argument("account")
+    parser.add_argument("base_model", type=Path)
+    parser.add_argument("weight", type=float)
+    args = parser.parse_args(argv)
+    os.nice(10)  # the daemon that started this keeps labelling mail meanwhile
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        result = learn(args.state_dir, args.account, base_path=args.base_model,
+                       weight=args.weight, wait=False)
+        outcome = {"status": result.status, "message": result.message}
+    except LearnBusy as exc:
+        outcome = {"status": "busy", "message": str(exc)}
+    except TriageError as exc:
+        outcome = {"status": "failed", "message": str(exc)}
+    print(json.dumps(outcome), flush=True)
+    return 0 if outcome["status"] != "failed" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

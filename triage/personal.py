@@ -21,15 +21,18 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import logging
 import os
 import re
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from triage import modelfile, paths
 from triage.classifier import Classifier, shipped_model_path
@@ -40,9 +43,6 @@ from triage.files import write_atomically
 from triage.lists import SenderLists
 from triage.message import Message
 from triage.policy import Decision, DraftPolicy, SenderContext
-
-if TYPE_CHECKING:
-    from triage.learning import LearnResult
 
 log = logging.getLogger(__name__)
 
@@ -307,10 +307,26 @@ def account_classifier(config: Config, account: str | None, *,
 # --------------------------------------------------------------------------- the daemon's part
 
 
+# A retraining that takes longer than this is stuck; the lock is freed when the child dies.
+RETRAIN_TIMEOUT_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class RetrainOutcome:
+    status: str   # what triage.learning.LearnResult says ("saved", "rejected", "nothing"),
+                  # "busy" (another process is training) or "failed"
+    message: str
+
+
 class AutoLearner:
     """Retrains an account's model in the background once `retrain_after` new corrections
     have come in. One training at a time per account (a lock file across processes); the
-    daemon's `AccountClassifier` picks the new version up before its next batch."""
+    daemon's `AccountClassifier` picks the new version up before its next batch.
+
+    The training runs in a child process (`python -m triage.learning`) at a lower priority,
+    watched by a thread: scikit-learn and the training's memory (several times the daemon's
+    own) are given back when the child exits, and the daemon keeps labelling meanwhile.
+    """
 
     _threads: dict[tuple[str, str], threading.Thread] = {}
     _threads_lock = threading.Lock()
@@ -319,7 +335,7 @@ class AutoLearner:
         self.state_dir = Path(state_dir)
         self.account = account
         self.learning = learning
-        self.last_result: LearnResult | None = None
+        self.last_result: RetrainOutcome | None = None
 
     def due(self, store: CorrectionStore) -> bool:
         after = self.learning.retrain_after
@@ -343,25 +359,37 @@ class AutoLearner:
     def _run(self) -> None:
         log.info("account %s: %d new corrections; training a personal model", self.account,
                  self.learning.retrain_after)
-        # training imports scikit-learn: the daemon only pays for it when it retrains
-        from triage.learning import learn
-
+        command = [sys.executable, "-m", "triage.learning", str(self.state_dir), self.account,
+                   str(base_model_path(self.learning)), str(self.learning.correction_weight)]
         try:
-            result = learn(self.state_dir, self.account,
-                           base_path=base_model_path(self.learning),
-                           weight=self.learning.correction_weight, wait=False)
-        except LearnBusy as exc:
-            log.info("%s; not training again", exc)
-            return
-        except Exception as exc:  # noqa: BLE001 - a failed retrain must not stop the daemon
-            log.error("account %s: training a personal model failed: %s", self.account, exc)
+            # stderr is inherited: the child's log lines join the daemon's
+            done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False,
+                                  timeout=RETRAIN_TIMEOUT_SECONDS)
+        except (OSError, subprocess.SubprocessError) as exc:
+            self.last_result = RetrainOutcome("failed", f"cannot run {command[:3]}: {exc}")
+        else:
+            self.last_result = _outcome_of(done)
+        if self.last_result.status == "busy":
+            log.info("%s; not training again", self.last_result.message)
+        elif self.last_result.status == "failed":
+            log.error("account %s: training a personal model failed: %s", self.account,
+                      self.last_result.message)
             with contextlib.suppress(Exception), correction_store(self.state_dir) as store:
                 if store is not None:
                     store.mark_run(self.account, store.last_id(self.account),
-                                   f"failed: {exc}", datetime.now(UTC))
-            return
-        self.last_result = result
-        log.info("account %s: %s", self.account, result.message)
+                                   f"failed: {self.last_result.message}", datetime.now(UTC))
+        else:
+            log.info("account %s: %s", self.account, self.last_result.message)
+
+
+def _outcome_of(done: subprocess.CompletedProcess[str]) -> RetrainOutcome:
+    """What the training child printed last, or why it printed nothing usable."""
+    try:
+        outcome = json.loads(done.stdout.strip().splitlines()[-1])
+        return RetrainOutcome(str(outcome["status"]), str(outcome["message"]))
+    except (ValueError, KeyError, IndexError, TypeError):
+        return RetrainOutcome("failed", f"the training process exited with code "
+                                        f"{done.returncode}; its log lines above say why")
 
 
 class Personal:
