@@ -451,6 +451,15 @@ def test_lists_apply_on_top_of_the_account_model(tmp_path: Path, tiny_model_path
                                    "([lists] solicitation)")
 
 
+def retrained(auto: personal.AutoLearner, store: CorrectionStore) -> personal.RetrainOutcome:
+    """Start the background retraining (it must be due) and wait for its outcome."""
+    thread = auto.maybe_start(store)
+    assert thread is not None
+    thread.join(timeout=60)
+    assert auto.last_result is not None
+    return auto.last_result
+
+
 def test_auto_learner_retrains_after_retrain_after_corrections(
         tmp_path: Path, tiny_model_path: Path) -> None:
     state_dir = tmp_path / "state"
@@ -461,10 +470,7 @@ def test_auto_learner_retrains_after_retrain_after_corrections(
         assert auto.maybe_start(store) is None  # 3 < 4
     corrections_for(state_dir, range(4, 5))
     with CorrectionStore.open(state_dir) as store:
-        thread = auto.maybe_start(store)
-        assert thread is not None
-        thread.join(timeout=60)
-        assert auto.last_result is not None and auto.last_result.status == "saved"
+        assert retrained(auto, store).status == "saved"
         assert auto.maybe_start(store) is None  # counted again from zero
     assert personal.current_model_path(state_dir, "acct") is not None
     assert LearningConfig().retrain_after == 20
@@ -482,11 +488,8 @@ def test_a_failed_background_retraining_is_logged_and_not_retried_at_once(
                                 LearningConfig(retrain_after=2, base_model=missing))
     corrections_for(state_dir, range(1, 3))
     with CorrectionStore.open(state_dir) as store:
-        thread = auto.maybe_start(store)
-        assert thread is not None
-        thread.join(timeout=60)
-        assert auto.last_result is not None and auto.last_result.status == "failed"
-        assert str(missing) in auto.last_result.message
+        outcome = retrained(auto, store)
+        assert outcome.status == "failed" and str(missing) in outcome.message
         assert store.since_learn("acct") == 0  # the same corrections do not retrigger it
     assert personal.current_model_path(state_dir, "acct") is None
 
