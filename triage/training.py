@@ -36,6 +36,8 @@ class LabelledSet:
     labels: tuple[str, ...]
     offenses: tuple[tuple[str, ...], ...]
     groups: tuple[str, ...]   # subtype, or the class folder name
+    writers: tuple[str, ...]  # who wrote it: the file name up to its first "-" (training_data
+                              # names every record after its writer), or the class folder name
     fingerprint: str          # sha256 over paths, labels and bytes
 
     def __len__(self) -> int:
@@ -74,6 +76,8 @@ def load_labelled(directory: Path) -> LabelledSet:
         labels=tuple(r[1] for r in rows),
         offenses=tuple(r[2] for r in rows),
         groups=tuple(r[3] for r in rows),
+        writers=tuple(Path(r[0]).name.split("-", 1)[0] if labels_csv.exists() else r[1]
+                      for r in rows),
         fingerprint=_fingerprint([(r[0], r[1], raw) for r, raw in zip(rows, raws, strict=True)]),
     )
 
@@ -132,13 +136,14 @@ def metrics(
 
 
 def cross_validate(
-    data: LabelledSet, by_subtype: bool = False, folds: int = 5,
+    data: LabelledSet, held_out: str | None = None, folds: int = 5,
     policy: DraftPolicy | None = None,
 ) -> tuple[dict[str, Any], list[Decision]]:
     """Out-of-fold decisions for every message and the metrics computed from them."""
     y = np.asarray(data.labels)
-    if by_subtype:
-        splits = GroupKFold(n_splits=folds).split(y, y, groups=np.asarray(data.groups))
+    if held_out:  # "subtype" or "writer": every message is judged by a model that saw none
+        groups = {"subtype": data.groups, "writer": data.writers}[held_out]
+        splits = GroupKFold(n_splits=folds).split(y, y, groups=np.asarray(groups))
     else:
         splits = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0).split(y, y)
     rows = prepare(data.messages)

@@ -14,9 +14,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "evaluate",
         help="measure the classifier: cross-validation and labelled test sets",
-        description="Cross-validate on the training data (stratified folds, and folds that hold "
-        "out whole subtypes), then measure the model on every --data directory (subfolders "
-        "named relationship/, solicitation/, other/, or a labels.csv). Prints per-class "
+        description="Cross-validate on the training data (stratified folds, folds that hold "
+        "out whole subtypes, and folds that hold out whole writers), then measure the model "
+        "on every --data directory (subfolders named relationship/, solicitation/, other/, or "
+        "a labels.csv). Prints per-class "
         "precision, recall, F1 and confusion matrices, and writes JSON and PNG plots.",
     )
     parser.add_argument("--data", type=Path, action="append", default=[], metavar="DIR",
@@ -44,8 +45,9 @@ def run(args: argparse.Namespace) -> int:
     results: dict[str, dict] = {}
     if not args.skip_cv:
         data = load_labelled(args.training_data or default_data_dir())
-        for name, by_subtype in (("cv-stratified", False), ("cv-held-out-subtypes", True)):
-            cv_metrics, decisions = cross_validate(data, by_subtype=by_subtype)
+        for name, held_out in (("cv-stratified", None), ("cv-held-out-subtypes", "subtype"),
+                               ("cv-held-out-writers", "writer")):
+            cv_metrics, decisions = cross_validate(data, held_out=held_out)
             results[name] = cv_metrics
             print(summary(f"{name} on {len(data)} training messages", cv_metrics), "\n")
             write_report(args.report, name, cv_metrics, data.labels, decisions)
