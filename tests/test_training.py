@@ -25,3 +25,16 @@ def test_training_twice_on_the_same_data_writes_identical_files(tmp_path: Path) 
         model_store.save(trained, path)
         paths.append(path)
     assert paths[0].read_bytes() == paths[1].read_bytes()
+
+
+def test_writers_are_read_from_the_record_names(tmp_path: Path) -> None:
+    """Each training_data record is named after its writer (rela-thanks-001.eml: writer rela),
+    which is what the held-out-writer cross-validation groups by."""
+    data = load_labelled(TRAINING_DATA)
+    assert len(set(data.writers)) == 15
+    assert all(Path(p).name.startswith(w + "-") for p, w in zip(data.paths, data.writers,
+                                                              strict=True))
+    # a corpus of class folders has no writers: the class stands in
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "a-b.eml").write_bytes(b"Subject: hi\n\nhello\n")
+    assert load_labelled(tmp_path).writers == ("other",)
