@@ -1505,7 +1505,8 @@ def personal(c: Ctx) -> bytes:
               "date": date_value, "message-id": mid, "mime-version": "1.0",
               "in-reply-to": refs[-1] if refs else None,
               "references": fold_ids(refs) if refs else None}
-    if client == "yahoo" and rng.random() < 0.5:
+    # (a list that rewrites From sets its own Reply-To, which replaces the client's)
+    if client == "yahoo" and rng.random() < 0.5 and "Reply-To" not in dict(extra_headers):
         values["reply-to"] = values["from"]
     values.update(client_extras(client, rng, moment))
     if esp_env:
