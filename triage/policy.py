@@ -37,7 +37,7 @@ class DraftPolicy:
     """When a feedback draft is written. `[drafts]` in the config maps onto this."""
 
     enabled: bool = True
-    min_confidence: float = 0.65
+    min_confidence: float = 0.7
     min_offense_score: float = 0.6  # of the binary worst-offender head
 
 
