@@ -31,7 +31,7 @@ def test_writers_are_read_from_the_record_names(tmp_path: Path) -> None:
     """Each training_data record is named after its writer (rela-thanks-001.eml: writer rela),
     which is what the held-out-writer cross-validation groups by."""
     data = load_labelled(TRAINING_DATA)
-    assert len(set(data.writers)) == 15
+    assert len(set(data.writers)) >= 15  # eighteen writers in five waves so far
     assert all(Path(p).name.startswith(w + "-") for p, w in zip(data.paths, data.writers,
                                                               strict=True))
     # a corpus of class folders has no writers: the class stands in
