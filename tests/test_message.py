@@ -16,6 +16,7 @@ from datetime import timedelta
 
 import pytest
 
+from triage import message as message_module
 from triage.errors import MessageParseError
 from triage.message import (
     MAX_HEADER_CHARS,
@@ -201,6 +202,24 @@ def test_headers_mapping_is_read_only_and_keeps_the_first_occurrence() -> None:
         msg.headers["list-id"] = "forged"  # type: ignore[index]
     with pytest.raises(dataclasses.FrozenInstanceError):
         msg.subject = "changed"  # type: ignore[misc]
+
+
+def test_recipient_lists_read_the_same_with_and_without_the_full_address_parser() -> None:
+    """Plain lists take a short cut past email's RFC 5322 parser; every form must come out as
+    the parser reads it, and forms the short cut cannot read must still reach the parser."""
+    headers = [
+        "Ana <ana@x.org>, bob@y.com,  Chen  Wei  <Chen.Wei@Z.cn> , ",
+        "=?utf-8?q?Zo=C3=AB?= <zoe@x.fr>,dan@x.io",
+        '"Doe, Jane" <jane@x.com>, Al <al@x.com>',  # a comma inside quotes
+        "Team (work) <team@x.com>, Bo <bo@x.com>",  # a comment
+        "undisclosed-recipients:;",
+    ]
+    for header in headers:
+        msg = parse_message(mail(f"To: {header}\n"))
+        assert msg.to == message_module._parsed_addresses([header]), header
+    listed = parse_message(mail("To: Ana <ana@x.org>, bob@y.com,  Chen  Wei  <Chen.Wei@Z.cn> ,\n"))
+    assert [(a.name, a.addr) for a in listed.to] == [
+        ("Ana", "ana@x.org"), ("", "bob@y.com"), ("Chen Wei", "chen.wei@z.cn")]
 
 
 def test_address_headers_without_usable_address() -> None:
