@@ -641,9 +641,14 @@ def test_linkedin_html_invitation_note() -> None:
         '"I\'d like to join your LinkedIn network."',
         'Jane Doe has invited you to connect\n\nJane Doe\nProduct Lead\n\n'
         '"I\'d like to add you to my professional network on LinkedIn."',
+        # older plain-text layouts set the footer off with a line of dots or bullets
+        "Hi Sam,\n\nI'd like to join your LinkedIn network.\n\nJane Doe\nProduct Lead\n\n"
+        "View profile: https://www.linkedin.com/comm/profile/view?id=1\n\n"
+        "Accept: https://www.linkedin.com/comm/people/invite-accept?id=2\n\n" + "." * 37,
+        "Jane Doe\nProduct Lead\n\n\u2022\u2022\u2022\u2022\u2022\u2022",
     ],
     ids=["headline", "long-headline-location", "you-have-an-invitation", "default-text",
-         "quoted-default-join", "quoted-default-add"],
+         "quoted-default-join", "quoted-default-add", "dotted-separator", "bullet-separator"],
 )
 def test_linkedin_invitation_without_a_note_has_no_new_text(card: str) -> None:
     msg = parse_message(linkedin_invitation(card))

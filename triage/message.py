@@ -401,7 +401,8 @@ _LINKEDIN_CHROME = re.compile(
     r"|connections? in common|mutual connection|invited you to connect|wants to connect"
     r"|you have (an|a new) invitation|invitation to connect|sent you a (new )?message"
     r"|this email was (intended|sent) for|learn why we included|you are receiving|©|copyright"
-    r"|all rights reserved|linkedin corporation|registered trademarks?|^\s*\d+\s*$|^[-_=*]{3,}$)"
+    r"|all rights reserved|linkedin corporation|registered trademarks?|^\s*\d+\s*$"
+    r"|^[-_=*.·•~]{3,}$)"  # separator lines of dashes, dots, bullets...
 )
 _QUOTED_NOTE = re.compile(r"[\"“]([^\"”]{12,600})[\"”]", re.S)
 
