@@ -377,6 +377,24 @@ def AccountOf(state_dir: Path, model: Path, lists: ListsConfig | None = None
                                       state_dir=state_dir, account="acct")
 
 
+def test_only_the_newest_versions_are_kept_and_never_the_one_in_use(
+        tmp_path: Path, tiny_model_path: Path) -> None:
+    state_dir = tmp_path / "state"
+    corrections_for(state_dir, range(1, 5))
+    for _ in range(personal.KEPT_VERSIONS + 2):
+        assert learning.learn(state_dir, "acct", base_path=tiny_model_path,
+                              force=True).status == "saved"
+    names = [v.name for v in personal.versions(state_dir, "acct")]
+    assert names == [personal.version_name(n) for n in range(3, personal.KEPT_VERSIONS + 3)]
+    assert personal.current_model_path(state_dir, "acct").name == names[-1]
+    # a rollback to the oldest kept version protects it from the next pruning
+    directory = personal.account_dir(state_dir, "acct")
+    personal.write_pointer(directory, names[0])
+    assert personal.prune_versions(state_dir, "acct", keep=2) == names[1:-2]
+    assert [v.name for v in personal.versions(state_dir, "acct")] == [names[0], *names[-2:]]
+    assert personal.current_model_path(state_dir, "acct").name == names[0]
+
+
 def test_rollback_returns_to_the_previous_version_and_the_classifier_follows(
         tmp_path: Path, tiny_model_path: Path) -> None:
     state_dir = tmp_path / "state"

@@ -50,6 +50,7 @@ from triage.personal import (
     base_model_path,
     correction_store,
     locked,
+    prune_versions,
     read_pointer,
     version_name,
     versions,
@@ -334,6 +335,8 @@ def learn(
         )
         model_store.save(model, directory / name)
         write_pointer(directory, name)
+        for old in prune_versions(state_dir, account):
+            log.info("%s: deleted the old version %s", account, old)
         store.mark_run(account, last_id, f"saved {name}", now)
         return LearnResult(account, "saved", f"saved {name}: {why}", version=name,
                            previous=previous, examples=len(everything),

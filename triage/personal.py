@@ -2,8 +2,8 @@
 
 Where they live: `paths.models_dir(state_dir)/<account>/`:
 
-    personal-0001.model    every version ever accepted, never overwritten (atomic writes)
-    personal-0002.model
+    personal-0007.model    the newest KEPT_VERSIONS (5) versions accepted, never overwritten
+    personal-0008.model    (atomic writes); older ones are deleted when a new one is saved
     current                the file name of the version in use ("shipped", or no file: none)
     .lock                  held while a version is trained or the pointer moves
 
@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 POINTER = "current"
 BASE = "shipped"  # what the pointer says when the base model is in use
 LOCK = ".lock"
+KEPT_VERSIONS = 5  # personal model versions kept for `triage learn --rollback`
 _VERSION = re.compile(r"personal-(\d{4,})\.model")
 
 
@@ -142,6 +143,18 @@ def versions(state_dir: Path, account: str, *, metadata: bool = True) -> list[Ve
                 problem = str(exc)
         found.append(Version(number, path, path.name == current, meta, problem))
     return sorted(found, key=lambda v: v.number)
+
+
+def prune_versions(state_dir: Path, account: str, keep: int = KEPT_VERSIONS) -> list[str]:
+    """Delete all but the newest `keep` versions (never the one in use), so that retraining
+    every few weeks does not fill the disk at ~14 MB a version; the names deleted. Call it
+    holding `locked`."""
+    found = versions(state_dir, account, metadata=False)
+    doomed = [v for v in found[: max(len(found) - keep, 0)] if not v.current]
+    for version in doomed:
+        with contextlib.suppress(FileNotFoundError):
+            version.path.unlink()
+    return [v.name for v in doomed]
 
 
 def current_model_path(state_dir: Path, account: str) -> Path | None:
