@@ -43,6 +43,7 @@ from triage.files import write_atomically
 from triage.lists import SenderLists
 from triage.message import Message
 from triage.policy import Decision, DraftPolicy, SenderContext
+from triage.state import db_path
 
 log = logging.getLogger(__name__)
 
@@ -193,15 +194,12 @@ def rollback(state_dir: Path, account: str, *, now: datetime | None = None) -> R
 
 @contextlib.contextmanager
 def correction_store(state_dir: Path) -> Iterator[CorrectionStore | None]:
-    path = Path(state_dir) / "triage.sqlite3"
-    if not path.exists():
+    """The account's corrections, or None before the daemon has made a state database."""
+    if not db_path(state_dir).exists():
         yield None
         return
-    store = CorrectionStore(path)
-    try:
+    with CorrectionStore.open(state_dir) as store:
         yield store
-    finally:
-        store.close()
 
 
 # --------------------------------------------------------------------------- classifying
@@ -436,7 +434,7 @@ class Personal:
         auto = AutoLearner(self.state_dir, account, self.config.learning) \
             if self.personal_models else None
         return CorrectionWatcher(
-            self.state_dir / "triage.sqlite3", account,
+            db_path(self.state_dir), account,
             watch_days=self.config.learning.watch_days,
             on_recorded=auto.maybe_start if auto is not None else None)
 
