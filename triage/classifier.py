@@ -57,10 +57,10 @@ class Classifier:
         self.inference = inference
         self.metadata = metadata
         self.policy = policy or DraftPolicy()
-        self._coef = inference.coef
-        self._classes = inference.svm_classes
         self._feature_names = inference.feature_names()
-        self._explainable = np.array([not n.startswith("chars:") for n in self._feature_names])
+        # character n-gram buckets move scores but explain nothing to a person
+        self._explainable = np.ones(inference.n_features, dtype=bool)
+        self._explainable[inference.n_words : inference.n_words + inference.n_chars] = False
         # Evidence is immutable and often the same (a signal's value times its weight): made
         # once, shared by the decisions that cite it
         self._made_evidence: dict[tuple[int, float], Evidence] = {}
@@ -124,8 +124,9 @@ class Classifier:
         rows = np.repeat(np.arange(n), np.diff(x.indptr))
         explainable = np.flatnonzero(self._explainable[x.indices])
         rows, columns = rows[explainable], x.indices[explainable]
-        label_index = np.array([self._classes.index(label) for label in labels], dtype=np.intp)
-        contributions = x.data[explainable] * self._coef[label_index[rows], columns]
+        svm_classes = self.inference.svm_classes
+        label_index = np.array([svm_classes.index(label) for label in labels], dtype=np.intp)
+        contributions = x.data[explainable] * self.inference.coef[label_index[rows], columns]
         positive = np.flatnonzero(contributions > 0)
         order = positive[np.lexsort((-contributions[positive], rows[positive]))]
         ranked_rows, ranked = rows[order], contributions[order]
