@@ -36,20 +36,22 @@ SUBTYPES = {
     "relationship": (
         "thank-you", "congratulations", "check-in", "resource-share", "reconnect",
         "double-opt-in-intro", "intro-followup-good", "invite-with-note", "warm-cold-note",
-        "favor-from-friend", "advice-ask-good", "mentoring", "referral-offer", "event-followup",
+        "favor-from-friend", "advice-ask-good", "mentoring", "referral-offer", "event-followup", "fan-mail",
+        "support-note", "intro-offer", "referral-heads-up", "welcome-reply",
     ),
     "solicitation": (
         "sales-pitch", "sales-sequence", "bump-followup", "canned-connection", "invite-pitch",
         "invite-no-note", "recruiter", "recruiter-personal", "podcast-pitch", "guest-post-pitch",
         "job-seeker-ask", "intro-ask", "network-harvest", "referral-bounty", "mlm",
         "mlm-disguised", "intro-followup-bad", "pitch-on-intro", "investment-pitch",
-        "agency-pitch",
+        "agency-pitch", "listing-pitch", "partnership-pitch", "student-ask",
     ),
     "other": (
         "work-thread", "family", "friends-social", "receipt", "shipping", "service-notification",
         "security-alert", "newsletter", "calendar-invite", "mailing-list", "event-logistics",
         "networking-event-internal", "school", "medical-appointment", "bill", "travel",
-        "support-ticket", "hr-internal", "platform-digest",
+        "support-ticket", "hr-internal", "platform-digest", "job-application",
+        "community-post", "agency-client",
     ),
 }
 KNOWN_KEYS = {"label", "offenses", "subtype", "channel", "from", "from_addr", "subject",
