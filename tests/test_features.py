@@ -107,6 +107,18 @@ def test_signal_names_are_unique_and_described() -> None:
         ("sales_language", "Our platform helps teams grow revenue, book a demo for pricing.",
          "Lunch on Tuesday?"),
         ("emoji", "Congrats!! 🎉🚀", "Congrats!!"),
+        ("offers_introduction", "Want me to connect you with Priya at Fernhill? No pressure.",
+         "Could you connect me with Priya at Fernhill?"),
+        ("asks_of_you", "Would you be open to a quick chat? Could you send me the deck?",
+         "Thanks again for the deck, it was great."),
+        ("stranger_opening", "We haven't met, my name is Jo and I came across your blog.",
+         "Great seeing you at Anna's party last week."),
+        ("only_gives", "Congrats on the promotion, so well deserved!",
+         "Congrats on the promotion! Would you be open to a quick call about our platform?"),
+        ("written_to_group", "Hi all, thanks everyone for coming last night.",
+         "Hi Sam, thanks for coming last night."),
+        ("applies_to_posting", "Please find attached my application for the analyst role you "
+         "posted.", "Do you have any openings for an analyst? I am looking for a job."),
     ],
 )
 def test_phrase_signals_fire_on_their_words_only(signal: str, fires: str, quiet: str) -> None:

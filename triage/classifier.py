@@ -18,7 +18,7 @@ from scipy import sparse
 
 from triage import modelfile
 from triage.errors import ModelError
-from triage.features import SIGNALS, prepare
+from triage.features import SIGNAL_NAMES, SIGNALS, prepare
 from triage.inference import IncompatibleModel, InferenceModel
 from triage.message import Message
 from triage.offenses import OffenseScores
@@ -105,6 +105,12 @@ class Classifier:
         classes = self.inference.classes
         return [dict(zip(classes, map(float, row), strict=True)) for row in proba], offenses
 
+    def _signal_values(self, x: sparse.csr_matrix) -> list[list[float]]:
+        """Each row's named signals as computed (0..1), read back from the feature matrix."""
+        first = self.inference.n_words + self.inference.n_chars
+        values = x[:, first:].toarray() / self.inference.signal_weight
+        return values.tolist()
+
     def _make_evidence(self, column: int, weight: float) -> Evidence:
         name = self._feature_names[column]
         description = _SIGNAL_DESCRIPTIONS.get(name, name.partition(":")[2])
@@ -187,12 +193,14 @@ class Classifier:
         class_scores, offense_scores = self.scores(x, x_heads)
         labels = [max(scores, key=scores.__getitem__) for scores in class_scores]
         evidence = self._evidence(x, labels)
+        signals = self._signal_values(x)
         return [
             decide(
                 msg,
                 class_scores[i],
                 offense_scores[i],
                 evidence[i],
+                signals=dict(zip(SIGNAL_NAMES, signals[i], strict=True)),
                 model_version=self.version,
                 context=contexts[i] if contexts else SenderContext(),
                 policy=self.policy,

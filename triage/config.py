@@ -139,7 +139,7 @@ class DraftsConfig:
     """`[drafts]`: when triage writes a feedback draft and what it looks like."""
 
     enabled: bool = True
-    min_confidence: float = 0.7
+    min_confidence: float = 0.8
     daily_cap: int = 10  # at most this many new drafts per day, all accounts together
     cooldown_days: int = 90  # at most one draft per sender in this many days
     signature: str = ""

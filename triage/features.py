@@ -213,6 +213,63 @@ _ASKS_FOR_CALL = phrases(
     "schedule a (call|demo|meeting)", "find (some) time", "(free|available) (this|next) week",
     "(book|grab) (a|some) time", "let's connect",
 )
+# Who offers whom an introduction: "want me to connect you with Priya?" gives, "could you
+# connect me with Priya?" asks. Real introducers offer far more often than our corpus showed.
+_INTRO_OFFER = phrases(
+    "(introduce|introduced|intro|connect|connected) you (to|with)", "put you in touch",
+    "(happy|glad) to (introduce|intro|connect) you", "(want|like) me to (introduce|intro|connect)",
+    "(want|like) an (intro|introduction)", "open to an (intro|introduction)",
+    "(i|we) can (introduce|intro|connect) you", "make the (intro|introduction)",
+    "(gave|passed|shared) your (name|details|info|email|number)", "referred (someone|a|him|her"
+    "|them) to you", "(sent|sending) (someone|him|her|them) your way", "you two should",
+    "(mind|ok|okay|alright) if i (introduce|introduced|intro|connect|connected|put)",
+    "(may|can|could|should) i (introduce|intro|connect) you",
+    "(i'd|i would) (love|like) to (introduce|connect|intro) you",
+    "(up for|open to|interested in|keen on) (an|a) (intro|introduction|connection)",
+    "(open|willing|happy) to (meet|chat with|talk to|speak with|connect with|hear from) (him"
+    "|her|them)", "introduce (you two|the two of you|you both)", "(be|being) introduced",
+)
+# A request made of the reader, in the forms people use to ask for something.
+_ASKS_OF_YOU = phrases(
+    "(could|would|can|will) you [please] (help|share|send|review|introduce|connect|forward"
+    "|consider|look|take|give|spare|let|tell|recommend|refer|check|make|advise|answer|point)",
+    "(are|would) you [be] (open|interested|available|willing|able)",
+    "i was wondering (if|whether)",
+    "would it be possible", "do you have (time|a few|any|some)", "(i'd|i would) (love|like) to"
+    " (get|pick|hear|ask|chat|connect|talk|schedule|set|book|learn|show|discuss)",
+    "please (let|send|share|consider|help|review|forward|reply|get back)",
+    "looking for (advice|help|feedback|guidance|a mentor|mentorship|support|sponsors|partners)",
+    "(any|some) (advice|help|pointers|guidance) (would|you)", "i need your (help|advice|support)",
+    "if you could", "let me know if you('re| are) (interested|open|available)",
+    "(interested|open) in (a|an|learning|hearing|exploring)",
+)
+# Opening moves of a first message from someone the reader does not know.
+_STRANGER = phrases(
+    "we (haven't|have not|havent) (met|spoken|talked)", "you don't know me", "my name is",
+    "(i|we) came across", "(i'm|i am) reaching out", "reaching out (to|because|regarding)",
+    "allow me to introduce myself", "let me introduce myself", "(i|we) stumbled (on|upon|across)",
+    "(i|we) found your (profile|email|contact|website|project|repo|channel|blog)",
+    "hope you don't mind (me|my)", "sorry for the cold", "cold (email|message|outreach|note)",
+    "a fellow", "introduce myself",
+)
+# Mail written to a group, which the conventions make `other` however warm it is.
+_GROUP = phrases(
+    "(hi|hello|hey|dear|morning|welcome) (all|everyone|everybody|folks|team|y'all|members"
+    "|friends|colleagues|community|guys|people|list)", "to all (of you|members|our)",
+    "thanks (everyone|all|all of you)", "thank you (everyone|all|all of you)",
+    "each (and every one )?of you", "everyone who", "all (members|attendees|contributors)",
+    "(our|the) (community|members|attendees|subscribers|readers)",
+)
+# An application to a posted job: ordinary work mail, not a job seeker's cold ask.
+_APPLICATION = phrases(
+    "(application|applying) (for|to) the", "(role|position|vacancy|job) (you|that you) posted",
+    "(job|your) (posting|advert|advertisement|ad|listing) (for|on)", "reference (number|no)",
+    "please find (attached|enclosed) my", "(attached|enclosed) (is|are) my",
+    "to apply (for|to)", "(submit|submitting) my application", "my application (for|to)",
+    "(position|role|vacancy|job|opening) (advertised|listed|posted) (on|at|in)",
+    "(saw|seen|found) your (job )?(posting|ad|advert|advertisement|listing|vacancy)",
+    "interested in applying", "i am applying", "i'm applying",
+)
 _UNSUBSCRIBE = ("unsubscribe", "opt out", "opt-out", "reply stop", "manage preferences",
                 "manage your preferences", "email preferences")
 _GENERIC_GREETING = _rx(
@@ -309,6 +366,27 @@ def _offers_reward(msg: Message, text: Text) -> float:
     return min(score + len(_MONEY.findall(text.raw)) / 3, 1.0)
 
 
+_asks_of_you = _phrase_count(_ASKS_OF_YOU)
+_ASK_SIGNALS = (_asks_of_you, _phrase_count(_INTRO_ASK), _phrase_count(_JOB_ASK),
+                _phrase_count(_ASKS_FOR_CALL), _phrase_count(_NETWORK),
+                _phrase_count(_CALENDAR, substrings=_CALENDAR_LINKS))
+_GIVE_SIGNALS = (_phrase_count(_THANKS), _phrase_count(_CONGRATS), _phrase_count(_OFFER),
+                 _phrase_count(_INTRO_OFFER))
+
+
+def _only_gives(msg: Message, text: Text) -> float:
+    """Thanks, congratulations or an offer, with no ask of any kind beside it: the mark of a
+    relationship note however short, and whoever writes it."""
+    if any(ask(msg, text) for ask in _ASK_SIGNALS):
+        return 0.0
+    return max(give(msg, text) for give in _GIVE_SIGNALS)
+
+
+def _many_recipients(msg: Message, _text: Text) -> float:
+    """Written to a crowd: many addressees on To and Cc."""
+    return float(len(msg.to) + len(msg.cc) >= 6)
+
+
 def _length(_msg: Message, text: Text) -> float:
     return min(math.log1p(len(text.tokens)) / math.log1p(400), 1.0)
 
@@ -379,6 +457,17 @@ SIGNALS: tuple[Signal, ...] = (
     Signal("reply_context", "replies to an earlier message", _reply_context),
     Signal("introduction_context", "follows or makes an introduction", _introduction_context),
     Signal("calendar_invite", "is a calendar invitation", _calendar_invite),
+    Signal("offers_introduction", "offers to introduce you or has referred someone to you",
+           _phrase_count(_INTRO_OFFER, 2)),
+    Signal("asks_of_you", "asks something of you", _asks_of_you),
+    Signal("stranger_opening", "opens as a first message from a stranger",
+           _phrase_count(_STRANGER, 2)),
+    Signal("only_gives", "thanks, congratulates or offers help without asking for anything",
+           _only_gives),
+    Signal("written_to_group", "is written to a group rather than to you",
+           _phrase_count(_GROUP, 2)),
+    Signal("many_recipients", "went to many recipients", _many_recipients),
+    Signal("applies_to_posting", "applies to a posted job", _phrase_count(_APPLICATION, 2)),
     Signal("length", "is long", _length, reason=False),
     Signal("links", "contains links", _links, reason=False),
     Signal("emoji", "uses emoji", _emoji, reason=False),

@@ -27,6 +27,16 @@ OFFENSE_NAMES = {
     "what-can-you-do-for-me": "asks what you can do for them without doing any homework",
     "pitch-on-introduction": "uses an introduction to push a pitch",
 }
+# Offenses that a named signal rules out, whatever the offense heads say: an offer to introduce
+# is never an introduction ask, an application to a posted job is not a job seeker's "what do
+# you have for me", and a note that only thanks (and mentions an agreed fee) is not a bounty.
+# The heads generalise poorly to mail unlike the corpus; these are the confusions real mail
+# showed, and a draft accusing someone of what they did not do is the worst thing triage writes.
+OFFENSE_RULED_OUT_BY = {
+    "introduction-ask": "offers_introduction",
+    "what-can-you-do-for-me": "applies_to_posting",
+    "referral-bounty": "only_gives",
+}
 _NOREPLY = re.compile(r"(?i)^(no-?reply|do-?not-?reply|donotreply|notifications?|mailer-daemon"
                       r"|postmaster|bounces?|alerts?|newsletter|news|marketing|info|support"
                       r"|hello|team|updates?)[+@._-]")
@@ -37,7 +47,7 @@ class DraftPolicy:
     """When a feedback draft is written. `[drafts]` in the config maps onto this."""
 
     enabled: bool = True
-    min_confidence: float = 0.7
+    min_confidence: float = 0.8
     min_offense_score: float = 0.6  # of the binary worst-offender head
 
 
@@ -190,6 +200,11 @@ def _adjust_for_list_mail(scores: Mapping[str, float], msg: Message) -> tuple[di
     return {k: v / total for k, v in adjusted.items()}, why
 
 
+def _not_ruled_out(offenses: tuple[str, ...], signals: Mapping[str, float]) -> tuple[str, ...]:
+    return tuple(code for code in offenses
+                 if not signals.get(OFFENSE_RULED_OUT_BY.get(code, ""), 0.0) > 0)
+
+
 def _reason_lines(evidence: Sequence[Evidence], limit: int = 4) -> list[str]:
     lines: list[str] = []
     words: list[str] = []
@@ -211,6 +226,7 @@ def decide(
     offense_scores: OffenseScores,
     evidence: Sequence[Evidence],
     *,
+    signals: Mapping[str, float],
     model_version: str,
     context: SenderContext = SenderContext(),
     policy: DraftPolicy = DraftPolicy(),
@@ -225,6 +241,7 @@ def decide(
         # The binary head says there is an offense; name every code that is likely on its
         # own, or the likeliest one when none is.
         offenses = tuple(code for code, p in ranked if p >= 0.5) or (ranked[0][0],)
+        offenses = _not_ruled_out(offenses, signals)
     reasons = [OFFENSE_NAMES[code] for code in offenses if code in OFFENSE_NAMES]
     if context.times_written_to:
         times = "once" if context.times_written_to == 1 else f"{context.times_written_to} times"

@@ -1,0 +1,55 @@
+"""The draft rule's guards on what an offense may be named for (triage.policy).
+
+Each test fails when its rule is removed: the offense heads alone would name the offense and
+write a draft to someone who did not commit it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from triage.features import SIGNAL_NAMES
+from triage.message import parse_message
+from triage.offenses import OFFENSES, OffenseScores
+from triage.policy import DraftPolicy, decide
+
+MESSAGE = parse_message(
+    b"From: Sam Ortiz <sam@ortiz.example>\nTo: Dana <dana@example.org>\n"
+    b"Subject: hello\nMessage-ID: <1@ortiz.example>\n\nHello Dana, a note.\n"
+)
+SURE = {"relationship": 0.02, "solicitation": 0.96, "other": 0.02}
+
+
+def _decide(offense: str, scores: dict[str, float] = SURE, **signals: float):
+    values = dict.fromkeys(SIGNAL_NAMES, 0.0) | signals
+    heads = OffenseScores(worst=0.95, by_offense={code: 0.9 if code == offense else 0.05
+                                                   for code in OFFENSES})
+    return decide(MESSAGE, scores, heads, (), signals=values, model_version="test")
+
+
+@pytest.mark.parametrize(
+    ("offense", "backing", "ruled_out_by"),
+    [
+        ("introduction-ask", "asks_introduction", "offers_introduction"),
+        ("what-can-you-do-for-me", "asks_for_job", "applies_to_posting"),
+        ("referral-bounty", "offers_reward", "only_gives"),
+    ],
+)
+def test_an_offense_the_message_rules_out_is_not_named_or_drafted(
+    offense: str, backing: str, ruled_out_by: str
+) -> None:
+    named = _decide(offense, **{backing: 1.0})
+    assert named.offenses == (offense,) and named.draft
+    ruled_out = _decide(offense, **{backing: 1.0, ruled_out_by: 0.5})
+    assert offense not in ruled_out.offenses
+    assert not ruled_out.draft
+    assert ruled_out.label == "solicitation"  # the label stays; only the draft goes
+
+
+def test_drafts_need_confidence_of_at_least_0_8_by_default() -> None:
+    assert DraftPolicy().min_confidence == pytest.approx(0.8)
+    unsure = {"relationship": 0.1, "solicitation": 0.78, "other": 0.12}
+    # relationship is weighed 2x before the classes are compared: 0.78 / (0.78 + 0.2 + 0.12)
+    decision = _decide("mlm-recruiting", unsure, mlm_language=1.0)
+    assert decision.label == "solicitation" and decision.confidence < 0.8
+    assert not decision.draft and "below 0.80" in decision.no_draft_because
