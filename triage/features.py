@@ -91,7 +91,7 @@ class Text:
 class Signal:
     name: str
     description: str  # completes "this message ..." in explanations
-    compute: Callable[[Message, Text], float]
+    compute: Callable[[Message, Text], float] | None  # None: derived from the other signals
     reason: bool = True  # worth naming as a reason; "is long" weighs in but explains nothing
 
 
@@ -366,22 +366,6 @@ def _offers_reward(msg: Message, text: Text) -> float:
     return min(score + len(_MONEY.findall(text.raw)) / 3, 1.0)
 
 
-_asks_of_you = _phrase_count(_ASKS_OF_YOU)
-_ASK_SIGNALS = (_asks_of_you, _phrase_count(_INTRO_ASK), _phrase_count(_JOB_ASK),
-                _phrase_count(_ASKS_FOR_CALL), _phrase_count(_NETWORK),
-                _phrase_count(_CALENDAR, substrings=_CALENDAR_LINKS))
-_GIVE_SIGNALS = (_phrase_count(_THANKS), _phrase_count(_CONGRATS), _phrase_count(_OFFER),
-                 _phrase_count(_INTRO_OFFER))
-
-
-def _only_gives(msg: Message, text: Text) -> float:
-    """Thanks, congratulations or an offer, with no ask of any kind beside it: the mark of a
-    relationship note however short, and whoever writes it."""
-    if any(ask(msg, text) for ask in _ASK_SIGNALS):
-        return 0.0
-    return max(give(msg, text) for give in _GIVE_SIGNALS)
-
-
 def _many_recipients(msg: Message, _text: Text) -> float:
     """Written to a crowd: many addressees on To and Cc."""
     return float(len(msg.to) + len(msg.cc) >= 6)
@@ -459,11 +443,11 @@ SIGNALS: tuple[Signal, ...] = (
     Signal("calendar_invite", "is a calendar invitation", _calendar_invite),
     Signal("offers_introduction", "offers to introduce you or has referred someone to you",
            _phrase_count(_INTRO_OFFER, 2)),
-    Signal("asks_of_you", "asks something of you", _asks_of_you),
+    Signal("asks_of_you", "asks something of you", _phrase_count(_ASKS_OF_YOU)),
     Signal("stranger_opening", "opens as a first message from a stranger",
            _phrase_count(_STRANGER, 2)),
     Signal("only_gives", "thanks, congratulates or offers help without asking for anything",
-           _only_gives),
+           None),
     Signal("written_to_group", "is written to a group rather than to you",
            _phrase_count(_GROUP, 2)),
     Signal("many_recipients", "went to many recipients", _many_recipients),
@@ -474,6 +458,21 @@ SIGNALS: tuple[Signal, ...] = (
 )
 SIGNAL_NAMES = tuple(signal.name for signal in SIGNALS)
 QUIET_SIGNALS = frozenset(f"signal:{s.name}" for s in SIGNALS if not s.reason)
+_ONLY_GIVES = SIGNAL_NAMES.index("only_gives")
+_ASKS = tuple(SIGNAL_NAMES.index(name) for name in (
+    "asks_of_you", "asks_introduction", "asks_for_job", "asks_for_call", "mentions_network",
+    "calendar_link"))
+_GIVES = tuple(SIGNAL_NAMES.index(name) for name in (
+    "thanks", "congratulates", "offers_help", "offers_introduction"))
+
+
+def _only_gives(values: Sequence[float]) -> float:
+    """Thanks, congratulations or an offer, with no ask of any kind beside it: the mark of a
+    relationship note however short, and whoever writes it. Read off the signals already
+    computed, not found again."""
+    if any(values[i] for i in _ASKS):
+        return 0.0
+    return max(values[i] for i in _GIVES)
 
 
 def model_text(msg: Message) -> str:
@@ -487,7 +486,9 @@ def model_text(msg: Message) -> str:
 def signal_vector(msg: Message) -> list[float]:
     raw = msg.new_text if msg.new_text or msg.platform else msg.body
     text = Text.of(raw[:MAX_SIGNAL_TEXT])
-    return [signal.compute(msg, text) for signal in SIGNALS]
+    values = [signal.compute(msg, text) if signal.compute else 0.0 for signal in SIGNALS]
+    values[_ONLY_GIVES] = _only_gives(values)
+    return values
 
 
 def prepare(messages: Sequence[Message]) -> np.ndarray:
