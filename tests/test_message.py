@@ -316,6 +316,11 @@ def test_html_only_body_becomes_readable_text() -> None:
          "“smart” – quotes"),
         ("text/plain; charset=utf-16", "Hallo Welt\n".encode("utf-16"), "Hallo Welt"),
         ("text/plain; charset=\"=?utf-8?q?x?=\"", b"plain words", "plain words"),
+        # codecs that raise a plain UnicodeError, not UnicodeDecodeError (issue 10, item 1)
+        ("text/plain; charset=undefined", "Café".encode(), "Café"),
+        ("text/plain; charset=punycode", "Café".encode(), "Café"),
+        ("text/plain; charset=idna", b"\xff\xfeintro", "\xff\xfeintro".encode("latin-1")
+         .decode("cp1252", "replace")),
     ],
 )
 def test_broken_and_lying_charsets_are_tolerated(

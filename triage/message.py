@@ -211,7 +211,7 @@ def _decode_part(part: EmailMessage, facts: _PartFacts, defects: list[str]) -> s
         codec = "utf-8"
     try:
         return payload.decode(codec)
-    except (UnicodeDecodeError, LookupError):
+    except (UnicodeError, LookupError):  # UnicodeError: codecs such as "undefined", "punycode"
         defects.append(f"bad-charset:{codec}")
     try:
         return payload.decode("utf-8")
