@@ -222,6 +222,24 @@ def test_recipient_lists_read_the_same_with_and_without_the_full_address_parser(
         ("Ana", "ana@x.org"), ("", "bob@y.com"), ("Chen Wei", "chen.wei@z.cn")]
 
 
+@pytest.mark.parametrize(
+    "from_value",
+    [
+        "victim@evil.example <derek@sender.example>",
+        "you@example.com <derek@sender.example>",
+        "victim@evil.example <derek@sender.example> (a comment sends it to the full parser)",
+        "victim@evil.example\t<derek@sender.example>",
+    ],
+)
+def test_the_sender_is_the_address_in_angle_brackets_not_the_name(from_value: str) -> None:
+    """A display name that looks like an address is a name (issue 10, item 5): drafts, allow
+    lists, own-mail checks, sender history and cooldowns all read msg.sender.addr."""
+    msg = parse_message(mail(f"From: {from_value}\nTo: ceo@partner.example <bad@evil.example>, "
+                             f"b@x.example\nSubject: s".encode(), b"hi\n"))
+    assert msg.sender is not None and msg.sender.addr == "derek@sender.example"
+    assert [a.addr for a in msg.to] == ["bad@evil.example", "b@x.example"]
+
+
 def test_address_headers_without_usable_address() -> None:
     msg = parse_message(mail("From: undisclosed-recipients:;\nTo: ((((\nCc: <>, @, \"\"\n"))
     assert_clean_headers(msg)

@@ -36,8 +36,10 @@ MAX_HEADERS = 100
 MAX_ADDRESSES = 100
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+# "Name <addr>" or a bare addr. The name may itself look like an address ("ceo@partner.example
+# <spammer@evil.example>"): the addr-spec in angle brackets is the address, whatever it says.
 _SIMPLE_ADDRESS = re.compile(
-    r'(?:((?:"[^"\\<>,]*"|[^"<>,;:@()\\]*?))\s*<([^<>@\s,;"()]+@[^<>@\s,;"()]+)>'
+    r'(?:((?:"[^"\\<>,]*"|[^"<>,;:()\\]*?))\s*<([^<>@\s,;"()]+@[^<>@\s,;"()]+)>'
     r'|([^<>@\s,;"()]+@[^<>@\s,;"()]+))'
 )
 _SURROGATES = re.compile("[\udc80-\udcff]")
@@ -174,7 +176,13 @@ def _simple_addresses(values: list[str]) -> tuple[Address, ...] | None:
     return tuple(found)
 
 
+# An unquoted name that looks like an address, right before "<addr>": getaddresses would take
+# it for a second address (and the first, as the sender).
+_ADDRESS_LIKE_NAME = re.compile(r'(^|,)(\s*)([^",<>]*@[^",<>]*?)(\s*<)')
+
+
 def _parsed_addresses(values: list[str]) -> tuple[Address, ...]:
+    values = [_ADDRESS_LIKE_NAME.sub(r'\1\2"\3"\4', value) for value in values]
     try:
         pairs = getaddresses(values)
     except (ValueError, TypeError, IndexError, RecursionError):  # "To: (((((..." recurses
