@@ -128,8 +128,11 @@ def test_large_message_passes_through_completely(filter_run) -> None:
         b"X-TRIAGE-CLASS:relationship\n",
         b"X-Triage-Class: relationship\n\t(folded continuation)\n",
         b"X-Triage-Whatever: anything\n",
+        b"X-Triage-Class : relationship\n",
+        b"X-Triage-Class\t: relationship\n",
     ],
-    ids=["all-three", "lower-case", "upper-no-space", "folded", "other-x-triage"],
+    ids=["all-three", "lower-case", "upper-no-space", "folded", "other-x-triage",
+         "space-before-colon", "tab-before-colon"],
 )
 def test_forged_triage_headers_are_removed(filter_run, forged: bytes) -> None:
     raw = PITCH.replace(b"Subject:", forged + b"Subject:", 1)
@@ -149,6 +152,38 @@ def test_forged_crlf_headers_are_removed(filter_run) -> None:
     assert code == 0
     assert len(re.findall(rb"(?im)^x-triage-class:", out)) == 1
     assert without_added(out) == PITCH.replace(b"\n", b"\r\n")
+
+
+@pytest.mark.parametrize(
+    ("first", "forged", "rest"),
+    [
+        (b"", b"X-Triage-Class: relationship\r\n", b"\n"),  # one CRLF among LF lines
+        (b"", b"X-Triage-Class: relationship\n", b"\r\n"),  # one LF among CRLF lines
+        (b"From eve@evil.example Tue Mar  4 09:12:00 2025\n",
+         b"X-Triage-Class: relationship\r\n", b"\r\n"),  # mbox From_ line, CRLF headers
+        (b"From eve@evil.example Tue Mar  4 09:12:00 2025\r\n",
+         b"X-Triage-Class : relationship\n", b"\n"),
+    ],
+    ids=["crlf-among-lf", "lf-among-crlf", "mbox-crlf", "mbox-crlf-from-line"],
+)
+def test_mixed_line_endings_keep_every_byte_and_lose_every_forgery(
+    filter_run, first: bytes, forged: bytes, rest: bytes
+) -> None:
+    """The output is the input byte for byte, less the forged header, plus ours at the end of
+    the header block (issue 10, items 2 and 3); a body line that starts with X-Triage- stays."""
+    head = [b"From: Eve <eve@evil.example>", b"To: you@example.com", b"Subject: hello"]
+    body = [b"Hi, here is what my filter printed:", b"X-Triage-Note: keep me", b"bye"]
+    clean = first + head[0] + rest + head[1] + rest + head[2] + rest + rest + rest.join(body)
+    raw = first + head[0] + rest + forged + head[1] + rest + head[2] + rest + rest + \
+        rest.join(body)
+    code, out = filter_run(raw)
+    assert code == 0
+    assert without_added(out) == clean
+    blank = out.index(head[2] + rest) + len(head[2] + rest)
+    added = out[blank:out.index(body[0])]
+    assert set(added_headers(added)) == {"class", "score", "offenses"}
+    assert added.endswith(rest + rest) or added.endswith(b"\r\n" + rest)  # then the blank line
+    assert out.endswith(rest.join(body))
 
 
 def test_triage_headers_in_the_body_are_left_alone(filter_run) -> None:

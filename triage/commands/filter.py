@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import re
 import sys
 
 from triage.commands.common import add_model_argument, load_classifier
 from triage.message import parse_message
 
 log = logging.getLogger(__name__)
-_OURS = re.compile(rb"(?im)^x-triage-[a-z-]*:.*(?:\r?\n[ \t].*)*(?:\r?\n|\Z)")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -32,18 +30,37 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def _forged(line: bytes) -> bool:
+    """A header line a mail server would read as one of ours: "X-Triage-Class : x" included,
+    since servers (and Sieve rules on them) trim the blanks before the colon."""
+    name, colon, _value = line.partition(b":")
+    return bool(colon) and name.rstrip(b" \t").lower().startswith(b"x-triage-")
+
+
 def add_headers(raw: bytes, headers: list[tuple[str, str]]) -> bytes:
-    """Insert headers at the end of the header block, in the message's own line endings."""
-    newline = b"\r\n" if b"\r\n" in raw[:2000] else b"\n"
+    """Drop forged X-Triage-* header lines (and their continuations) and add ours at the end of
+    the header block, in the line ending of the header line before them; every other byte
+    stays. Lines are split at LF only, so each keeps its CR: mixed endings survive as they
+    are."""
+    lines = raw.split(b"\n")
+    start = 1 if raw.startswith(b"From ") and len(lines) > 1 else 0  # an mbox From_ line
+    kept, forged, end = lines[:start], False, start
+    while end < len(lines) and lines[end] not in (b"", b"\r"):
+        line = lines[end]
+        if line[:1] not in (b" ", b"\t"):  # not a continuation: a header of its own
+            forged = _forged(line)
+        if not forged:
+            kept.append(line)
+        end += 1
+    before = lines[end - 1] if end > start else lines[start] if start < len(lines) else b""
+    newline = b"\r\n" if before.endswith(b"\r") else b"\n"
     block = b"".join(f"{k}: {v}".encode("ascii", "replace") + newline for k, v in headers)
-    end = raw.find(newline + newline)
-    if end < 0:
-        # Headers only, or no header block at all: put ours first, after an mbox From_ line,
-        # and still drop forged ones.
-        start = raw.find(newline) + len(newline) if raw.startswith(b"From ") else 0
-        return raw[:start] + block + _OURS.sub(b"", raw[start:])
-    head = _OURS.sub(b"", raw[: end + len(newline)])
-    return head + block + raw[end + len(newline):]
+    if end == len(lines):
+        # No blank line: headers only, or no header block at all. Ours go first (after an
+        # mbox From_ line), so that no byte has to be added to the input's last line.
+        head = b"".join(line + b"\n" for line in kept[:start])
+        return head + block + b"\n".join(kept[start:])
+    return b"".join(line + b"\n" for line in kept) + block + b"\n".join(lines[end:])
 
 
 def run(args: argparse.Namespace) -> int:
