@@ -131,7 +131,7 @@ def run_password_command(account: Account, *, timeout: float = PASSWORD_COMMAND_
     except OSError as exc:
         raise CredentialError(f"{what} could not be started: {exc.strerror or exc}") from None
     try:
-        out, err = process.communicate(timeout=timeout)
+        out, _err = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         _kill_group(process)
         raise CredentialError(
@@ -140,10 +140,10 @@ def run_password_command(account: Account, *, timeout: float = PASSWORD_COMMAND_
 
     first_line = out.split(b"\n", 1)[0].rstrip(b"\r")
     if process.returncode != 0:
-        detail = _stderr_summary(err, out)
+        # Nothing it printed is shown, stderr included: a helper may print the secret there.
         raise CredentialError(
-            f"{what} failed with exit status {process.returncode}"
-            + (f": {detail}" if detail else "")
+            f"{what} failed with exit status {process.returncode} (what it printed is not shown, "
+            f"as it may hold the password: run the command in a shell to see why)"
         )
     try:
         password = first_line.decode("utf-8")
@@ -159,19 +159,6 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
         os.killpg(process.pid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):
         process.communicate(timeout=5)
-
-
-def _stderr_summary(err: bytes, out: bytes) -> str:
-    """The last line the command wrote to stderr, unless it repeats any of its stdout."""
-    lines = [line.strip() for line in err.decode("utf-8", "replace").splitlines()]
-    lines = [line for line in lines if line]
-    if not lines:
-        return ""
-    line = "".join(ch for ch in lines[-1] if ch.isprintable())[:200]
-    for secret in out.decode("utf-8", "replace").splitlines():
-        if secret.strip() and secret.strip() in line:
-            return ""
-    return line
 
 
 def store_password(account: Account, password: Secret) -> None:
