@@ -482,6 +482,23 @@ def test_deeply_nested_multipart_is_a_message_or_a_parse_error() -> None:
     parse_or_parse_error(b"From: a@example.com\nSubject: deep\n" + head + b"\ninnermost\n")
 
 
+@pytest.mark.parametrize("newline", [b"\n", b"\r\n"], ids=["lf", "crlf"])
+def test_multipart_nested_1000_deep_is_read_as_text_and_decided(newline: bytes) -> None:
+    """Past MAX_MULTIPARTS the structure is not parsed (issue 10, item 9): the stdlib parser
+    recursed once a level, took seconds and then failed, so the message got no decision."""
+    inner = b"Content-Type: text/plain\n\nCould you introduce me to your CTO?\n"
+    for level in range(1000):
+        b = b"b%d" % level
+        inner = (b'Content-Type: multipart/mixed; boundary="' + b + b'"\n\n--' + b + b"\n" +
+                 inner + b"\n--" + b + b"--\n")
+    raw = (b"From: a@example.com\nSubject: deep\nMIME-Version: 1.0\n" + inner).replace(
+        b"\n", newline)
+    msg = parse_message(raw)
+    assert "introduce me to your CTO" in msg.body
+    assert "MultipartNestingTooDeep" in msg.defects
+    assert msg.subject == "deep"
+
+
 def test_many_parts_are_bounded() -> None:
     parts = b"".join(b"--b\nContent-Type: text/plain\n\npart %d\n" % i for i in range(20_000))
     raw = b"Subject: parts\nContent-Type: multipart/mixed; boundary=b\n\n" + parts + b"--b--\n"
