@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import pickle
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 from tiny_model import eml
 
-from triage import learning, personal
-from triage.classifier import Classifier
+from triage import learning, modelfile, personal
+from triage.classifier import Classifier, shipped_model_path
 from triage.cli import main
 from triage.config import (
     LabelNames,
@@ -36,7 +39,7 @@ from triage.corrections import (
     detect,
     view,
 )
-from triage.errors import ConfigError, TriageError
+from triage.errors import ConfigError, ModelError, TriageError
 from triage.lists import ListMatch, SenderLists, override
 from triage.mailbox import FetchedMessage
 from triage.message import parse_message
@@ -56,6 +59,13 @@ CLUB = ("Hi! The vintage synthesizer repair club meets again on {day} in the bac
         "schematics and share coffee. {name}")
 PEOPLE = [("Monday", "Ana"), ("Tuesday", "Tom"), ("Friday", "Wei"), ("Sunday", "Olu"),
           ("Thursday", "Liam"), ("Wednesday", "Maria"), ("Saturday", "Jonas")]
+
+
+@pytest.fixture(autouse=True)
+def base_model_written_by_triage(tmp_path: Path, tiny_model_path: Path) -> None:
+    """The tiny base model stands for one `triage train` wrote: recorded as such in the state
+    directory these tests use, or `triage learn` refuses to unpickle it."""
+    modelfile.record_trusted(tiny_model_path, tmp_path / "state", shipped_model_path())
 
 
 def club_mail(i: int) -> bytes:
@@ -369,6 +379,45 @@ def test_learn_saves_a_version_that_agrees_with_the_user(tmp_path: Path,
     (version,) = personal.versions(state_dir, "acct")
     assert version.current and version.metadata["personal"]["examples"] == 6
     assert version.metadata["personal"]["corrections_through_id"] == 6
+
+
+class _RunsACommand:
+    """What a hostile pickle holds: unpickling it runs a shell command."""
+
+    def __init__(self, canary: Path) -> None:
+        self.canary = canary
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (os.system, (f"touch {self.canary}",))
+
+
+def test_learn_never_unpickles_a_base_model_triage_did_not_write(
+        tmp_path: Path, tiny_model_path: Path) -> None:
+    """A base model whose payload runs a command, with both checksums recomputed, is refused
+    before it is unpickled (issue 10, item 7)."""
+    state_dir, canary = tmp_path / "state", tmp_path / "canary"
+    metadata, arrays = modelfile.read_arrays(tiny_model_path)
+    hostile = tmp_path / "hostile.model"
+    modelfile.write(hostile, metadata, arrays, pickle.dumps(_RunsACommand(canary)))
+    corrections_for(state_dir, range(1, 7))
+    with pytest.raises(ModelError, match="triage did not write it"):
+        learning.learn(state_dir, "acct", base_path=hostile, now=NOW)
+    assert not canary.exists()
+    # the model triage wrote (recorded by the fixture above) is read as before
+    assert learning.learn(state_dir, "acct", base_path=tiny_model_path, now=NOW).status == "saved"
+
+
+def test_model_arrays_with_nan_or_infinity_are_refused(tmp_path: Path,
+                                                       tiny_model_path: Path) -> None:
+    metadata, arrays = modelfile.read_arrays(tiny_model_path)
+    _header, payload = modelfile.read_payload(tiny_model_path)
+    for bad in (np.nan, np.inf):
+        coef = np.array(arrays["svm.coef"], dtype=np.float64)
+        coef[0, 0] = bad
+        path = tmp_path / f"bad-{bad}.model"
+        modelfile.write(path, metadata, {**arrays, "svm.coef": coef}, payload)
+        with pytest.raises(ModelError, match="NaN or infinity"):
+            Classifier.load(path)
 
 
 def AccountOf(state_dir: Path, model: Path, lists: ListsConfig | None = None

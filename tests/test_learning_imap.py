@@ -27,8 +27,8 @@ from daemon_support import (
 from dovecot import TestAccount
 from tiny_model import eml
 
-from triage import personal
-from triage.classifier import Classifier
+from triage import modelfile, personal
+from triage.classifier import Classifier, shipped_model_path
 from triage.config import load_config
 from triage.corrections import CorrectionStore
 from triage.message import parse_message
@@ -68,6 +68,8 @@ def learning_config(tmp_path: Path, account: TestAccount, model: Path, *,
     if top:
         text = text.replace("[[account]]", f"{top}\n[[account]]", 1)
     path.write_text(text)
+    # the base model stands for one `triage train` wrote, which `triage learn` builds on
+    modelfile.record_trusted(model, load_config(path).state_dir, shipped_model_path())
     return path
 
 

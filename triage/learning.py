@@ -39,6 +39,7 @@ from sklearn.model_selection import StratifiedShuffleSplit
 
 from triage import model as model_store
 from triage import modelfile
+from triage.classifier import shipped_model_path
 from triage.corrections import Correction
 from triage.errors import ModelError, TriageError
 from triage.features import prepare
@@ -258,7 +259,8 @@ def learn(
         if not base_path.exists():
             raise ModelError(f"no base model at {base_path}: personal models are built on "
                              f"the shipped model's training data")
-        base = model_store.load(base_path)
+        base = model_store.load(base_path, modelfile.trusted_digests(state_dir,
+                                                                     shipped_model_path()))
         base_set = base.training_set
         if base_set is None or not len(base_set.labels):
             raise ModelError(f"{base_path} carries no training rows, so no personal model "

@@ -256,9 +256,14 @@ def save(model: Model, path: Path) -> None:
     modelfile.write(path, metadata, arrays, buffer.getvalue())
 
 
-def load(path: Path) -> Model:
-    """The fitted scikit-learn objects and training rows; for retraining, not for classifying."""
-    metadata, payload = modelfile.read_payload(path)
+def load(path: Path, trusted: frozenset[str] | None = None) -> Model:
+    """The fitted scikit-learn objects and training rows; for retraining, not for classifying.
+
+    Unpickling runs code: `triage learn` passes the digests of the models triage wrote
+    (modelfile.trusted_digests) and any other file is refused unread. Without `trusted`, the
+    caller vouches for the file (tests, models trained in the same process's run)."""
+    metadata, payload = (modelfile.read_payload(path) if trusted is None
+                         else modelfile.read_trusted_payload(path, trusted))
     trained_with = str(metadata.get("sklearn_version", "?"))
     if trained_with.split(".")[:2] != sklearn.__version__.split(".")[:2]:
         raise ModelError(

@@ -11,7 +11,10 @@
 Classifying reads the header and the arrays only. Arrays are plain numbers, so nothing in them
 can run code, and they do not depend on the installed scikit-learn: `triage run`, `classify` and
 `filter` never import it. The payload is a pickle, unpickled only by `triage learn` and the
-tests, and only after its checksum and scikit-learn version are checked (triage.model).
+tests, and only after its checksum and scikit-learn version are checked (triage.model), and,
+for `triage learn`, only when triage itself wrote it: its payload digest must be the shipped
+model's (recorded in the package beside it) or one that `triage train` recorded in the state
+directory. A checksum alone proves nothing: whoever swaps the file can recompute it.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ MAGIC = b"TRIAGE-MODEL\n"
 _LENGTH = struct.Struct(">I")
 # what an array may hold: numbers, and text as UTF-8 bytes (never Python objects)
 _DTYPES = frozenset({"<f8", "<f4", "<i8", "<i4", "|u1", "|b1"})
+TRUSTED_MODELS = "trusted-models"  # in the state directory: digests of models triage trained
 
 
 def encode_arrays(arrays: dict[str, np.ndarray]) -> tuple[dict[str, Any], bytes]:
@@ -137,6 +141,10 @@ def read_arrays(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     except (KeyError, TypeError, ValueError, AttributeError):
         raise ModelError(f"{path} has a corrupt array index; retrain with `triage train`"
                          ) from None
+    for name, array in arrays.items():
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
+            raise ModelError(f"{path}: array {name!r} holds NaN or infinity; retrain with "
+                             f"`triage train`")
     return header, arrays
 
 
@@ -160,4 +168,47 @@ def read_payload(path: Path) -> tuple[dict[str, Any], bytes]:
         arrays_bytes, payload_bytes = _sizes(path, header, header_end)
         _checked(path, stream.read(arrays_bytes), header.get("arrays_sha256"))
         payload = _checked(path, stream.read(payload_bytes), header.get("payload_sha256"))
+    return header, payload
+
+
+def digest_beside(path: Path) -> Path:
+    """Where the payload digest of the model at `path` is recorded when it ships in the package."""
+    return path.with_name(path.name + ".sha256")
+
+
+def trusted_digests(state_dir: Path, shipped: Path) -> frozenset[str]:
+    """Payload digests of the model files triage wrote: the shipped model's and those that
+    `triage train` recorded in the state directory."""
+    found: set[str] = set()
+    for listing in (digest_beside(shipped), state_dir / TRUSTED_MODELS):
+        try:
+            found.update(line.strip() for line in listing.read_text("ascii").splitlines())
+        except (OSError, UnicodeDecodeError):
+            continue
+    return frozenset(found - {""})
+
+
+def record_trusted(path: Path, state_dir: Path, shipped: Path) -> None:
+    """Remember that triage wrote the model at `path`: beside it when it is the shipped model,
+    in the state directory otherwise."""
+    digest = str(read_metadata(path)["payload_sha256"])
+    if path.resolve() == shipped.resolve():
+        write_atomically(digest_beside(path), (digest + "\n").encode("ascii"))
+        return
+    listing = state_dir / TRUSTED_MODELS
+    if digest not in trusted_digests(state_dir, shipped):
+        state_dir.mkdir(parents=True, exist_ok=True)
+        with listing.open("a", encoding="ascii") as handle:
+            handle.write(digest + "\n")
+
+
+def read_trusted_payload(path: Path, trusted: frozenset[str]) -> tuple[dict[str, Any], bytes]:
+    """read_payload, for a file whose payload digest is one of `trusted`; ModelError otherwise.
+    The digest checked is that of the bytes returned, so nothing can be swapped in between."""
+    header, payload = read_payload(path)
+    if header.get("payload_sha256") not in trusted:
+        raise ModelError(
+            f"refusing to load {path}: triage did not write it (its digest is neither the "
+            f"shipped model's nor one `triage train` recorded); train it here with "
+            f"`triage train --output {path}`")
     return header, payload

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from triage.classifier import shipped_model_path
+from triage.paths import default_state_dir
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +23,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--data", type=Path, help="labelled corpus (default: training_data/)")
     parser.add_argument("--output", type=Path, help="model file (default: models/triage.model)")
+    parser.add_argument("--state-dir", type=Path,
+                        help="where to record that triage wrote this model, so that `triage "
+                        "learn` may build on it (default: the usual state directory)")
     parser.add_argument("--skip-cv", action="store_true",
                         help="do not cross-validate (faster; metadata then has no metrics)")
     parser.set_defaults(func=run)
@@ -31,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
     # Training imports scikit-learn; importing it here, not at the top, keeps it out of
     # every other command (the CLI imports all command modules to build its parser).
     from triage import model as model_store
+    from triage import modelfile
     from triage.training import cross_validate, default_data_dir, fit, load_labelled
 
     data_dir = args.data or default_data_dir()
@@ -51,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
     model = fit(data)
     model.metadata.update(metadata)
     model_store.save(model, output)
+    # `triage learn` unpickles only models triage wrote: remember this one's digest
+    modelfile.record_trusted(output, args.state_dir or default_state_dir(), shipped_model_path())
     size_mb = output.stat().st_size / 1e6
     print(f"wrote {output} ({size_mb:.1f} MB, version {metadata['version']}) "
           f"in {time.monotonic() - started:.0f} s")
