@@ -20,7 +20,7 @@ from tiny_model import corpus
 
 from triage import features, modelfile
 from triage import model as model_store
-from triage.classifier import Classifier
+from triage.classifier import Classifier, shipped_model_path
 from triage.cli import main
 from triage.errors import ModelError
 from triage.features import prepare
@@ -337,3 +337,10 @@ def test_failed_save_keeps_the_old_model_and_cleans_up(
     monkeypatch.undo()
     assert target.read_bytes() == b"the previous model"
     assert sorted(p.name for p in target.parent.iterdir()) == ["triage.model"]
+
+
+def test_the_shipped_models_digest_ships_beside_it() -> None:
+    """`triage learn` trusts the shipped model by this digest; `triage train` rewrites both."""
+    shipped = shipped_model_path()
+    recorded = modelfile.digest_beside(shipped).read_text("ascii").strip()
+    assert recorded == modelfile.read_metadata(shipped)["payload_sha256"]
