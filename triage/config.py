@@ -85,7 +85,7 @@ class DaemonConfig:
     """`[daemon]`: how `triage run` watches the mailboxes."""
 
     backfill_days: int = 30  # first start on a folder: classify mail this many days back
-    idle_refresh_minutes: float = 10.0  # re-issue IDLE this often (RFC 2177 limit: 29)
+    idle_refresh_minutes: float = 1.0  # re-issue IDLE this often (RFC 2177 limit: 29)
     poll_seconds: float = 60.0  # check interval on servers without IDLE
 
 
@@ -139,7 +139,7 @@ class DraftsConfig:
     """`[drafts]`: when triage writes a feedback draft and what it looks like."""
 
     enabled: bool = True
-    min_confidence: float = 0.8
+    min_confidence: float = 0.9
     daily_cap: int = 10  # at most this many new drafts per day, all accounts together
     cooldown_days: int = 90  # at most one draft per sender in this many days
     signature: str = ""
