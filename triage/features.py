@@ -226,8 +226,12 @@ _INTRO_OFFER = phrases(
     "(may|can|could|should) i (introduce|intro|connect) you",
     "(i'd|i would) (love|like) to (introduce|connect|intro) you",
     "(up for|open to|interested in|keen on) (an|a) (intro|introduction|connection)",
-    "(open|willing|happy) to (meet|chat with|talk to|speak with|connect with|hear from) (him"
-    "|her|them)", "introduce (you two|the two of you|you both)", "(be|being) introduced",
+    "(open|willing|happy|up) (to|for) (meet|meeting|chat with|chatting with|talk to|talking to"
+    "|speak with|speaking with|connect with|connecting with|hear from|hearing from) (him|her"
+    "|them)", "(introduce|intro|connect) (you two|the two of you|you both)",
+    "(be|being) introduced", "(ok|okay|alright|fine) to (introduce|intro|connect)",
+    "(call|chat|coffee|meeting) with my (friend|colleague|former colleague|mentee|cousin"
+    "|brother|sister|nephew|niece|son|daughter|student|client)",
 )
 # A request made of the reader, in the forms people use to ask for something.
 _ASKS_OF_YOU = phrases(
@@ -269,6 +273,9 @@ _APPLICATION = phrases(
     "(position|role|vacancy|job|opening) (advertised|listed|posted) (on|at|in)",
     "(saw|seen|found) your (job )?(posting|ad|advert|advertisement|listing|vacancy)",
     "interested in applying", "i am applying", "i'm applying",
+    "(interest|interested) in the (position|role|opening|vacancy|post)",
+    "(consider|considered) [me] for the (position|role|opening|vacancy|post)",
+    "consider my application", "express my interest", "your (opening|vacancy) for",
 )
 _UNSUBSCRIBE = ("unsubscribe", "opt out", "opt-out", "reply stop", "manage preferences",
                 "manage your preferences", "email preferences")

@@ -47,7 +47,7 @@ class DraftPolicy:
     """When a feedback draft is written. `[drafts]` in the config maps onto this."""
 
     enabled: bool = True
-    min_confidence: float = 0.8
+    min_confidence: float = 0.9
     min_offense_score: float = 0.6  # of the binary worst-offender head
 
 
