@@ -156,3 +156,30 @@ def test_errors_are_mailbox_errors() -> None:
     assert issubclass(AuthenticationError, MailboxError)
     assert issubclass(TLSError, MailboxError)
     assert issubclass(ConnectionLostError, MailboxError)
+
+
+def test_flags_changed_before_idle_end_the_wait_at_once(imap_account: TestAccount) -> None:
+    """The user relabels mail while triage catches up: IDLE would announce only later changes,
+    so `wait` must return before idling, not at the next refresh (issue 10, item 10)."""
+    from daemon_support import Box, mail
+
+    box = Box(imap_account)
+    box.append("INBOX", mail(1, "Hello there", message_id="<flags@x.example>"))
+    session = connect(imap_account.account(), Secret(imap_account.password), timeout=10)
+    try:
+        session.open_folder("INBOX")
+        session.search("INBOX")
+        uids = box.uids("INBOX")
+        box.client.select_folder("INBOX")  # read-write, as a mail client relabelling does
+        box.client.add_flags(uids, ["triage-relationship"])
+        started = time.monotonic()
+        changed = session.wait("INBOX", timeout=5, poll_interval=5, interrupted=lambda: False)
+        assert changed and time.monotonic() - started < 2
+        session.open_folder("INBOX")  # looked again: nothing new, so now it idles
+        started = time.monotonic()
+        assert not session.wait("INBOX", timeout=1.5, poll_interval=5,
+                                interrupted=lambda: False)
+        assert time.monotonic() - started >= 1.4
+    finally:
+        session.logout()
+        box.close()

@@ -134,6 +134,7 @@ class ImapSession:
         self._existing_folders: set[str] = set()
         self._special: SpecialFolders | None = None
         self._known_next: dict[str, int] = {}  # folder -> first UID not yet reported to caller
+        self._opened_modseq: dict[str, int] = {}  # folder -> HIGHESTMODSEQ at open_folder
         # label folder -> (its STATUS, the Message-IDs in it): see `read_labels`
         self._label_folders: dict[str, tuple[tuple[int | None, ...], set[str]]] = {}
         with self._converting("CAPABILITY"):
@@ -242,8 +243,10 @@ class ImapSession:
                 uids = self._client.search(["ALL"])
             uidnext = max(uids, default=0) + 1
         self._known_next[folder] = uidnext
-        return FolderStatus(uidvalidity=uidvalidity, uidnext=uidnext,
-                            highestmodseq=_int(response.get(b"HIGHESTMODSEQ")))
+        highestmodseq = _int(response.get(b"HIGHESTMODSEQ"))
+        if highestmodseq is not None:
+            self._opened_modseq[folder] = highestmodseq
+        return FolderStatus(uidvalidity=uidvalidity, uidnext=uidnext, highestmodseq=highestmodseq)
 
     def search(self, folder: str, *, min_uid: int = 1, since: date | None = None) -> list[int]:
         self._select(folder)
@@ -433,7 +436,7 @@ class ImapSession:
                 self._client.noop()
             return True
         self._select(folder)
-        if self._arrived_since_last_look(folder):
+        if self._arrived_since_last_look(folder) or self._flags_changed_since_open(folder):
             return True
         deadline = time.monotonic() + timeout
         with self._converting("IDLE"):
@@ -512,6 +515,17 @@ class ImapSession:
         # A message that arrived while the SEARCH ran is announced in its reply (after the
         # result was computed) and never again.
         return isinstance(untagged, dict) and ("EXISTS" in untagged or "RECENT" in untagged)
+
+    def _flags_changed_since_open(self, folder: str) -> bool:
+        """Flags changed since the caller last opened the folder: the user relabelled mail
+        during a catch-up (or triage wrote its own labels). IDLE announces only later changes,
+        so the caller must look again first, or a correction would wait for the next refresh.
+        After triage's own labelling this costs one more look, which then finds nothing."""
+        known = self._opened_modseq.get(folder)
+        if known is None or not self.has_capability("CONDSTORE"):
+            return False
+        with self._converting(f"SEARCH {folder}"):
+            return bool(self._client.search(["MODSEQ", str(known + 1)]))
 
     def server_folder_name(self, label: str) -> str:
         """A label like `Triage/Relationship` as a folder name on this server (its delimiter
