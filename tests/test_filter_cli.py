@@ -248,3 +248,18 @@ def test_mbox_from_line_stays_first_when_unparseable_too(filter_run) -> None:
     assert code == 0
     assert out.startswith(raw)
     assert without_added(out) == raw
+
+
+def test_the_body_is_written_from_the_input_buffer_not_copied() -> None:
+    """A 65 MB message must cost 65 MB once, not three times (issue 10, item 8; the RSS figures
+    are in docs/benchmarks.md, from bench/filter_memory.py): every piece of the input in the
+    output is a view of the bytes read from stdin."""
+    from triage.commands.filter import add_headers
+
+    raw = PITCH.replace(b"Subject:", b"X-Triage-Class: relationship\nSubject:", 1) + \
+        b"body line\n" * 1000
+    pieces = add_headers(raw, [("X-Triage-Class", "solicitation")])
+    views = [p for p in pieces if isinstance(p, memoryview)]
+    assert views and all(p.obj is raw for p in views)
+    assert sum(len(p) for p in views) >= len(raw) - len(b"X-Triage-Class: relationship\n")
+    assert b"".join(bytes(p) for p in pieces).count(b"X-Triage-Class") == 1
