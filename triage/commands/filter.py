@@ -41,9 +41,8 @@ def add_headers(raw: bytes, headers: list[tuple[str, str]]) -> list[bytes | memo
     """The output, as pieces to write in order: the input less forged X-Triage-* header lines
     (and their continuations), with ours at the end of the header block in the line ending of
     the blank line after it (or of the last header line). Lines end at LF, so each keeps its
-    own CR: mixed endings
-    survive as they are. Pieces of the input are views of it, never copies: a 65 MB message
-    costs 65 MB once."""
+    own CR: mixed endings survive as they are. Pieces of the input are views of it, never
+    copies: a 65 MB message costs 65 MB once."""
     view, size = memoryview(raw), len(raw)
     start = raw.find(b"\n") + 1 if raw.startswith(b"From ") else 0  # an mbox From_ line
     kept: list[tuple[int, int]] = []  # byte ranges of the header lines kept, with their LF
