@@ -222,6 +222,19 @@ def test_nonexistent_path_is_one_line_error(
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize("files", [[], ["notes.txt", "photo.jpg"]], ids=["empty", "no-mail"])
+def test_a_directory_without_mail_says_what_classify_reads(
+    tiny_model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], files: list[str]
+) -> None:
+    """Issue 13, item 1: not silence and exit 0, but one line naming what a PATH may be."""
+    for name in files:
+        (tmp_path / name).write_bytes(b"not mail")
+    code, out, err = run(capsys, tiny_model_path, str(tmp_path))
+    assert code == 1 and out == ""
+    assert f"no message found in {tmp_path}" in err
+    assert ".eml" in err and "mbox" in err and "Maildir" in err
+
+
 def test_nonexistent_path_after_a_good_one(
     tiny_model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -10,8 +10,8 @@ from collections.abc import Iterable, Iterator
 
 from triage.classifier import Classifier
 from triage.commands.common import add_account_arguments, add_model_argument, load_classifier
-from triage.errors import MessageParseError
-from triage.inputs import iter_messages
+from triage.errors import MessageParseError, TriageError
+from triage.inputs import KINDS_READ, iter_messages
 from triage.message import Message, parse_message
 from triage.policy import Decision
 from triage.render import (
@@ -71,7 +71,7 @@ def classify_stream(
 def run(args: argparse.Namespace) -> int:
     classifier = load_classifier(args)
     rows: list[list[str]] = []
-    failures = 0
+    failures = classified = 0
     for path, msg, decision, error in classify_stream(classifier, iter_messages(args.paths)):
         if error or msg is None or decision is None:
             failures += 1
@@ -79,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
             if args.json:
                 print(json.dumps({"path": path, "label": "error", "error": error}))
             continue
+        classified += 1
         if args.json:
             record = decision_record(path, msg, decision)
             if args.explain:
@@ -94,4 +95,9 @@ def run(args: argparse.Namespace) -> int:
     if rows:
         print(table(DECISION_HEADERS, rows, DECISION_FLEXIBLE))
     sys.stdout.flush()
+    if not classified and not failures:
+        raise TriageError(f"no message found in {', '.join(args.paths)}; each PATH is "
+                          f"{KINDS_READ}")
+    log.info("%d message%s classified, %d could not be read", classified,
+             "" if classified == 1 else "s", failures)
     return 1 if failures else 0
