@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import pytest
+from tiny_model import eml
+
 from triage import model as model_store
+from triage.cli import main
 from triage.training import load_labelled
 
 TRAINING_DATA = Path(__file__).resolve().parents[1] / "training_data"
@@ -38,3 +43,29 @@ def test_writers_are_read_from_the_record_names(tmp_path: Path) -> None:
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "a-b.eml").write_bytes(b"Subject: hi\n\nhello\n")
     assert load_labelled(tmp_path).writers == ("other",)
+
+
+def test_evaluate_skip_cv_without_data_is_a_one_line_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Issue 13, item 3: it ended in a FileNotFoundError traceback about summary.json."""
+    code = main(["evaluate", "--skip-cv", "--report", str(tmp_path / "report")])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "--skip-cv leaves nothing to evaluate" in err and "--data" in err
+    assert "Traceback" not in err
+
+
+def test_evaluate_on_a_data_set_writes_a_new_report_directory(
+    tmp_path: Path, tiny_model_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "set"
+    for label, text in (("relationship", "Thank you so much for the intro to Ana."),
+                        ("other", "The quarterly report is attached, see page 3.")):
+        (data / label).mkdir(parents=True)
+        (data / label / "1.eml").write_bytes(eml(text))
+    report = tmp_path / "new" / "report"
+    code = main(["evaluate", "--skip-cv", "--data", str(data), "--report", str(report),
+                 "--model", str(tiny_model_path)])
+    assert code == 0, capsys.readouterr().err
+    assert "test-set" in json.loads((report / "summary.json").read_text())

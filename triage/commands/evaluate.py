@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from triage.commands.common import add_model_argument, load_classifier
+from triage.errors import TriageError
 from triage.report import summary, write_report
 
 
@@ -42,6 +43,9 @@ def run(args: argparse.Namespace) -> int:
         platform_flags,
     )
 
+    if args.skip_cv and not args.data:
+        raise TriageError("--skip-cv leaves nothing to evaluate: add --data DIR (a labelled "
+                          "directory), or drop --skip-cv to cross-validate the training data")
     results: dict[str, dict] = {}
     if not args.skip_cv:
         data = load_labelled(args.training_data or default_data_dir())
@@ -60,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
             results[name] = metrics(data.labels, data.offenses, decisions, platform_flags(data))
             print(summary(f"{name} ({directory})", results[name]), "\n")
             write_report(args.report, name, results[name], data.labels, decisions)
+    args.report.mkdir(parents=True, exist_ok=True)
     (args.report / "summary.json").write_text(json.dumps(results, indent=2) + "\n")
     print(f"report written to {args.report}/")
     return 0
