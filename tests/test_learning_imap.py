@@ -309,8 +309,8 @@ def test_explain_by_message_id_fetches_from_the_mailbox(
     assert "draft: written" in out and "to Drafts as <triage." in out
     assert "Explained now (fetched from test/INBOX; model tiny-test-model)" in out
     assert "mlm-recruiting" in out  # the offenses
-    # the draft written for it counts against its sender now
-    assert "Draft: no, because this sender already got a draft recently" in out
+    # its own draft is no reason not to draft it (issue 13, item 7: the two lines disagreed)
+    assert "Draft: yes" in out and "already got a draft recently" not in out
     assert "Sender: you have never written to them" in out
     assert "\\Seen" not in box.flags("INBOX")[1]
 

@@ -595,8 +595,10 @@ class State:
     # -- drafts
 
     def recently_drafted(self, senders: Iterable[str], cooldown_days: int,
-                         now: datetime) -> set[str]:
-        """Which of these senders got a draft within the cooldown."""
+                         now: datetime, *, except_reply_to: str = "") -> set[str]:
+        """Which of these senders got a draft within the cooldown; a draft replying to
+        `except_reply_to` (a Message-ID) does not count: a message's own draft is no reason
+        not to draft it."""
         wanted = [s for s in set(senders) if s]
         if cooldown_days <= 0 or not wanted:
             return set()
@@ -607,7 +609,8 @@ class State:
             marks = ",".join("?" * len(chunk))
             found.update(r[0] for r in self._query(
                 f"SELECT DISTINCT sender FROM drafts WHERE status != 'failed' AND created_at >= ? "
-                f"AND sender IN ({marks})", (since, *chunk)))
+                f"AND original_message_id != ? AND sender IN ({marks})",
+                (since, except_reply_to, *chunk)))
         return found
 
     def drafts(self, account: str | None = None) -> list[DraftRecord]:

@@ -131,7 +131,8 @@ def _context(config: Config | None, msg: Message) -> SenderContext | None:
         with State.open(config.state_dir, readonly=True) as state:
             written = state.times_written_to([address]).get(address, 0)
             recent = address in state.recently_drafted(
-                [address], config.drafts.cooldown_days, datetime.now(UTC))
+                [address], config.drafts.cooldown_days, datetime.now(UTC),
+                except_reply_to=msg.message_id)
     except TriageError as exc:
         log.debug("no sender history: %s", exc)
         return None
