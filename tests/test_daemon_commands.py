@@ -127,6 +127,9 @@ def test_service_print_shows_a_hardened_unit(tmp_path: Path, imap_account: TestA
     assert "Restart=on-failure" in out
     assert "RestartPreventExitStatus=2 3 4 5" in out
     assert "NoNewPrivileges=yes" in out and "ProtectSystem=strict" in out
+    # a no-op in a user unit (issue 13, item 15): start-up retries instead
+    assert not [line for line in out.splitlines()
+                if line.startswith(("After=", "Wants=")) and "network-online" in line]
     assert f"ReadWritePaths={tmp_path / 'state'}" in out
     assert f"run --config {config}" in out
     assert "systemctl --user daemon-reload" in out

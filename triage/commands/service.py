@@ -92,8 +92,8 @@ def systemd_unit(config_path: Path, state_dir: Path) -> str:
 # Written by `triage service install`; remove with `triage service uninstall`.
 [Unit]
 Description=triage: label networking mail and draft feedback (IMAP)
-After=network-online.target
-Wants=network-online.target
+# No After=network-online.target: it does nothing in a user unit. triage rides out a network
+# that is not up yet on its own, retrying the connection with backoff.
 StartLimitIntervalSec=600
 StartLimitBurst=5
 
