@@ -185,6 +185,17 @@ ERRORS = [
         ["account #1", "missing required key 'name'"],
         id="missing-name",
     ),
+    # a misspelt required key is named as the likely cause (issue 13, item 8)
+    pytest.param(
+        MINIMAL.replace("host =", "hostname ="),
+        ["missing required key 'host'", "unknown key 'hostname' (did you mean 'host'?)"],
+        id="misspelt-host",
+    ),
+    pytest.param(
+        MINIMAL.replace("[[account]]", "[[acount]]"),
+        ["missing required key 'account'", "unknown key 'acount' (did you mean 'account'?)"],
+        id="misspelt-account-table",
+    ),
     pytest.param(
         MINIMAL + 'tls = "none"\n',
         ["key 'tls'", "allow_insecure = true", 'got "none"'],

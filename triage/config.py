@@ -263,7 +263,10 @@ class _Table:
         if key in self.data:
             return self.data[key]
         if default is _MISSING:
-            raise ConfigError(self._prefix() + f"missing required key {key!r} ({expected})")
+            # a misspelling of it is the likeliest reason: say so rather than only "missing"
+            typos = [k for k in self.data if k not in self.known and _suggest(k, [key]) == key]
+            typo = f"; unknown key {typos[0]!r} (did you mean {key!r}?)" if typos else ""
+            raise ConfigError(self._prefix() + f"missing required key {key!r} ({expected}){typo}")
         return default
 
     def string(
