@@ -383,6 +383,11 @@ def test_dry_run_command_prints_decisions(
     assert len(lines) == 3 and all(line.startswith("test/INBOX UID ") for line in lines)
     assert all("\\Seen" not in f and not any(x.startswith("triage-") for x in f)
                for f in box.flags("INBOX").values())
+    # the summary counts what the rows said would be done (issue 13, item 10)
+    would = sum("would draft feedback" in line for line in lines)
+    assert would >= 1
+    assert f"3 messages classified, {would} draft{'s' if would != 1 else ''} would be " \
+        "written (dry run" in ran.stderr
 
 
 def test_wrong_password_stops_the_account_with_a_clear_error(

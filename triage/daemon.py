@@ -675,6 +675,8 @@ class FolderProcessor:
                 shown = item.status if item.status in ("duplicate", "error") else "dry-run"
                 self._emit(folder, item, shown)
                 self._count(report, item)
+                if shown == "dry-run" and item.decision is not None and item.decision.draft:
+                    report.drafts += 1  # the draft this run would write
             return True
 
         if fresh:

@@ -150,6 +150,8 @@ def run(args: argparse.Namespace) -> int:
     if args.once or daemon.stopping:
         total = sum(r.processed for r in daemon.reports)
         drafts = sum(r.drafts for r in daemon.reports)
-        log.info("done: %d message%s classified, %d draft%s written", total,
-                 "" if total == 1 else "s", drafts, "" if drafts == 1 else "s")
+        log.info("done: %d message%s classified, %d draft%s %s", total,
+                 "" if total == 1 else "s", drafts, "" if drafts == 1 else "s",
+                 "would be written (dry run: nothing was changed)" if args.dry_run
+                 else "written")
     return code
