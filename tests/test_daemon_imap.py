@@ -402,6 +402,9 @@ def test_wrong_password_stops_the_account_with_a_clear_error(
     assert ran.returncode == 4
     assert "rejected the login" in ran.stderr and "this account stops here" in ran.stderr
     assert "wrong-password" not in ran.stderr
+    # the password came from password_command: that is what to check (issue 13, item 6)
+    assert "check what password_command for account 'test' prints" in ran.stderr
+    assert "triage login" not in ran.stderr
     # exactly one login attempt reached the server: no hammering
     log = (dovecot.root / "dovecot.log").read_text(errors="replace")  # type: ignore[attr-defined]
     assert sum(f"({imap_account.username}," in line and "Password mismatch" in line

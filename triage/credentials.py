@@ -33,10 +33,11 @@ PASSWORD_COMMAND_TIMEOUT = 60.0  # seconds; long enough to type a GPG passphrase
 class Secret:
     """A password that does not show itself in reprs, str() or f-strings."""
 
-    __slots__ = ("_value",)
+    __slots__ = ("_value", "source")
 
-    def __init__(self, value: str) -> None:
+    def __init__(self, value: str, source: str = "") -> None:
         self._value = value
+        self.source = source  # "keyring", "password_command", or "" (typed in)
 
     def reveal(self) -> str:
         """The password itself: only for handing to the server."""
@@ -95,12 +96,12 @@ def get_password(account: Account, *, timeout: float = PASSWORD_COMMAND_TIMEOUT)
     else:
         if stored:
             log.debug("account %s: password from the keyring", account.name)
-            return Secret(stored)
+            return Secret(stored, "keyring")
 
     if account.password_command:
         if keyring_problem:
             log.debug("account %s: %s; using password_command", account.name, keyring_problem)
-        return Secret(run_password_command(account, timeout=timeout))
+        return Secret(run_password_command(account, timeout=timeout), "password_command")
 
     if keyring_problem:
         raise CredentialError(

@@ -761,9 +761,13 @@ def convert_error(
         reason = reason.replace(password.reveal(), "********")
 
     if isinstance(exc, LoginError):
+        # the fix depends on where the password came from
+        fix = (f"check what password_command for account {name!r} prints"
+               if password is not None and password.source == "password_command"
+               else f"`triage login {name}`")
         return AuthenticationError(
             f"account {name!r}: {account.host} rejected the login of {account.username!r}: "
-            f"{reason.rstrip('.')}; check the password (`triage login {name}`)"
+            f"{reason.rstrip('.')}; check the password ({fix})"
         )
     if isinstance(exc, ssl.SSLCertVerificationError):
         detail = str(exc.verify_message or reason).rstrip(".")
