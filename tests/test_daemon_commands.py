@@ -73,6 +73,22 @@ def test_status_while_running_and_after(
     assert sum(account["counts"].values()) == 10
 
 
+def test_status_forgets_a_folder_removed_from_the_config(
+    tmp_path: Path, imap_account: TestAccount, box: Box, daemon_classifier: Classifier,
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 13, item 11: a folder no longer watched is no longer listed."""
+    box.create("Work")
+    config = write_config(tmp_path, imap_account, folders=("INBOX", "Work"))
+    assert run_once(config, daemon_classifier, imap_account).code == 0
+    (account,) = status_json(config, capsys)["accounts"]
+    assert sorted(f["folder"] for f in account["folders"]) == ["INBOX", "Work"]
+    config.write_text(config.read_text().replace('folders = ["INBOX", "Work"]',
+                                                 'folders = ["INBOX"]'))
+    (account,) = status_json(config, capsys)["accounts"]
+    assert [f["folder"] for f in account["folders"]] == ["INBOX"]
+
+
 # --------------------------------------------------------------------------- drafts
 
 

@@ -98,11 +98,16 @@ def _alive(activity: Activity, now: datetime) -> bool:
     return True
 
 
-def collect(state: State | None, names: list[str], now: datetime) -> list[AccountStatus]:
-    result = {name: AccountStatus(name, counts={c: 0 for c in CLASSES}) for name in names}
+def collect(state: State | None, folders: dict[str, tuple[str, ...]],
+            now: datetime) -> list[AccountStatus]:
+    """Each configured account's status; `folders` maps account names to the folders the
+    config watches now (a folder removed from the config is not listed)."""
+    result = {name: AccountStatus(name, counts={c: 0 for c in CLASSES}) for name in folders}
     if state is None:
         return list(result.values())
     for activity in state.activity():
+        if activity.account in folders and activity.folder not in folders[activity.account]:
+            continue
         status = result.setdefault(activity.account, AccountStatus(activity.account))
         alive = _alive(activity, now)
         checkpoint = state.folder(activity.account, activity.folder)
@@ -202,10 +207,10 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     path = db_path(config.state_dir)
     now = datetime.now(UTC)
-    names = [a.name for a in config.accounts]
+    folders = {a.name: a.folders for a in config.accounts}
     state = State(path, readonly=True) if path.exists() else None
     try:
-        statuses = collect(state, names, now)
+        statuses = collect(state, folders, now)
     finally:
         if state is not None:
             state.close()
