@@ -185,6 +185,12 @@ ERRORS = [
         ["account #1", "missing required key 'name'"],
         id="missing-name",
     ),
+    # every draft would fail at run time for want of a From address (issue 13, item 14)
+    pytest.param(
+        MINIMAL.replace('username = "me@example.com"', 'username = "me"'),
+        ["[drafts] key 'addresses'", "account 'personal' logs in as \"me\"", "enabled = false"],
+        id="drafts-without-a-from-address",
+    ),
     # a misspelt required key is named as the likely cause (issue 13, item 8)
     pytest.param(
         MINIMAL.replace("host =", "hostname ="),

@@ -84,7 +84,7 @@ def test_no_verify_stores_without_a_server(
         port = sock.getsockname()[1]
         path = tmp_path / "config.toml"
         path.write_text(
-            f'[[account]]\nname = "offline"\nhost = "127.0.0.1"\nport = {port}\nusername = "me"\n'
+            f'[[account]]\nname = "offline"\nhost = "127.0.0.1"\nport = {port}\nusername = "me@h.example"\n'
         )
         code, out, _ = login(
             ["offline", "--config", str(path), "--password-stdin", "--no-verify"],
@@ -101,7 +101,7 @@ def test_without_a_terminal_it_does_not_prompt(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "config.toml"
-    path.write_text('[[account]]\nname = "a"\nhost = "h.example"\nusername = "me"\n')
+    path.write_text('[[account]]\nname = "a"\nhost = "h.example"\nusername = "me@h.example"\n')
 
     def no_prompt(*_: object) -> str:
         raise AssertionError("prompted without a terminal")
@@ -116,7 +116,7 @@ def test_empty_password_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "config.toml"
-    path.write_text('[[account]]\nname = "a"\nhost = "h.example"\nusername = "me"\n')
+    path.write_text('[[account]]\nname = "a"\nhost = "h.example"\nusername = "me@h.example"\n')
     code, _, err = login(
         ["a", "--config", str(path), "--password-stdin", "--no-verify"], "", monkeypatch, capsys
     )
@@ -128,7 +128,7 @@ def test_without_a_keyring_it_points_to_password_command(
 ) -> None:
     keyring.set_keyring(keyring.backends.fail.Keyring())
     path = tmp_path / "config.toml"
-    path.write_text('[[account]]\nname = "a"\nhost = "h.example"\nusername = "me"\n')
+    path.write_text('[[account]]\nname = "a"\nhost = "h.example"\nusername = "me@h.example"\n')
     code, _, err = login(
         ["a", "--config", str(path), "--password-stdin", "--no-verify"],
         "pw-123",

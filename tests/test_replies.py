@@ -427,7 +427,7 @@ def test_user_template_overrides_the_wording(tmp_path: Path) -> None:
 
 
 def test_template_dir_comes_from_the_config_location(tmp_path: Path) -> None:
-    config = parse_config('[[account]]\nname = "a"\nhost = "h"\nusername = "u"\n',
+    config = parse_config('[[account]]\nname = "a"\nhost = "h"\nusername = "u@h.example"\n',
                           tmp_path / "triage" / "config.toml")
     assert user_templates_dir(config) == tmp_path / "triage" / "templates"
 

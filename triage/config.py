@@ -629,6 +629,15 @@ def _read_config(data: Mapping[str, Any], source: Path) -> Config:
         mode=mode,
     )
     top.finish()
+    if config.drafts.enabled and not config.drafts.addresses:
+        for account in config.accounts:
+            if "@" not in account.username:
+                # caught here: at run time every draft would fail, one by one
+                raise ConfigError(
+                    f"config error: {source}: [drafts] key 'addresses': drafts need your own "
+                    f"address as their From, and account {account.name!r} logs in as "
+                    f"{_show(account.username)}, which is not one: set addresses = "
+                    f'["you@example.org"] in [drafts], or enabled = false')
     return config
 
 
