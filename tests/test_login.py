@@ -84,7 +84,8 @@ def test_no_verify_stores_without_a_server(
         port = sock.getsockname()[1]
         path = tmp_path / "config.toml"
         path.write_text(
-            f'[[account]]\nname = "offline"\nhost = "127.0.0.1"\nport = {port}\nusername = "me@h.example"\n'
+            f'[[account]]\nname = "offline"\nhost = "127.0.0.1"\nport = {port}\n'
+            'username = "me@h.example"\n'
         )
         code, out, _ = login(
             ["offline", "--config", str(path), "--password-stdin", "--no-verify"],
