@@ -141,6 +141,28 @@ def test_without_a_keyring_it_points_to_password_command(
     assert "pw-123" not in err
 
 
+@pytest.mark.parametrize("command", ["", 'password_command = "pass show mail"\n'],
+                         ids=["no-password-command", "password-command-set"])
+def test_without_a_keyring_it_says_so_before_asking(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    command: str
+) -> None:
+    """Issue 13, item 5: it prompted, logged in, and only then said it could not store."""
+    keyring.set_keyring(keyring.backends.fail.Keyring())
+    path = tmp_path / "config.toml"
+    path.write_text('[[account]]\nname = "a"\nhost = "h.example"\n'
+                    f'username = "me@h.example"\n{command}')
+
+    def no_prompt(*_: object) -> str:
+        raise AssertionError("asked for a password that could not be stored")
+
+    monkeypatch.setattr("getpass.getpass", no_prompt)
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True, raising=False)
+    code, _, err = login(["a", "--config", str(path)], "", monkeypatch, capsys)
+    assert code == 3 and "no OS keyring" in err
+    assert ("already gets its password from password_command" in err) == bool(command)
+
+
 def test_login_help(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
         main(["login", "--help"])

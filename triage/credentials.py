@@ -19,6 +19,7 @@ import signal
 import subprocess
 
 import keyring
+import keyring.backends.fail
 import keyring.errors
 
 from triage.config import Account
@@ -162,16 +163,29 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
         process.communicate(timeout=5)
 
 
+def _no_keyring(account: Account) -> CredentialError:
+    if account.password_command:
+        return CredentialError(
+            f"no OS keyring is available on this machine, and account {account.name!r} already "
+            f"gets its password from password_command: there is nothing to store")
+    return CredentialError(
+        f"cannot store the password of account {account.name!r}: no OS keyring is available "
+        f"on this machine; set password_command for account {account.name!r} in the config "
+        "instead")
+
+
+def check_keyring(account: Account) -> None:
+    """CredentialError, before anyone types a password, when there is no keyring to keep it."""
+    if isinstance(keyring.get_keyring(), keyring.backends.fail.Keyring):
+        raise _no_keyring(account)
+
+
 def store_password(account: Account, password: Secret) -> None:
     """Save the password of `account` in the OS keyring (service "triage", key = account name)."""
     try:
         keyring.set_password(KEYRING_SERVICE, account.name, password.reveal())
     except keyring.errors.NoKeyringError:
-        raise CredentialError(
-            f"cannot store the password of account {account.name!r}: no OS keyring is available "
-            f"on this machine; set password_command for account {account.name!r} in the config "
-            "instead"
-        ) from None
+        raise _no_keyring(account) from None
     except Exception as exc:
         message = _redact(str(exc), password.reveal())
         raise CredentialError(

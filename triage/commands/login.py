@@ -12,7 +12,7 @@ import getpass
 import sys
 
 from triage.config import Account, add_config_argument, load_config
-from triage.credentials import Secret, keyring_backend_name, store_password
+from triage.credentials import Secret, check_keyring, keyring_backend_name, store_password
 from triage.errors import CredentialError, MailboxError
 from triage.mailbox.imap import connect
 
@@ -63,6 +63,7 @@ def _read_password(account: Account, from_stdin: bool) -> Secret:
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     account = config.account(args.account)
+    check_keyring(account)  # where the password would go, before asking for it
     password = _read_password(account, args.password_stdin)
 
     if not args.no_verify:
