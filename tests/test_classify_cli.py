@@ -257,6 +257,10 @@ def test_empty_file_is_reported_and_the_rest_classified(
     assert first["error"]
     assert second["path"] == str(good) and second["label"] in LABELS
     assert "Traceback" not in err
+    # one error format for every command: triage: PATH: what is wrong (issue 13, item 9)
+    assert f"triage: {empty}: empty message" in err.splitlines()
+    assert main(["explain", "--model", str(tiny_model_path), str(empty)]) == 1
+    assert f"triage: {empty}: empty message" in capsys.readouterr().err.splitlines()
 
 
 def test_hostile_files_do_not_crash(

@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     for path, msg, decision, error in classify_stream(classifier, iter_messages(args.paths)):
         if error or msg is None or decision is None:
             failures += 1
-            log.error("%s: %s", path, error)
+            print(f"triage: {path}: {error}", file=sys.stderr)  # the one error format
             if args.json:
                 print(json.dumps({"path": path, "label": "error", "error": error}))
             continue

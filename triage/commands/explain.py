@@ -155,7 +155,10 @@ def run(args: argparse.Namespace) -> int:
     if not items:
         raise TriageError(f"{args.path}: no message found")
     for index, (path, raw) in enumerate(items):
-        msg = parse_message(raw)
+        try:
+            msg = parse_message(raw)
+        except MessageParseError as exc:
+            raise MessageParseError(f"{path}: {exc}") from None
         if index:
             print("\n" + "=" * 72 + "\n")
         if len(items) > 1:
