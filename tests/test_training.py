@@ -6,9 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from tiny_model import eml
+from tiny_model import corpus, eml
 
 from triage import model as model_store
+from triage import modelfile
 from triage.cli import main
 from triage.training import load_labelled
 
@@ -69,3 +70,24 @@ def test_evaluate_on_a_data_set_writes_a_new_report_directory(
                  "--model", str(tiny_model_path)])
     assert code == 0, capsys.readouterr().err
     assert "test-set" in json.loads((report / "summary.json").read_text())
+
+
+def test_train_says_where_it_is_and_records_the_models_digest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 13, item 4: minutes passed with no output between the first and last lines. And
+    `triage learn` may build only on a model triage wrote (issue 10, item 7)."""
+    data = tmp_path / "data"
+    raws, labels, _offenses = corpus()
+    for i, (raw, label) in enumerate(zip(raws, labels, strict=True)):
+        (data / label).mkdir(parents=True, exist_ok=True)
+        (data / label / f"{i}.eml").write_bytes(raw)
+    output, state = tmp_path / "m.model", tmp_path / "state"
+    assert main(["train", "--data", str(data), "--output", str(output), "--skip-cv",
+                 "--state-dir", str(state)]) == 0
+    steps = [line for line in capsys.readouterr().err.splitlines()
+             if line.startswith("INFO triage.commands.train: [")]
+    assert [line.split("] ", 1)[1].split(" ")[0] for line in steps] == [
+        "reading", "training", "fitting", "writing"]
+    assert modelfile.read_metadata(output)["payload_sha256"] in \
+        modelfile.trusted_digests(state, tmp_path / "no-shipped.model")

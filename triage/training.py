@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ from triage.message import Message, parse_message
 from triage.policy import Decision, DraftPolicy
 
 LABELS = model_store.LABELS
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,9 @@ def cross_validate(
         splits = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0).split(y, y)
     rows = prepare(data.messages)
     decisions: list[Decision | None] = [None] * len(data)
-    for train_index, test_index in splits:
+    for fold, (train_index, test_index) in enumerate(splits, start=1):
+        log.info("cross-validation fold %d of %d (%d messages held out)", fold, folds,
+                 len(test_index))
         fold_model = model_store.train_rows(model_store.TrainingSet(
             rows[train_index], tuple(y[train_index]),
             tuple(data.offenses[i] for i in train_index),

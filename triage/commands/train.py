@@ -41,20 +41,28 @@ def run(args: argparse.Namespace) -> int:
     data_dir = args.data or default_data_dir()
     output = args.output or shipped_model_path()
     started = time.monotonic()
+
+    def step(what: str) -> None:  # progress: a long run says where it is
+        log.info("[%3.0f s] %s", time.monotonic() - started, what)
+
+    step(f"reading and parsing the corpus in {data_dir}")
     data = load_labelled(data_dir)
-    log.info("training on %d messages from %s", len(data), data_dir)
+    step(f"training on {len(data)} messages")
     metadata: dict[str, object] = {
         "version": f"shipped-{data.fingerprint[:12]}",
         "training_data_fingerprint": data.fingerprint,
         "training_messages": len(data),
     }
     if not args.skip_cv:
+        step("cross-validating: 5 folds, each a full training (--skip-cv skips this)")
         cv_metrics, _ = cross_validate(data)
         metadata["metrics"] = {"cross_validation_5_fold": cv_metrics}
         log.info("cross-validated macro-F1 %.3f, networking macro-F1 %.3f",
                  cv_metrics["macro_f1"], cv_metrics["networking_macro_f1"])
+    step("fitting the model: features, classifier, offense heads")
     model = fit(data)
     model.metadata.update(metadata)
+    step(f"writing {output}")
     model_store.save(model, output)
     # `triage learn` unpickles only models triage wrote: remember this one's digest
     modelfile.record_trusted(output, args.state_dir or default_state_dir(), shipped_model_path())
