@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "service",
     "drafts",
     "learn",
+    "config",
 )
 
 

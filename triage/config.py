@@ -662,9 +662,10 @@ def load_config(path: Path | str | None = None) -> Config:
         text = source.read_text(encoding="utf-8")
     except FileNotFoundError:
         how = "" if explicit else " (or pass --config PATH)"
+        init = "triage config init" + (f" --config {source}" if explicit else "")
         raise ConfigError(
-            f"config error: no config file at {source}: copy config.example.toml from the "
-            f"triage source tree to that path and edit it{how}"
+            f"config error: no config file at {source}: `{init}` writes a commented example "
+            f"there to edit{how}"
         ) from None
     except UnicodeDecodeError:
         raise ConfigError(f"config error: {source}: not UTF-8 text") from None
