@@ -91,3 +91,19 @@ def test_train_says_where_it_is_and_records_the_models_digest(
         "reading", "training", "fitting", "writing"]
     assert modelfile.read_metadata(output)["payload_sha256"] in \
         modelfile.trusted_digests(state, tmp_path / "no-shipped.model")
+
+
+def test_train_without_a_corpus_says_where_one_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 13, item 4: a pip-installed triage said "no labels.csv" about a path inside
+    site-packages. As installed there, with no training_data/ in the current directory:"""
+    from triage import training
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(training, "__file__", str(tmp_path / "site-packages" / "triage" /
+                                                  "training.py"))
+    assert main(["train", "--output", str(tmp_path / "m.model")]) == 1
+    err = capsys.readouterr().err
+    assert "no training data found" in err and "--data DIR" in err
+    assert "site-packages" not in err

@@ -170,8 +170,11 @@ def platform_flags(data: LabelledSet) -> list[bool]:
 
 
 def default_data_dir() -> Path:
-    """training_data/ in the current directory, else the one in this source checkout."""
-    here = Path.cwd() / "training_data"
-    if (here / "labels.csv").exists():
-        return here
-    return Path(__file__).resolve().parent.parent / "training_data"
+    """training_data/ in the current directory, else the one in this source checkout; a
+    TriageError saying so when neither exists (a pip-installed triage ships no corpus)."""
+    for candidate in (Path.cwd() / "training_data",
+                      Path(__file__).resolve().parent.parent / "training_data"):
+        if (candidate / "labels.csv").exists():
+            return candidate
+    raise TriageError("no training data found: the labelled corpus is training_data/ in a "
+                      "checkout of the triage repository; run this there, or pass --data DIR")
