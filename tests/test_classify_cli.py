@@ -17,6 +17,7 @@ from tiny_model import eml
 
 from triage.cli import main
 from triage.commands.classify import BATCH
+from triage.message import parse_message
 
 LABELS = {"relationship", "solicitation", "other"}
 OFFENSE_CODES = {"introduction-ask", "network-harvesting", "referral-bounty", "mlm-recruiting",
@@ -336,3 +337,18 @@ def test_human_explain(
     code, json_out, _err = run(capsys, tiny_model_path, "--json", str(path))
     [record] = records(json_out)
     assert [line[4:] for line in lines[2:]] == record["reasons"]
+
+
+def test_explain_cuts_a_long_platform_note_at_a_word(
+    tiny_model_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 13, item 12: the quoted LinkedIn note was cut mid-word at 160 characters."""
+    sample = Path(__file__).resolve().parent.parent / "triage" / "samples" / \
+        "10-linkedin-invitation.eml"
+    assert main(["explain", "--model", str(tiny_model_path), str(sample)]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if "personal note" in x)
+    quoted = line.split(': "', 1)[1].rstrip('"')
+    assert quoted.endswith(" ...")
+    full = " ".join(parse_message(sample.read_bytes()).new_text.split())
+    kept = quoted[: -len(" ...")]
+    assert full.startswith(kept) and full[len(kept)] == " "

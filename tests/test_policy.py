@@ -53,3 +53,27 @@ def test_drafts_need_confidence_of_at_least_0_9_by_default() -> None:
     decision = _decide("mlm-recruiting", unsure, mlm_language=1.0)
     assert decision.label == "solicitation" and 0.8 < decision.confidence < 0.9
     assert not decision.draft and "below 0.90" in decision.no_draft_because
+
+
+def test_evidence_shown_is_what_a_person_would_call_a_reason() -> None:
+    """Issue 13, item 12: a thank-you shown as pushing towards solicitation, a platform's own
+    unsubscribe footer, and the sender's first name were shown as reasons."""
+    from triage.policy import Evidence
+
+    msg = parse_message(
+        b"From: Wes Ruiz <wes@ruiz.example>\nTo: Dana <dana@example.org>\nSubject: hi\n"
+        b"Message-ID: <2@ruiz.example>\n\nThanks Dana! Join my team, extra income.\n")
+    evidence = (Evidence("signal:thanks", 0.4, "thanks you"),
+                Evidence("words:wes", 0.3, "wes"),
+                Evidence("words:and ll", 0.3, "and ll"),
+                Evidence("words:extra income", 0.3, "extra income"),
+                Evidence("signal:mlm_language", 0.2, "uses multi-level-marketing language"))
+    values = dict.fromkeys(SIGNAL_NAMES, 0.0)
+    heads = OffenseScores(worst=0.1, by_offense=dict.fromkeys(OFFENSES, 0.1))
+    decision = decide(msg, SURE, heads, evidence, signals=values, model_version="test")
+    assert [e.feature for e in decision.evidence] == ["words:extra income",
+                                                      "signal:mlm_language"]
+    assert "thanks you" not in decision.reasons
+    relationship = decide(msg, {"relationship": 0.9, "solicitation": 0.05, "other": 0.05},
+                          heads, evidence, signals=values, model_version="test")
+    assert "signal:thanks" in [e.feature for e in relationship.evidence]

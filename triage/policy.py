@@ -205,6 +205,34 @@ def _not_ruled_out(offenses: tuple[str, ...], signals: Mapping[str, float]) -> t
                  if not signals.get(OFFENSE_RULED_OUT_BY.get(code, ""), 0.0) > 0)
 
 
+# What a person would give as a reason for relationship and never for the other classes: the
+# model may weigh a thank-you towards solicitation (pitches thank too), but shown as a reason
+# for solicitation it reads as nonsense.
+_RELATIONSHIP_REASONS = frozenset(f"signal:{name}" for name in (
+    "thanks", "congratulates", "offers_help", "questions_for_you", "shows_homework",
+    "shared_history", "only_gives", "offers_introduction", "you_focus"))
+_WORD = re.compile(r"\w+")
+# Wording made only of these says nothing a person would call a reason ("and ll", "to your").
+_FILLER = frozenset("a an and are as at be but by do for from have i if in is it its me my of on "
+                    "or our so that the this to was we will with you your ll re ve".split())
+
+
+def _reasons_a_person_would_give(msg: Message, label: str,
+                                 evidence: Sequence[Evidence]) -> tuple[Evidence, ...]:
+    """The evidence worth showing: not a relationship cue for another class, not a platform's
+    own unsubscribe footer, not the name of a person on the message, not filler words."""
+    names = {word for address in (msg.sender, *msg.to, *msg.cc) if address is not None
+             for word in _WORD.findall(address.name.lower()) if len(word) > 1}
+    return tuple(
+        item for item in evidence
+        if not (label != "relationship" and item.feature in _RELATIONSHIP_REASONS)
+        and not (msg.platform and item.feature == "signal:unsubscribe")
+        and not (item.feature.startswith("words:")
+                 and (not names.isdisjoint(item.description.lower().split())
+                      or _FILLER.issuperset(item.description.lower().split())))
+    )
+
+
 def _reason_lines(evidence: Sequence[Evidence], limit: int = 4) -> list[str]:
     lines: list[str] = []
     words: list[str] = []
@@ -248,6 +276,7 @@ def decide(
         reasons.append(f"you have written to this sender {times}")
     if list_reason and label == "other":
         reasons.append(list_reason)
+    evidence = _reasons_a_person_would_give(msg, label, evidence)
     reasons += _reason_lines(evidence)
 
     no_draft = ""

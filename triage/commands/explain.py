@@ -72,9 +72,11 @@ def describe(msg: Message, decision: Decision, context: SenderContext | None = N
         model_said = [r for r in decision.reasons if r.startswith("the model alone says")]
         lines += [f"  ({r})" for r in model_said]
     if msg.platform:
-        note = msg.new_text.strip()
+        note = " ".join(msg.new_text.split())
+        if len(note) > 160:  # cut at a word, and say so
+            note = note[:160].rsplit(" ", 1)[0] + " ..."
         lines.append(f"  judged by the personal note of this {msg.platform} notification: "
-                     + (f'"{note[:160]}"' if note else "there is none"))
+                     + (f'"{note}"' if note else "there is none"))
     lines += ["", f"What pushed it towards {decision.label} (strongest first):"]
     if not decision.evidence:
         lines.append("  nothing stands out; the decision rests on many small cues")
