@@ -18,6 +18,7 @@ from scipy import sparse
 
 _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: spreads bits evenly
 _BASE = np.uint64(257)
+CHUNK_DOCS = 512  # documents hashed at once: memory grows with it, speed hardly does
 
 
 class CharNgramTfidf:
@@ -39,9 +40,11 @@ class CharNgramTfidf:
             max_chars: int = 1_000, min_df: int = 3) -> CharNgramTfidf:
         """Keep the buckets found in at least `min_df` of `texts`, with smooth idf weights."""
         unfitted = cls(ngram_range, bits, max_chars, np.zeros(0, np.int32), np.zeros(0, np.float32))
-        docs, buckets = unfitted._grams(texts)
-        pairs = np.unique((docs << bits) | buckets)
-        document_frequency = np.bincount(pairs & ((1 << bits) - 1), minlength=1 << bits)
+        document_frequency = np.zeros(1 << bits, dtype=np.int64)
+        for start in range(0, len(texts), CHUNK_DOCS):  # a corpus at once peaks at ~0.6 GB
+            docs, buckets = unfitted._grams(texts[start : start + CHUNK_DOCS])
+            pairs = np.unique((docs << bits) | buckets)
+            document_frequency += np.bincount(pairs & ((1 << bits) - 1), minlength=1 << bits)
         kept = np.flatnonzero(document_frequency >= min_df).astype(np.int32)
         idf = (np.log((1 + len(texts)) / (1 + document_frequency[kept])) + 1).astype(np.float32)
         return cls(ngram_range, bits, max_chars, kept, idf)
@@ -87,6 +90,14 @@ class CharNgramTfidf:
         return np.concatenate(found_docs), np.concatenate(found_buckets)
 
     def transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
+        """Sublinear TF-IDF rows, l2-normalised; a row depends on its text alone, so a long
+        list is done in chunks of CHUNK_DOCS with the same result and a bounded peak."""
+        if len(texts) <= CHUNK_DOCS:
+            return self._transform(texts)
+        return sparse.vstack([self._transform(texts[start : start + CHUNK_DOCS])
+                              for start in range(0, len(texts), CHUNK_DOCS)], format="csr")
+
+    def _transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
         n_docs, n_columns = len(texts), len(self.idf)
         data, docs, left = self._encode(texts)
         low, high = self.ngram_range

@@ -157,9 +157,11 @@ def train_rows(training_set: TrainingSet) -> Model:
     pipeline = build_pipeline()
     fit_params = {}
     if training_set.weights:
-        fit_params["classifier__sample_weight"] = np.asarray(training_set.weights, dtype=float)
-    pipeline.fit(training_set.rows, labels, **fit_params)
-    x = pipeline.named_steps["features"].transform(training_set.rows)
+        fit_params["sample_weight"] = np.asarray(training_set.weights, dtype=float)
+    # What Pipeline.fit does, keeping the feature matrix for the offense heads instead of
+    # computing it a second time.
+    x = pipeline.named_steps["features"].fit_transform(training_set.rows, labels)
+    pipeline.named_steps["classifier"].fit(x, labels, **fit_params)
     head = OffenseHead(_word_and_signal_columns(pipeline))
     head.fit(x, training_set.offenses, labels == "solicitation")
     return Model(pipeline=pipeline, offense_head=head, _training_set=training_set)
