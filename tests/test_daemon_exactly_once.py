@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from daemon_support import mixed_mail
 from triage.classifier import Classifier
 from triage.config import DraftsConfig, LabelNames
 from triage.daemon import FolderProcessor, Options, process_folder
+from triage.errors import MailboxError
 from triage.mailbox.maildir import MaildirMailbox, flags_of
 from triage.message import parse_message
 from triage.state import State
@@ -184,6 +186,35 @@ def test_stop_between_drafts_leaves_the_rest_for_the_next_run(
         assert state.counts("local")["local"].get("pending", 0) >= 1
     run(mailbox, daemon_classifier, tmp_path / "state")
     check_exactly_once(mailbox, daemon_classifier, tmp_path / "state")
+
+
+def test_a_failed_draft_gives_its_place_under_the_daily_cap_to_the_next(
+    tmp_path: Path, daemon_classifier: Classifier
+) -> None:
+    mailbox = build(tmp_path, count=15)
+    inbox = [parse_message(m.raw) for m in mailbox.fetch("INBOX", mailbox.search("INBOX"))]
+    wanted = sum(d.draft for d in daemon_classifier.classify(inbox))
+    assert wanted >= 3, "the test mail must give the model three offenders to draft for"
+    refused = 0
+
+    class RefusingFirstDraft(FaultyMailbox):
+        """The server refuses the first APPEND to Drafts (a quota, say), then takes them."""
+
+        def append(self, folder: str, raw: bytes, flags: Iterable[str]) -> None:
+            nonlocal refused
+            if not refused:
+                refused += 1
+                raise MailboxError("APPEND refused: over quota")
+            self.inner.append(folder, raw, flags)
+
+    report = process_folder(RefusingFirstDraft(mailbox, 0), "INBOX", daemon_classifier,
+                            tmp_path / "state", account="local", labels=LABELS,
+                            drafts=replace(DRAFTS, daily_cap=2), user_address=USER)
+    assert refused == 1
+    assert len(mailbox.search("Drafts")) == 2
+    assert sum("daily cap" in o.note for o in report.outcomes) == wanted - 3
+    with State.open(tmp_path / "state") as state:
+        assert Counter(d.status for d in state.drafts()) == {"written": 2, "failed": 1}
 
 
 def test_a_dry_run_changes_nothing(tmp_path: Path, daemon_classifier: Classifier) -> None:

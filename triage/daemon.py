@@ -225,6 +225,7 @@ class _Item:
     labels: tuple[str, ...] = ()
     draft_id: str = ""
     draft_planned: bool = False
+    capped: Intent | None = None        # refused a draft by the daily cap alone
     note: str = ""
     status: str = "pending"
     error: str = ""
@@ -838,11 +839,13 @@ class FolderProcessor:
             self.account, folder, uidvalidity, intents,
             drafts_folder=self.drafts_folder(), daily_cap=drafts.daily_cap,
             cooldown_days=drafts.cooldown_days, now=self.clock.now())
-        for item in items:
+        for item, intent in zip(items, intents, strict=True):
             plan = plans.get(item.fetched.uid)
             if plan is None:
                 continue
             item.draft_planned = plan.planned
+            if plan.capped:
+                item.capped = intent
             if not plan.planned:
                 item.draft_id = ""
                 item.note = plan.note
@@ -868,17 +871,32 @@ class FolderProcessor:
                 for item in members:
                     item.status, item.error = "error", f"label {name}: {_one_line(exc)}"
         stopped = False
+        failed_drafts = 0
         for item in items:
             if item.status != "pending":
                 continue
+            if item.capped is not None and failed_drafts:
+                self._plan_capped(folder, uidvalidity, item)
             if item.draft_planned:
                 if self.should_stop():
                     stopped = True
                     continue  # stays pending; the next run writes the draft
                 self._draft(folder, uidvalidity, item)
+                failed_drafts += not item.draft_written
             if item.status == "pending":
                 item.status = "done"
         return stopped
+
+    def _plan_capped(self, folder: str, uidvalidity: int, item: _Item) -> None:
+        """A failed draft does not use up a place under the daily cap: offer it to the next
+        message the cap turned away."""
+        assert item.capped is not None
+        drafts = self.options.drafts
+        plan = self.state.plan_capped_draft(
+            self.account, folder, uidvalidity, item.capped, drafts_folder=self.drafts_folder(),
+            daily_cap=drafts.daily_cap, cooldown_days=drafts.cooldown_days, now=self.clock.now())
+        if plan.planned:
+            item.draft_id, item.draft_planned, item.note = item.capped.draft_message_id, True, ""
 
     def _draft(self, folder: str, uidvalidity: int, item: _Item) -> None:
         """Write the planned draft once, then give the original the drafted label."""

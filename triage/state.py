@@ -206,6 +206,7 @@ class DraftPlan:
 
     planned: bool
     note: str = ""
+    capped: bool = False  # refused only for the daily cap: a place freed later may take it
 
 
 @dataclass(frozen=True)
@@ -521,7 +522,8 @@ class State:
             "SELECT COUNT(*) FROM drafts WHERE status != 'failed' AND created_at >= ?",
             (format_ts(now - timedelta(days=1)),)).fetchone()[0]
         if written_today >= daily_cap:
-            return DraftPlan(False, f"the daily cap of {daily_cap} drafts is reached")
+            return DraftPlan(False, f"the daily cap of {daily_cap} drafts is reached",
+                             capped=True)
         db.execute(
             "INSERT INTO drafts (account, folder, drafts_folder, original_key, "
             "original_message_id, draft_message_id, sender, subject, status, created_at) "
@@ -530,6 +532,21 @@ class State:
              intent.draft_message_id, intent.sender, intent.subject[:300], format_ts(now)),
         )
         return DraftPlan(True)
+
+    def plan_capped_draft(self, account: str, folder: str, uidvalidity: int, intent: Intent, *,
+                          drafts_folder: str, daily_cap: int, cooldown_days: int,
+                          now: datetime) -> DraftPlan:
+        """Plan again a draft the daily cap refused, after a draft of the same batch failed and
+        gave its place back; the ledger row then names the draft, as if planned at first."""
+        with self._transaction() as db:
+            plan = self._plan_draft(db, account, folder, drafts_folder, intent, daily_cap,
+                                    cooldown_days, now)
+            if plan.planned:
+                db.execute("UPDATE messages SET draft_message_id = ?, note = '', updated_at = ? "
+                           "WHERE account = ? AND folder = ? AND uidvalidity = ? AND uid = ?",
+                           (intent.draft_message_id, format_ts(now), account, folder,
+                            uidvalidity, intent.uid))
+        return plan
 
     def draft_written(self, account: str, folder: str, uidvalidity: int, uid: int,
                       draft_message_id: str, now: datetime) -> None:
