@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -263,3 +264,24 @@ def test_the_body_is_written_from_the_input_buffer_not_copied() -> None:
     assert views and all(p.obj is raw for p in views)
     assert sum(len(p) for p in views) >= len(raw) - len(b"X-Triage-Class: relationship\n")
     assert b"".join(bytes(p) for p in pieces).count(b"X-Triage-Class") == 1
+
+
+def test_the_filter_does_not_load_the_daemon_imap_or_the_keyring(tiny_model_path: Path,
+                                                                   tmp_path: Path) -> None:
+    """A filter runs once per delivered message: it imports what classifying needs only."""
+    message = tmp_path / "m.eml"
+    message.write_bytes(PITCH)
+    probe = (
+        "import sys\n"
+        "from triage.cli import main\n"
+        f"sys.stdin = open({str(message)!r})\n"
+        f"code = main(['filter', '--model', {str(tiny_model_path)!r}])\n"
+        "sys.stdout.flush()\n"
+        "heavy = ('triage.daemon', 'triage.mailbox', 'imapclient', 'keyring', 'sklearn')\n"
+        "print(code, sorted(m for m in sys.modules if m.split('.')[0] in heavy\n"
+        "                   or any(m.startswith(h) for h in heavy)), file=sys.stderr)\n"
+    )
+    ran = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True, timeout=60)
+    assert b"X-Triage-Class" in ran.stdout.encode()
+    assert ran.stderr.strip().splitlines()[-1] == "0 []"

@@ -14,7 +14,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from triage import __version__
+from triage import version
 from triage.errors import TriageError
 
 log = logging.getLogger("triage")
@@ -37,7 +37,23 @@ COMMAND_MODULES = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+class _PrintVersion(argparse.Action):
+    def __init__(self, option_strings: Sequence[str], dest: str, help: str) -> None:
+        super().__init__(option_strings, dest, nargs=0, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_args: object) -> None:
+        print(f"triage {version()}")
+        parser.exit()
+
+
+def chosen_command(argv: Sequence[str]) -> str | None:
+    """The subcommand named on the command line (the first word that is not an option)."""
+    return next((arg for arg in argv if not arg.startswith("-")), None)
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser for every command, or for `only` that one: a mail filter run once per
+    message should not pay for importing the daemon, IMAP and the keyring it never uses."""
     parser = argparse.ArgumentParser(
         prog="triage",
         description=(
@@ -45,12 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
             "label it in your mailbox and draft kind feedback for the worst offenders."
         ),
     )
-    parser.add_argument("--version", action="version", version=f"triage {__version__}")
+    parser.add_argument("--version", action=_PrintVersion, help="show the version and exit")
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="log debug detail to stderr"
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    for name in (only,) if only in COMMAND_MODULES else COMMAND_MODULES:
         try:
             module = importlib.import_module(f"triage.commands.{name}")
         except ModuleNotFoundError as exc:
@@ -71,7 +87,8 @@ def configure_logging(verbose: bool) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(chosen_command(argv))
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
