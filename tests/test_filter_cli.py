@@ -277,7 +277,8 @@ def test_the_filter_does_not_load_the_daemon_imap_or_the_keyring(tiny_model_path
         f"sys.stdin = open({str(message)!r})\n"
         f"code = main(['filter', '--model', {str(tiny_model_path)!r}])\n"
         "sys.stdout.flush()\n"
-        "heavy = ('triage.daemon', 'triage.mailbox', 'imapclient', 'keyring', 'sklearn')\n"
+        "heavy = ('triage.daemon', 'triage.mailbox', 'imapclient', 'keyring', 'sklearn', 'scipy',\n"
+        "         'importlib.metadata')\n"
         "print(code, sorted(m for m in sys.modules if m.split('.')[0] in heavy\n"
         "                   or any(m.startswith(h) for h in heavy)), file=sys.stderr)\n"
     )

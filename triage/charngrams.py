@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 import numpy as np
-from scipy import sparse
+
+from triage.sparse_rows import SparseRows, vstack
 
 _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: spreads bits evenly
 _BASE = np.uint64(257)
@@ -89,15 +90,15 @@ class CharNgramTfidf:
             found_buckets.append(buckets[valid])  # a copy: the bucket array is reused
         return np.concatenate(found_docs), np.concatenate(found_buckets)
 
-    def transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
+    def transform(self, texts: Sequence[str]) -> SparseRows:
         """Sublinear TF-IDF rows, l2-normalised; a row depends on its text alone, so a long
         list is done in chunks of CHUNK_DOCS with the same result and a bounded peak."""
         if len(texts) <= CHUNK_DOCS:
             return self._transform(texts)
-        return sparse.vstack([self._transform(texts[start : start + CHUNK_DOCS])
-                              for start in range(0, len(texts), CHUNK_DOCS)], format="csr")
+        return vstack([self._transform(texts[start : start + CHUNK_DOCS])
+                       for start in range(0, len(texts), CHUNK_DOCS)])
 
-    def _transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
+    def _transform(self, texts: Sequence[str]) -> SparseRows:
         n_docs, n_columns = len(texts), len(self.idf)
         data, docs, left = self._encode(texts)
         low, high = self.ngram_range
@@ -128,10 +129,8 @@ class CharNgramTfidf:
         indptr = np.searchsorted(unique, row_starts).astype(np.int32)
         rows = np.repeat(np.arange(n_docs), np.diff(indptr))
         indices = (unique - row_starts[rows]).astype(np.int32)
-        counts = sparse.csr_matrix((counts, indices, indptr), shape=(n_docs, n_columns))
-        counts.has_sorted_indices = True  # and no duplicates: they were just counted
-        counts.data = (np.log(counts.data) + 1) * self.idf[counts.indices]  # sublinear tf-idf
-        norms = np.sqrt(np.bincount(rows, weights=counts.data ** 2, minlength=n_docs))
+        data = (np.log(counts) + 1) * self.idf[indices]  # sublinear tf-idf
+        norms = np.sqrt(np.bincount(rows, weights=data ** 2, minlength=n_docs))
         norms[norms == 0] = 1
-        counts.data /= norms[rows].astype(np.float32)
-        return counts
+        data /= norms[rows].astype(np.float32)
+        return SparseRows(data, indices, indptr, n_columns)

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-from scipy import sparse
 
 from triage import modelfile
 from triage.errors import ModelError
@@ -23,6 +22,7 @@ from triage.inference import IncompatibleModel, InferenceModel
 from triage.message import Message
 from triage.offenses import OffenseScores
 from triage.policy import Decision, DraftPolicy, Evidence, SenderContext, decide
+from triage.sparse_rows import SparseRows
 
 MODEL_FILE = "triage.model"
 _SIGNAL_DESCRIPTIONS = {f"signal:{s.name}": s.description for s in SIGNALS}
@@ -93,22 +93,22 @@ class Classifier:
         return str(self.metadata.get("version", "unversioned"))
 
     def feature_matrices(self, messages: Sequence[Message]
-                         ) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
+                         ) -> tuple[SparseRows, SparseRows]:
         """The feature matrix, and the part of it the offense heads read (what
         `classify_features` takes)."""
         return self.inference.transform(prepare(messages))
 
-    def scores(self, x: sparse.csr_matrix, x_heads: sparse.csr_matrix
+    def scores(self, x: SparseRows, x_heads: SparseRows
                ) -> tuple[list[dict[str, float]], list[OffenseScores]]:
         """Class probabilities and offense scores for each row."""
         proba, offenses = self.inference.predict(x, x_heads)
         classes = self.inference.classes
         return [dict(zip(classes, map(float, row), strict=True)) for row in proba], offenses
 
-    def _signal_values(self, x: sparse.csr_matrix) -> list[list[float]]:
+    def _signal_values(self, x: SparseRows) -> list[list[float]]:
         """Each row's named signals as computed (0..1), read back from the feature matrix."""
         first = self.inference.n_words + self.inference.n_chars
-        values = x[:, first:].toarray() / self.inference.signal_weight
+        values = x.dense_columns(first) / self.inference.signal_weight
         return values.tolist()
 
     def _make_evidence(self, column: int, weight: float) -> Evidence:
@@ -116,7 +116,7 @@ class Classifier:
         description = _SIGNAL_DESCRIPTIONS.get(name, name.partition(":")[2])
         return Evidence(name, round(weight, 4), description)
 
-    def _evidence(self, x: sparse.csr_matrix, labels: Sequence[str]) -> list[tuple[Evidence, ...]]:
+    def _evidence(self, x: SparseRows, labels: Sequence[str]) -> list[tuple[Evidence, ...]]:
         """For each row, the features that pushed hardest towards its label (value x weight),
         at most MAX_EVIDENCE, strongest first, positive ones only.
 
@@ -127,7 +127,7 @@ class Classifier:
         among its leading entries is ranked by that very call.
         """
         n = x.shape[0]
-        rows = np.repeat(np.arange(n), np.diff(x.indptr))
+        rows = x.row_of_each_entry()
         explainable = np.flatnonzero(self._explainable[x.indices])
         rows, columns = rows[explainable], x.indices[explainable]
         svm_classes = self.inference.svm_classes
@@ -184,8 +184,8 @@ class Classifier:
     def classify_features(
         self,
         messages: Sequence[Message],
-        x: sparse.csr_matrix,
-        x_heads: sparse.csr_matrix,
+        x: SparseRows,
+        x_heads: SparseRows,
         contexts: Sequence[SenderContext] | None = None,
     ) -> list[Decision]:
         """`classify` for messages whose feature matrices are made already (by

@@ -42,7 +42,7 @@ class HashedCharNgrams(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
-        return self.tfidf_.transform(texts)
+        return self.tfidf_.transform(texts).to_scipy()
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         return np.array([f"charhash{i}" for i in range(len(self.tfidf_.idf))], dtype=object)

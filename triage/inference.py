@@ -25,12 +25,11 @@ from itertools import chain, compress, repeat
 from typing import Any
 
 import numpy as np
-from scipy import sparse
-from scipy.special import expit
 
 from triage.charngrams import CharNgramTfidf
 from triage.features import SIGNAL_NAMES
 from triage.offenses import OFFENSES, OffenseScores
+from triage.sparse_rows import SparseRows, hstack
 
 _ASCII_WORDS = bytes(c + 32 if 65 <= c <= 90 else c if 48 <= c <= 57 or 97 <= c <= 122 or c == 95
                      else 32 for c in range(256))
@@ -38,6 +37,14 @@ _LONGER_THAN_ONE = (1).__lt__
 # TfidfVectorizer's default token_pattern, (?u)\b\w\w+\b: runs of two or more word characters
 # (without the \b checks the regex engine spends a quarter less time per character)
 _WORDS = re.compile(r"\w\w+")
+
+
+def expit(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """The logistic function 1 / (1 + exp(-x)), which scipy.special.expit computes."""
+    result = np.negative(x, out=out)
+    np.exp(result, out=result)
+    result += 1.0
+    return np.reciprocal(result, out=result)
 
 
 class IncompatibleModel(ValueError):
@@ -94,7 +101,7 @@ class WordTfidf:
             return list(compress(words, map(_LONGER_THAN_ONE, map(len, words))))
         return _WORDS.findall(text.lower())
 
-    def transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
+    def transform(self, texts: Sequence[str]) -> SparseRows:
         n_docs = len(texts)
         tokens = list(map(self.tokens, texts))
         lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=n_docs)
@@ -122,12 +129,8 @@ class WordTfidf:
         unique = key[starts]
         indptr = np.zeros(n_docs + 1, dtype=np.int32)
         np.cumsum(np.bincount(unique // self.n_columns, minlength=n_docs), out=indptr[1:])
-        x = sparse.csr_matrix(
-            (counts.astype(np.intc).astype(self.dtype),
-             (unique % self.n_columns).astype(np.int32), indptr),
-            shape=(n_docs, self.n_columns),
-        )
-        x.has_sorted_indices = True
+        x = SparseRows(counts.astype(np.intc).astype(self.dtype),
+                       (unique % self.n_columns).astype(np.int32), indptr, self.n_columns)
         # TfidfTransformer.transform, step by step: sublinear tf, idf, then the l2 norm as
         # sklearn's inplace_csr_row_normalize_l2 computes it (squares summed in float64, row by
         # row in column order, which is what bincount does)
@@ -203,17 +206,16 @@ class InferenceModel:
         return ([f"words:{t}" for t in self.words.terms] + ["chars:"] * self.n_chars
                 + [f"signal:{s}" for s in SIGNAL_NAMES])
 
-    def transform(self, rows: np.ndarray) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
+    def transform(self, rows: np.ndarray) -> tuple[SparseRows, SparseRows]:
         """The feature matrix, and its word and signal columns (what the offense heads read)."""
         texts: list[str] = rows[:, 0].tolist()
         words = self.words.transform(texts)
         chars = self.chars.transform(texts)
-        signals = sparse.csr_matrix(np.asarray(rows[:, 1:], dtype=np.float64))
-        signals = signals * self.signal_weight
-        return (sparse.hstack([words, chars, signals]).tocsr(),
-                sparse.hstack([words, signals]).tocsr())
+        signals = SparseRows.from_dense(np.asarray(rows[:, 1:], dtype=np.float64)
+                                        * self.signal_weight)
+        return hstack([words, chars, signals]), hstack([words, signals])
 
-    def predict(self, x: sparse.csr_matrix, x_heads: sparse.csr_matrix
+    def predict(self, x: SparseRows, x_heads: SparseRows
                 ) -> tuple[np.ndarray, list[OffenseScores]]:
         """Class probabilities (columns in `classes` order) and offense scores."""
         n = x.shape[0]
