@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "demo",
     "classify",
     "filter",
+    "serve",
     "explain",
     "train",
     "evaluate",

@@ -16,10 +16,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from triage.classifier import Classifier
-from triage.config import Config, add_config_argument, load_config
+from typing import TYPE_CHECKING
+
 from triage.errors import ConfigError
-from triage.personal import account_classifier, draft_policy
+
+if TYPE_CHECKING:  # `triage filter` and `triage serve` import this module before choosing a
+    # path that may never load a model: the heavy modules are imported where they are used
+    from triage.classifier import Classifier
+    from triage.config import Config
 
 
 def add_model_argument(parser: argparse.ArgumentParser) -> None:
@@ -29,6 +33,8 @@ def add_model_argument(parser: argparse.ArgumentParser) -> None:
 
 def add_account_arguments(parser: argparse.ArgumentParser) -> None:
     """`--config PATH` and `--account NAME`: classify as the daemon does for that account."""
+    from triage.config import add_config_argument
+
     add_config_argument(parser)
     parser.add_argument("--account", metavar="NAME",
                         help="use this account's personal model and the config's lists "
@@ -51,6 +57,10 @@ def pick_account(config: Config, name: str | None) -> str:
 
 
 def load_classifier(args: argparse.Namespace) -> Classifier:
+    from triage.classifier import Classifier
+    from triage.config import load_config
+    from triage.personal import account_classifier, draft_policy
+
     if not wants_config(args):
         return Classifier.load(args.model)
     config = load_config(getattr(args, "config", None))

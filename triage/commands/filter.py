@@ -3,7 +3,9 @@
 Made for procmail, maildrop, Sieve extprograms and mutt/notmuch hooks, in the manner of
 `spamassassin -e` and `bogofilter -p`. The message is passed through byte for byte, except that
 X-Triage-* headers already present are removed first: a sender must not be able to pre-label
-their own mail. Whatever the input, the exit code is 0 and something is written.
+their own mail. Whatever the input, the exit code is 0 and something is written. A running
+`triage serve` answers in a few milliseconds (triage.filter_socket); without one the message
+is classified in this process.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import logging
 import sys
 
 from triage.commands.common import add_model_argument, load_classifier
-from triage.message import parse_message
+from triage.filter_socket import ask_server
 
 log = logging.getLogger(__name__)
 
@@ -73,18 +75,15 @@ def add_headers(raw: bytes, headers: list[tuple[str, str]]) -> list[bytes | memo
 
 def run(args: argparse.Namespace) -> int:
     raw = sys.stdin.buffer.read()
+    model = str(args.model.resolve()) if args.model else ""
+    headers = ask_server(raw, model)
+    if headers is not None:
+        log.debug("answered by triage serve")
+    else:
+        from triage.filter_server import headers_for
+
+        headers = headers_for(lambda: load_classifier(args), raw)
     out = sys.stdout.buffer
-    try:
-        msg = parse_message(raw)  # reads only the first megabyte; all of it passes through
-        decision = load_classifier(args).classify([msg])[0]
-        headers = [
-            ("X-Triage-Class", decision.label),
-            ("X-Triage-Score", f"{decision.confidence:.3f}"),
-            ("X-Triage-Offenses", ", ".join(decision.offenses) or "none"),
-        ]
-    except Exception as exc:  # noqa: BLE001 - a filter must never lose mail
-        log.error("classification failed: %s", exc)
-        headers = [("X-Triage-Class", "error")]
     for piece in add_headers(raw, headers):
         out.write(piece)
     out.flush()
