@@ -117,7 +117,7 @@ def rss():
     for line in open('/proc/self/status'):
         if line.startswith('VmRSS:'):
             return int(line.split()[1])
-from triage.cli import build_parser
+from triage.commands.parser import build_parser
 build_parser()
 imports = rss()
 from pathlib import Path

@@ -123,3 +123,20 @@ def test_a_socket_left_by_a_dead_server_is_replaced(tmp_path: Path,
 
 def test_the_client_sends_exactly_what_the_parser_reads() -> None:
     assert SENT_BYTES == MAX_PARSE_BYTES + 1
+
+
+def test_a_served_filter_imports_neither_the_parser_nor_numpy(served: Path,
+                                                              tiny_model_path: Path) -> None:
+    """What makes a served filter fast: it is answered before argparse, logging or numpy load."""
+    probe = (
+        "import sys\n"
+        "from triage.cli import main\n"
+        f"code = main(['filter', '--model', {str(tiny_model_path)!r}])\n"
+        "sys.stdout.flush()\n"
+        "print(code, sorted(m for m in ('argparse', 'logging', 'numpy', 'typing')\n"
+        "                   if m in sys.modules), file=sys.stderr)\n"
+    )
+    ran = subprocess.run([sys.executable, "-c", probe], input=MESSAGES[0],
+                         env=environment(served), capture_output=True, timeout=60, check=True)
+    assert b"X-Triage-Class: " in ran.stdout
+    assert ran.stderr.decode().strip().splitlines()[-1] == "0 []"

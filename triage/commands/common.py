@@ -13,15 +13,16 @@ Which model a command uses:
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
-
-from typing import TYPE_CHECKING
 
 from triage.errors import ConfigError
 
-if TYPE_CHECKING:  # `triage filter` and `triage serve` import this module before choosing a
-    # path that may never load a model: the heavy modules are imported where they are used
+# typing.TYPE_CHECKING without importing typing: a served `triage filter` imports this module,
+# and the heavy modules are imported in the functions that use them
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+
     from triage.classifier import Classifier
     from triage.config import Config
 
