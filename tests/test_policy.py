@@ -31,6 +31,7 @@ def _decide(offense: str, scores: dict[str, float] = SURE, **signals: float):
     ("offense", "backing", "ruled_out_by"),
     [
         ("introduction-ask", "asks_introduction", "offers_introduction"),
+        ("introduction-ask", "asks_introduction", "offers_help"),
         ("what-can-you-do-for-me", "asks_for_job", "applies_to_posting"),
         ("referral-bounty", "offers_reward", "only_gives"),
     ],

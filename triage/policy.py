@@ -28,14 +28,16 @@ OFFENSE_NAMES = {
     "pitch-on-introduction": "uses an introduction to push a pitch",
 }
 # Offenses that a named signal rules out, whatever the offense heads say: an offer to introduce
-# is never an introduction ask, an application to a posted job is not a job seeker's "what do
-# you have for me", and a note that only thanks (and mentions an agreed fee) is not a bounty.
-# The heads generalise poorly to mail unlike the corpus; these are the confusions real mail
-# showed, and a draft accusing someone of what they did not do is the worst thing triage writes.
-OFFENSE_RULED_OUT_BY = {
-    "introduction-ask": "offers_introduction",
-    "what-can-you-do-for-me": "applies_to_posting",
-    "referral-bounty": "only_gives",
+# is never an introduction ask, and an ask for an introduction that makes it easy to say no is
+# considerate, which the conventions make no offense; an application to a posted job is not a
+# job seeker's "what do you have for me"; a note that only thanks (and mentions an agreed fee)
+# is not a bounty. The heads generalise poorly to mail unlike the corpus; these are the
+# confusions real mail showed, and a draft accusing someone of what they did not do is the
+# worst thing triage writes.
+OFFENSE_RULED_OUT_BY: dict[str, tuple[str, ...]] = {
+    "introduction-ask": ("offers_introduction", "offers_help"),
+    "what-can-you-do-for-me": ("applies_to_posting",),
+    "referral-bounty": ("only_gives",),
 }
 _NOREPLY = re.compile(r"(?i)^(no-?reply|do-?not-?reply|donotreply|notifications?|mailer-daemon"
                       r"|postmaster|bounces?|alerts?|newsletter|news|marketing|info|support"
@@ -202,7 +204,8 @@ def _adjust_for_list_mail(scores: Mapping[str, float], msg: Message) -> tuple[di
 
 def _not_ruled_out(offenses: tuple[str, ...], signals: Mapping[str, float]) -> tuple[str, ...]:
     return tuple(code for code in offenses
-                 if not signals.get(OFFENSE_RULED_OUT_BY.get(code, ""), 0.0) > 0)
+                 if not any(signals.get(name, 0.0) > 0
+                            for name in OFFENSE_RULED_OUT_BY.get(code, ())))
 
 
 # What a person would give as a reason for relationship and never for the other classes: the
