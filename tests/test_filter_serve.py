@@ -140,3 +140,16 @@ def test_a_served_filter_imports_neither_the_parser_nor_numpy(served: Path,
                          env=environment(served), capture_output=True, timeout=60, check=True)
     assert b"X-Triage-Class: " in ran.stdout
     assert ran.stderr.decode().strip().splitlines()[-1] == "0 []"
+
+
+def test_without_a_runtime_directory_the_socket_is_in_a_private_temporary_one(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from triage.filter_socket import socket_path
+
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
+    assert socket_path() == str(tmp_path / "run" / "triage" / SOCKET_NAME)
+    monkeypatch.delenv("XDG_RUNTIME_DIR")
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    assert socket_path() == str(tmp_path / f"triage-{os.getuid()}" / SOCKET_NAME)
+    monkeypatch.setenv("TMPDIR", "relative/ignored")
+    assert socket_path() == f"/tmp/triage-{os.getuid()}/{SOCKET_NAME}"

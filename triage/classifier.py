@@ -57,7 +57,6 @@ class Classifier:
         self.inference = inference
         self.metadata = metadata
         self.policy = policy or DraftPolicy()
-        self._feature_names = inference.feature_names()
         # character n-gram buckets move scores but explain nothing to a person
         self._explainable = np.ones(inference.n_features, dtype=bool)
         self._explainable[inference.n_words : inference.n_words + inference.n_chars] = False
@@ -112,7 +111,7 @@ class Classifier:
         return values.tolist()
 
     def _make_evidence(self, column: int, weight: float) -> Evidence:
-        name = self._feature_names[column]
+        name = self.inference.feature_name(column)
         description = _SIGNAL_DESCRIPTIONS.get(name, name.partition(":")[2])
         return Evidence(name, round(weight, 4), description)
 

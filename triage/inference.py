@@ -176,7 +176,6 @@ class InferenceModel:
         if self.coef.shape != (len(self.svm_classes), self.n_features) or len(
                 self.svm_classes) != len(self.classes) or len(self.classes) < 3:
             raise IncompatibleModel("the SVM does not match the features and classes")
-        self.svm_weights = np.ascontiguousarray(self.coef.T)  # what scipy would copy each time
         self.svm_intercept = arrays["svm.intercept"]
         self.calibration = list(zip(arrays["calibration.column"].tolist(),
                                     arrays["calibration.a"].tolist(),
@@ -200,11 +199,14 @@ class InferenceModel:
         if self.head_weights.shape != (self.n_words + len(SIGNAL_NAMES), linear):
             raise IncompatibleModel("the offense heads do not read the word and signal columns")
 
-    def feature_names(self) -> list[str]:
-        """One name per column; the character buckets share one name (they explain nothing to
-        a person and would cost ~100k strings)."""
-        return ([f"words:{t}" for t in self.words.terms] + ["chars:"] * self.n_chars
-                + [f"signal:{s}" for s in SIGNAL_NAMES])
+    def feature_name(self, column: int) -> str:
+        """The column's name; the character buckets share one (they explain nothing to a person,
+        and ~170k names would cost every process megabytes)."""
+        if column < self.n_words:
+            return f"words:{self.words.terms[column]}"
+        if column < self.n_words + self.n_chars:
+            return "chars:"
+        return f"signal:{SIGNAL_NAMES[column - self.n_words - self.n_chars]}"
 
     def transform(self, rows: np.ndarray) -> tuple[SparseRows, SparseRows]:
         """The feature matrix, and its word and signal columns (what the offense heads read)."""
@@ -221,7 +223,7 @@ class InferenceModel:
         n = x.shape[0]
         # CalibratedClassifierCV.predict_proba: one sigmoid per SVM decision column, placed in
         # the calibrated class order, then normalised
-        decision = x @ self.svm_weights + self.svm_intercept
+        decision = x.dot_transposed(self.coef) + self.svm_intercept
         proba = np.zeros((n, len(self.classes)))
         for (column, a, b), this_decision in zip(self.calibration, decision.T, strict=True):
             proba[:, column] = expit(-(a * this_decision + b))

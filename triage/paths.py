@@ -4,7 +4,7 @@ Linux and other Unix systems follow the XDG Base Directory specification:
 
 - config: `$XDG_CONFIG_HOME/triage/config.toml`, default `~/.config/triage/config.toml`
 - state:  `$XDG_STATE_HOME/triage`, default `~/.local/state/triage`
-- runtime (the filter socket): `$XDG_RUNTIME_DIR/triage`, else the state directory
+- runtime (the filter socket): see triage.filter_socket
 
 macOS keeps both under `~/Library/Application Support/triage/` (`config.toml` and `state/`),
 unless the user has set the XDG variables explicitly, which then win on every platform.
@@ -70,14 +70,6 @@ def default_state_dir(env: Mapping[str, str] | None = None, platform: str | None
     if _is_macos(platform):
         return _macos_app_dir(env) / "state"
     return _home(env) / ".local" / "state" / APP_NAME
-
-
-def runtime_dir(env: Mapping[str, str] | None = None, platform: str | None = None) -> Path:
-    """Where `triage serve` puts its socket: the user's private runtime directory, or the
-    state directory where there is none (macOS), never a shared place like /tmp."""
-    env = os.environ if env is None else env
-    xdg = _xdg(env, "XDG_RUNTIME_DIR")
-    return xdg / APP_NAME if xdg is not None else default_state_dir(env, platform)
 
 
 def models_dir(state_dir: Path) -> Path:

@@ -51,6 +51,17 @@ class SparseRows:
             out[filled] = np.add.reduceat(terms, self.indptr[filled], axis=0)
         return out
 
+    def dot_transposed(self, coef: np.ndarray) -> np.ndarray:
+        """Rows times `coef.T` for coef of shape (k, n_columns), in the order of arithmetic of
+        `@`, without the transposed copy of coef that `@` would need."""
+        n = self.shape[0]
+        out = np.zeros((coef.shape[0], n), dtype=np.result_type(self.data, coef))
+        filled = np.flatnonzero(np.diff(self.indptr))
+        if len(filled):
+            terms = coef[:, self.indices] * self.data
+            out[:, filled] = np.add.reduceat(terms, self.indptr[filled], axis=1)
+        return out.T
+
     def dense_columns(self, first: int) -> np.ndarray:
         """Columns `first`.. as a dense array."""
         out = np.zeros((self.shape[0], self.n_columns - first), dtype=np.float64)

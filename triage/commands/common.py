@@ -59,11 +59,12 @@ def pick_account(config: Config, name: str | None) -> str:
 
 def load_classifier(args: argparse.Namespace) -> Classifier:
     from triage.classifier import Classifier
-    from triage.config import load_config
-    from triage.personal import account_classifier, draft_policy
 
     if not wants_config(args):
         return Classifier.load(args.model)
+    from triage.config import load_config
+    from triage.personal import account_classifier, draft_policy
+
     config = load_config(getattr(args, "config", None))
     if args.model:
         base = Classifier.load(args.model, policy=draft_policy(config))

@@ -15,7 +15,6 @@ import os
 import sys
 from collections.abc import Sequence
 
-from triage.commands.common import add_model_argument, load_classifier
 from triage.filter_socket import ask_server
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see run_served)
@@ -24,6 +23,8 @@ if TYPE_CHECKING:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from triage.commands.common import add_model_argument  # imports pathlib: not on the fast path
+
     parser = subparsers.add_parser(
         "filter",
         help="read one message on stdin, write it to stdout with X-Triage headers",
@@ -105,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
     if headers is not None:
         logging.getLogger(__name__).debug("answered by triage serve")
     else:
+        from triage.commands.common import load_classifier
         from triage.filter_server import headers_for
 
         headers = headers_for(lambda: load_classifier(args), raw)

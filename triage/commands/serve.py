@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+from pathlib import Path
 
 from triage.commands.common import add_model_argument, load_classifier
 from triage.filter_server import FilterServer
@@ -36,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
 
     model_file = args.model.resolve() if args.model else shipped_model_path()
     load_classifier(args)  # a model that does not load is an error now, not per message
-    server = FilterServer(socket_path(), str(args.model.resolve()) if args.model else "",
+    server = FilterServer(Path(socket_path()), str(args.model.resolve()) if args.model else "",
                           model_file, lambda: load_classifier(args))
     signal.signal(signal.SIGTERM, _stop)
     log.info("answering triage filter at %s", server.path)
