@@ -40,27 +40,21 @@ class SparseRows:
         return np.repeat(np.arange(self.shape[0]), np.diff(self.indptr))
 
     def __matmul__(self, weights: np.ndarray) -> np.ndarray:
-        """Rows times dense weights (n_columns x k), summed in float64 entry by entry in
-        column order, as scipy's CSR product does."""
-        n = self.shape[0]
-        out = np.zeros((n, weights.shape[1]), dtype=np.result_type(self.data, weights))
-        lengths = np.diff(self.indptr)
-        filled = np.flatnonzero(lengths)
-        if len(filled):
-            terms = weights[self.indices] * self.data[:, np.newaxis]
-            out[filled] = np.add.reduceat(terms, self.indptr[filled], axis=0)
-        return out
+        """Rows times dense weights (n_columns x k)."""
+        return self.dot_transposed(weights.T)
 
     def dot_transposed(self, coef: np.ndarray) -> np.ndarray:
-        """Rows times `coef.T` for coef of shape (k, n_columns), in the order of arithmetic of
-        `@`, without the transposed copy of coef that `@` would need."""
+        """Rows times `coef.T` for coef of shape (k, n_columns), without copying coef.
+
+        Each row's products are summed one by one in column order, starting from zero, as
+        scipy's CSR product does (bincount adds its weights in order), so the results are the
+        same to the last bit."""
         n = self.shape[0]
-        out = np.zeros((coef.shape[0], n), dtype=np.result_type(self.data, coef))
-        filled = np.flatnonzero(np.diff(self.indptr))
-        if len(filled):
-            terms = coef[:, self.indices] * self.data
-            out[:, filled] = np.add.reduceat(terms, self.indptr[filled], axis=1)
-        return out.T
+        rows = self.row_of_each_entry()
+        terms = coef.take(self.indices, axis=1)
+        terms *= self.data
+        return np.column_stack([np.bincount(rows, weights=products, minlength=n)
+                                for products in terms])
 
     def dense_columns(self, first: int) -> np.ndarray:
         """Columns `first`.. as a dense array."""
