@@ -41,7 +41,8 @@ def original_bytes(user: str, *, subject: str, message_id: str, extra: str = "")
     ]
     if extra:
         lines.append(extra)
-    body = "We haven't met, but could you introduce me to your contact at Acme? $100 per referral."
+    body = ("We haven't met, but could you introduce me to your contact at Acme? Please forward "
+            "this to your network: $100 per referral. Let me show you a demo of our platform.")
     return ("\r\n".join(lines) + "\r\n\r\n" + body + "\r\n").encode()
 
 

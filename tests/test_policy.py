@@ -9,22 +9,28 @@ from __future__ import annotations
 import pytest
 
 from triage.features import SIGNAL_NAMES
-from triage.message import parse_message
+from triage.message import Message, parse_message
 from triage.offenses import OFFENSES, OffenseScores
-from triage.policy import DraftPolicy, decide
+from triage.policy import Decision, DraftPolicy, decide
 
+# A message that makes the ask of every offense, so that only the rule under test decides.
+ASKS = (b"Could you introduce me to your contact at Acme? Please forward this to your network. "
+        b"I pay a $100 bonus for every referral. Join my team and earn extra income from home. "
+        b"I'm looking for a job, what openings do you have? Let me show you a demo of our "
+        b"platform, grab 15 minutes on my calendar.")
 MESSAGE = parse_message(
     b"From: Sam Ortiz <sam@ortiz.example>\nTo: Dana <dana@example.org>\n"
-    b"Subject: hello\nMessage-ID: <1@ortiz.example>\n\nHello Dana, a note.\n"
+    b"Subject: hello\nMessage-ID: <1@ortiz.example>\n\nHello Dana, " + ASKS + b"\n"
 )
 SURE = {"relationship": 0.02, "solicitation": 0.96, "other": 0.02}
 
 
-def _decide(offense: str, scores: dict[str, float] = SURE, **signals: float):
+def _decide(offense: str, scores: dict[str, float] = SURE, message: Message = MESSAGE,
+            **signals: float) -> Decision:
     values = dict.fromkeys(SIGNAL_NAMES, 0.0) | signals
     heads = OffenseScores(worst=0.95, by_offense={code: 0.9 if code == offense else 0.05
                                                    for code in OFFENSES})
-    return decide(MESSAGE, scores, heads, (), signals=values, model_version="test")
+    return decide(message, scores, heads, (), signals=values, model_version="test")
 
 
 @pytest.mark.parametrize(
@@ -45,6 +51,23 @@ def test_an_offense_the_message_rules_out_is_not_named_or_drafted(
     assert offense not in ruled_out.offenses
     assert not ruled_out.draft
     assert ruled_out.label == "solicitation"  # the label stays; only the draft goes
+
+
+def test_using_an_introduction_to_pitch_needs_an_introduction_the_message_shows() -> None:
+    without = _decide("pitch-on-introduction", sales_language=1.0)
+    assert "pitch-on-introduction" not in without.offenses and not without.draft
+    shown = _decide("pitch-on-introduction", sales_language=1.0, introduction_context=1.0)
+    assert shown.offenses == ("pitch-on-introduction",) and shown.draft
+
+
+def test_no_draft_when_no_sentence_shows_the_ask() -> None:
+    vague = parse_message(b"From: Sam Ortiz <sam@ortiz.example>\nTo: Dana <dana@example.org>\n"
+                          b"Subject: hello\nMessage-ID: <2@ortiz.example>\n\n"
+                          b"Hello Dana, hope the week is going well for you and the team.\n")
+    decision = _decide("introduction-ask", message=vague, asks_introduction=1.0)
+    assert decision.offenses == ("introduction-ask",) and decision.label == "solicitation"
+    assert not decision.draft and "shows the ask" in decision.no_draft_because
+    assert _decide("introduction-ask", asks_introduction=1.0).draft
 
 
 def test_drafts_need_confidence_of_at_least_0_9_by_default() -> None:

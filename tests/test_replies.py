@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from triage.config import DraftsConfig, parse_config
+from triage.draft_facts import MAX_QUOTE_WORDS
 from triage.draft_text import (
     INTRODUCTION_OFFENSES,
     OFFENSES,
@@ -68,8 +69,15 @@ BEHAVIOUR = {
     "referral-bounty": ("reward", "bonus", "paying", "paid"),
     "mlm-recruiting": ("income", "join your business", "sign up"),
     "what-can-you-do-for-me": ("job", "favour", "what you need"),
-    "pitch-on-introduction": ("pitch",),
+    "pitch-on-introduction": ("pitch", "sell", "sales", "proposal"),
 }
+
+
+# One ask for every offense, so that a letter about any of them has the sender's words to quote.
+ASKS = ("We haven't met, but could you introduce me to your contact at Acme? Please forward "
+        "this to your network. I pay a $100 bonus for every referral. Join my team and earn "
+        "extra income from home. I'm looking for a job, so what openings do you have? Let me "
+        "show you a quick demo of our platform, grab 15 minutes on my calendar.")
 
 
 def raw_message(
@@ -80,7 +88,7 @@ def raw_message(
     subject: str = "Quick question",
     message_id: str = "<CAbc123@mail.startup.example>",
     extra: str = "",
-    body: str = "We haven't met, but could you introduce me to your contact at Acme?",
+    body: str = ASKS,
 ) -> bytes:
     headers = [f"From: {sender}", f"To: {to}"]
     if cc:
@@ -296,7 +304,8 @@ def test_introducer_on_cc_gets_its_own_wording() -> None:
     msg = message(
         to='"Maria Lopez" <maria@acme.example>', cc=f'"Sam Lee" <{USER}>',
         subject="Re: Intro: Jane <> Maria",
-        body="Thanks Sam. Maria, what roles do you have for me?",
+        body="Thanks Sam. Maria, I'm looking for a new job, what roles do you have for me? "
+             "Could I show you a demo of our platform this week?",
     )
     for number in range(6):
         msg = dataclasses.replace(msg, message_id=f"<intro{number}@startup.example>")
@@ -310,7 +319,8 @@ def test_introducer_on_cc_gets_its_own_wording() -> None:
                              letter.text), letter.text
             assert letter.words < WORD_LIMIT
     # a non-introduction offense keeps the usual wording
-    assert not compose_letter(msg, ("mlm-recruiting",), DRAFTS, USER).user_is_introducer
+    mlm = dataclasses.replace(msg, new_text="Maria, join my team and earn extra income from home.")
+    assert not compose_letter(mlm, ("mlm-recruiting",), DRAFTS, USER).user_is_introducer
 
 
 def test_introducer_name_unknown_falls_back_to_a_phrase() -> None:
@@ -351,14 +361,26 @@ def test_signature_and_from_name() -> None:
     assert neither.text.rstrip().endswith(",")  # the sign-off line, for the user to sign
 
 
-def test_the_letter_does_not_copy_the_senders_text() -> None:
-    body = "Share this with anyone you know who could use extra income from their phone"
+def test_the_letter_quotes_the_senders_ask_and_nothing_else_of_theirs() -> None:
+    body = ("I loved your talk on supply chains last week and have a small favour to ask. "
+            "Share this with anyone you know who could use extra income from their phone. "
+            "It only takes ten minutes a day and my whole family is doing it now.")
     msg = message(body=body, subject="Extra income from your phone")
-    for code in OFFENSES:
+    for code in ("network-harvesting", "mlm-recruiting"):
         text = compose_letter(msg, (code,), DRAFTS, USER).text
+        (quote,) = re.findall(r"“([^”]*)”", text)
+        assert "Share this with anyone you know who could use extra income" in quote, text
+        assert quote in body and len(quote.split()) <= MAX_QUOTE_WORDS
+        outside = re.sub(r"“[^”]*”", "", text).lower()
         words = body.lower().split()
         for start in range(len(words) - 5):
-            assert " ".join(words[start:start + 6]) not in text.lower()
+            assert " ".join(words[start:start + 6]) not in outside
+
+
+def test_no_letter_without_an_ask_to_quote() -> None:
+    msg = message(body="Hope your week is going well. The weather here has been lovely.")
+    with pytest.raises(ValueError, match="no ask"):
+        compose_letter(msg, ("introduction-ask",), DRAFTS, USER)
 
 
 def test_unknown_offense_codes_are_an_error() -> None:

@@ -38,6 +38,7 @@ from itertools import product
 from pathlib import Path
 
 from triage.config import DraftsConfig
+from triage.draft_facts import closing_name, signed_name, situation, the_ask
 from triage.message import Address, Message
 from triage.policy import OFFENSE_NAMES
 
@@ -66,6 +67,7 @@ MAX_MENTIONS = 2  # other offenses named by the "also" sentence
 PART_NAMES: tuple[str, ...] = (
     "opening",
     "opening-introducer",
+    "what-you-wrote",
     *OFFENSES,
     *(f"{code}-suggestion" for code in OFFENSES),
     *(f"{code}-introducer" for code in sorted(INTRODUCTION_OFFENSES)),
@@ -85,6 +87,8 @@ PLACEHOLDERS: Mapping[str, str] = {
     "signature": "your from_name and signature from [drafts], as the sign-off block",
     "introducer": 'who made the introduction: their first name, or "our mutual contact"',
     "introduced_to": 'who the sender was introduced to: first name, or "my contact"',
+    "ask": "the sender's own sentence with their ask, as written (what-you-wrote.txt)",
+    "situation": 'how you stand, as the message shows it: "After Dana introduced us, you wrote"',
     "offense": "the main offense in plain words, e.g. \"offers a reward for referrals\"",
     "also": "the other offenses, briefly (only meaningful in also.txt)",
 }
@@ -106,9 +110,16 @@ _ROLE_WORDS = frozenset({
     "team", "sales", "support", "info", "marketing", "hr", "recruiting", "recruitment", "admin",
     "office", "contact", "hello", "noreply", "no-reply", "customer", "service", "careers", "jobs",
     "newsletter", "notifications", "billing", "help", "partnerships", "growth", "community",
-    "the", "your", "our", "dear",
+    "the", "your", "our", "dear", "unknown", "sender", "desk", "mailer", "user", "career",
+})
+# Words that make a display name an organisation wherever they stand ("Rentwise Team").
+_ORGANISATION_WORDS = frozenset({
+    "team", "sales", "support", "desk", "group", "inc", "ltd", "llc", "gmbh", "hq", "office",
+    "careers", "jobs", "recruiting", "marketing", "billing", "info", "notifications",
 })
 _INTRODUCER_FALLBACK = "our mutual contact"
+_INTRO_WORDS = re.compile(r"(?i)\b(intro|introduc\w*|connect(?:ed|ing)? us|put us in touch|you two"
+                          r"|should meet|e-meet)\b")
 _INTRODUCED_TO_FALLBACK = "my contact"
 
 
@@ -302,8 +313,8 @@ def first_name(display_name: str, addr: str = "") -> str:
     if not tokens:
         return ""
     first = tokens[0]
-    if first.lower() in _ROLE_WORDS:
-        return ""
+    if first.lower() in _ROLE_WORDS or any(t.lower() in _ORGANISATION_WORDS for t in tokens):
+        return ""  # "Sales Team", "Rentwise Team": an organisation, not a person
     if not all(ch.isalpha() or ch in "-'’" for ch in first) or len(first) > 30:
         return ""
     if sum(ch.isalpha() for ch in first) < 2:
@@ -348,6 +359,26 @@ def introduction_context(original: Message, own_addresses: Collection[str]) -> I
     if candidates:
         return IntroContext(False, first_name(candidates[0].name, candidates[0].addr), "")
     return IntroContext()
+
+
+def situation_lead(original: Message, context: IntroContext, user_is_introducer: bool) -> str:
+    """How the quote of the sender's ask is introduced: the situation the message shows, and
+    no other ("After Dana introduced us, you wrote")."""
+    shown = situation(original, user_is_introducer, context.introducer, context.introduced_to,
+                      introduction_shown=bool(context.introducer)
+                      and bool(_INTRO_WORDS.search(f"{original.subject}\n{original.new_text}")))
+    if shown.kind == "introducer":
+        whom = shown.introduced_to
+        return f"After I introduced you to {whom}, you wrote" if whom else \
+            "After my introduction, you wrote"
+    if shown.kind == "introduced":
+        return f"After {shown.introducer} introduced us, you wrote"
+    return {
+        "event": "After we met briefly, you wrote",
+        "client": "Our teams already work together, and in this note you wrote",
+        "thread": "In your reply here, you wrote",
+        "cold": "In your first message to me, you wrote",
+    }.get(shown.kind, "Your message says")
 
 
 def _signature_line(line: str) -> str:
@@ -411,7 +442,7 @@ class _Plan:
 def _plan(
     templates: Templates, main: str, intro: bool, with_also: bool, use_overrides: bool
 ) -> _Plan:
-    names = ["opening-introducer" if intro else "opening",
+    names = ["opening-introducer" if intro else "opening", "what-you-wrote",
              f"{main}-introducer" if intro else main]
     if with_also:
         names.append("also")
@@ -446,7 +477,11 @@ def compose_letter(
     intro = context.user_is_introducer and main in INTRODUCTION_OFFENSES
     person = recipient or original.sender or Address("", "")
     sender = original.sender or person
-    first = first_name(sender.name, sender.addr) or first_name(person.name, person.addr)
+    first = (signed_name(original) or first_name(sender.name, sender.addr)
+             or first_name(person.name, person.addr) or closing_name(original))
+    ask = the_ask(original, main)
+    if not ask:
+        raise ValueError(f"the message shows no ask for {main} to answer")
     values = {
         "greeting": f"Hi {first}," if first else "Hello,",
         "first_name": first or "there",
@@ -456,6 +491,8 @@ def compose_letter(
         "your_name": clean_text(drafts.from_name, 120),
         "your_email": user_address,
         "signature": signature_block(drafts),
+        "ask": ask,
+        "situation": situation_lead(original, context, context.user_is_introducer),
         "introducer": context.introducer or _INTRODUCER_FALLBACK,
         "introduced_to": context.introduced_to or _INTRODUCED_TO_FALLBACK,
         "offense": OFFENSE_NAMES[main],

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, cast
 
+from triage.draft_facts import the_ask
 from triage.features import QUIET_SIGNALS
 from triage.message import Message
 from triage.offenses import OffenseScores
@@ -39,6 +40,9 @@ OFFENSE_RULED_OUT_BY: dict[str, tuple[str, ...]] = {
     "what-can-you-do-for-me": ("applies_to_posting",),
     "referral-bounty": ("only_gives",),
 }
+# Offenses that need a named signal to be named at all: using an introduction to pitch needs
+# an introduction the message shows.
+OFFENSE_NEEDS = {"pitch-on-introduction": "introduction_context"}
 _NOREPLY = re.compile(r"(?i)^(no-?reply|do-?not-?reply|donotreply|notifications?|mailer-daemon"
                       r"|postmaster|bounces?|alerts?|newsletter|news|marketing|info|support"
                       r"|hello|team|updates?)[+@._-]")
@@ -205,7 +209,8 @@ def _adjust_for_list_mail(scores: Mapping[str, float], msg: Message) -> tuple[di
 def _not_ruled_out(offenses: tuple[str, ...], signals: Mapping[str, float]) -> tuple[str, ...]:
     return tuple(code for code in offenses
                  if not any(signals.get(name, 0.0) > 0
-                            for name in OFFENSE_RULED_OUT_BY.get(code, ())))
+                            for name in OFFENSE_RULED_OUT_BY.get(code, ()))
+                 and signals.get(OFFENSE_NEEDS.get(code, ""), 1.0) > 0)
 
 
 # What a person would give as a reason for relationship and never for the other classes: the
@@ -289,6 +294,8 @@ def decide(
             no_draft = "drafts are turned off"
         if not no_draft and confidence < policy.min_confidence:
             no_draft = f"confidence {confidence:.2f} is below {policy.min_confidence:.2f}"
+        if not no_draft and not the_ask(msg, offenses[0]):
+            no_draft = "no sentence of the message shows the ask a draft would answer"
     draft = label == "solicitation" and bool(offenses) and not no_draft
     return Decision(
         label=label,

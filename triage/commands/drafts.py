@@ -1,4 +1,5 @@
-"""`triage drafts`: the feedback drafts triage wrote, and what became of each.
+"""`triage drafts`: the feedback drafts triage wrote, and what became of each (`--preview`:
+the drafts it would write, offline; triage.commands.draft_preview).
 
 Each draft recorded in the state database is looked up in the account's mailbox (read-only):
 
@@ -19,6 +20,7 @@ import logging
 import sys
 from dataclasses import dataclass
 
+from triage.commands.common import add_model_argument
 from triage.config import Account, Config, add_config_argument, load_config
 from triage.credentials import get_password
 from triage.errors import MailboxError, TriageError
@@ -42,6 +44,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
     parser.add_argument("--offline", action="store_true",
                         help="do not connect; show only what the state database knows")
+    parser.add_argument("--preview", nargs="+", metavar="PATH",
+                        help="show the draft triage would write for each message (.eml files, "
+                        "directories, mbox), or why none; no account or network needed")
+    add_model_argument(parser)
     parser.set_defaults(func=run)
 
 
@@ -118,6 +124,10 @@ def collect(config: Config, account_name: str | None, offline: bool) -> list[Dra
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.preview:
+        from triage.commands.draft_preview import preview
+
+        return preview(args)
     config = load_config(args.config)
     if args.account:
         config.account(args.account)  # an unknown name is a clear error

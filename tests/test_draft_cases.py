@@ -1,0 +1,132 @@
+"""Drafts for 48 offender messages in our own words (tests/draft_cases.txt): every letter names
+the offense its sender committed, the situation the message shows, and quotes the specific ask.
+
+Each case says what a good draft must mention: the contact, company, reward or number of names
+the sender asked about, copied from their ask. The letters of one run must also read as
+written for their recipient: no sentence of ours in more than a fifth of them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from triage.config import DraftsConfig
+from triage.draft_text import WORD_LIMIT, compose_letter
+from triage.message import parse_message
+
+CASES_FILE = Path(__file__).with_name("draft_cases.txt")
+USER = "sam@example.org"
+DRAFTS = DraftsConfig(from_name="Sam Reader", addresses=(USER,))
+# What a letter says for each situation the message shows. A first message that does not say
+# so ("we haven't met", "I came across your profile") is quoted as "Your message says": the
+# letter never claims a first contact it cannot see.
+SITUATION_WORDS = {
+    "cold": ("first message", "Your message says"),
+    "event": ("met briefly",),
+    "client": ("already work together",),
+    "thread": ("reply",),
+    "intro-introduced": ("introduced us",),
+    "intro-introducer": ("I introduced you",),
+}
+# Words of ours that name each offense's harm in every variant of its paragraph
+OFFENSE_WORDS = {
+    "introduction-ask": ("introduc",),
+    "network-harvesting": ("shar", "forward", "pass", "spread", "endorse"),
+    "referral-bounty": ("paid", "pay", "reward", "money", "transaction"),
+    "mlm-recruiting": ("business", "recruit", "sign up", "opportunity"),
+    "what-can-you-do-for-me": ("help", "favour", "homework", "ask", "point you"),
+    "pitch-on-introduction": ("pitch", "sell", "sales", "proposal"),
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    fields: dict[str, str]
+    body: str
+
+    def raw(self) -> bytes:
+        f = self.fields
+        headers = [f"From: {f['from']}", f"To: {f['to']}"]
+        if f.get("cc"):
+            headers.append(f"Cc: {f['cc']}")
+        headers += [f"Subject: {f['subject']}", f"Message-ID: <{self.name}@cases.example>",
+                    "Date: Mon, 7 Dec 2026 09:00:00 +0000",
+                    "Content-Type: text/plain; charset=utf-8"]
+        return ("\r\n".join(headers) + "\r\n\r\n" + self.body + "\r\n").encode("utf-8")
+
+
+def load_cases() -> list[Case]:
+    cases = []
+    for block in re.split(r"(?m)^=== ", CASES_FILE.read_text(encoding="utf-8"))[1:]:
+        name, _, rest = block.partition("\n")
+        head, _, body = rest.partition("\n---\n")
+        fields = {k.strip(): v.strip() for k, _, v in
+                  (line.partition(":") for line in head.splitlines() if ":" in line)}
+        cases.append(Case(name.strip(), fields, body.strip()))
+    return cases
+
+
+CASES = load_cases()
+
+
+def sentences(letter: str) -> list[str]:
+    """Our sentences: without the greeting, the quote and the signature block."""
+    text = re.sub(r"“[^”]*”", "", letter.split("\n", 1)[1])
+    text = text.rsplit("\n\n", 1)[0]  # the sign-off and signature
+    return [s.strip() for s in re.split(r"(?<=[.?])\s+", text) if len(s.split()) > 3]
+
+
+def test_the_cases_cover_every_offense_and_situation() -> None:
+    assert len(CASES) >= 40
+    assert set(Counter(c.fields["offense"] for c in CASES)) == set(OFFENSE_WORDS)
+    assert set(Counter(c.fields["context"] for c in CASES)) == set(SITUATION_WORDS)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_the_draft_names_the_offense_the_situation_and_the_ask(case: Case) -> None:
+    msg = parse_message(case.raw())
+    offense = case.fields["offense"]
+    letter = compose_letter(msg, (offense,), DRAFTS, USER)
+    text = letter.text
+    assert letter.main_offense == offense
+    assert any(word in text.lower() for word in OFFENSE_WORDS[offense]), text
+    assert any(words in text for words in SITUATION_WORDS[case.fields["context"]]), text
+    for phrase in case.fields["mention"].split(" | "):
+        assert phrase in text, (phrase, text)
+    signed = case.fields["signed"]
+    if signed != "-":
+        assert text.startswith(f"Hi {signed},\n"), text
+    assert letter.words < WORD_LIMIT
+
+
+def test_no_sentence_of_ours_is_in_more_than_a_fifth_of_the_letters() -> None:
+    letters = [compose_letter(parse_message(c.raw()), (c.fields["offense"],), DRAFTS, USER).text
+               for c in CASES]
+    counts = Counter(s for letter in letters for s in set(sentences(letter)))
+    common = [(s, n) for s, n in counts.most_common(5) if n > len(letters) / 5]
+    assert not common, common
+
+
+def test_preview_shows_the_letter_or_why_none_with_no_account(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from triage.cli import main
+
+    (offender,) = [c for c in CASES if c.name == "intro-ask-cold-01"]
+    (tmp_path / "offender.eml").write_bytes(offender.raw())
+    (tmp_path / "thanks.eml").write_bytes(
+        b"From: Tom Becker <tom@northwind.example>\r\nTo: Sam Reader <sam@example.org>\r\n"
+        b"Subject: Thank you\r\nMessage-ID: <t1@northwind.example>\r\n\r\n"
+        b"Thank you so much for the introduction to Ana last week. Truly grateful.\r\n")
+    assert main(["drafts", "--preview", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    letter, other = out.split("== ")[1:]
+    assert letter.startswith(str(tmp_path / "offender.eml"))
+    assert "To: tomasz@routelark.io" in letter and "Offenses: introduction-ask" in letter
+    assert "“" in letter and "Helen Okafor" in letter and "Hi Tomasz," in letter
+    assert other.startswith(str(tmp_path / "thanks.eml")) and "no draft: " in other
