@@ -29,7 +29,7 @@ from triage.features import (
 from triage.message import Message
 
 MAX_QUOTE_WORDS = 45
-MIN_ASK_SCORE = 3  # two for a word of the offense's ask, one for the form of an ask
+MIN_ASK_SCORE = 2  # a word of the offense's ask (the form of an ask adds one)
 # The words that carry each offense's ask: the known phrases of the signals, and looser words
 # that such asks are made of ("forward", "names", "downline", "pilot", an amount).
 _OFFENSE_PHRASES = {
