@@ -301,26 +301,25 @@ def test_neutral_greeting_without_a_real_name(sender: str) -> None:
 
 
 def test_introducer_on_cc_gets_its_own_wording() -> None:
+    """The sender's ask went to the person you introduced them to: every offense is answered
+    as the introducer, whose introduction it reflects on."""
     msg = message(
         to='"Maria Lopez" <maria@acme.example>', cc=f'"Sam Lee" <{USER}>',
         subject="Re: Intro: Jane <> Maria",
-        body="Thanks Sam. Maria, I'm looking for a new job, what roles do you have for me? "
-             "Could I show you a demo of our platform this week?",
+        body="Thanks Sam. Maria, " + ASKS,
     )
     for number in range(6):
         msg = dataclasses.replace(msg, message_id=f"<intro{number}@startup.example>")
         for code in sorted(INTRODUCTION_OFFENSES):
             letter = compose_letter(msg, (code,), DRAFTS, USER)
             assert letter.user_is_introducer
-            assert "Maria" in letter.text
-            assert "introduc" in letter.text.lower()
+            assert "After I introduced you to Maria, you wrote" in letter.text
             assert re.search(r"\b(I introduced|I made that introduction|I was glad to connect"
-                             r"|introduction to Maria|my introduction|of my reputation)",
-                             letter.text), letter.text
+                             r"|introduction to Maria|my introduction|of my reputation"
+                             r"|I made the introduction|introduction from me)", letter.text), \
+                letter.text
             assert letter.words < WORD_LIMIT
-    # a non-introduction offense keeps the usual wording
-    mlm = dataclasses.replace(msg, new_text="Maria, join my team and earn extra income from home.")
-    assert not compose_letter(mlm, ("mlm-recruiting",), DRAFTS, USER).user_is_introducer
+    assert INTRODUCTION_OFFENSES == set(OFFENSES)
 
 
 def test_introducer_name_unknown_falls_back_to_a_phrase() -> None:

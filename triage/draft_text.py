@@ -49,7 +49,9 @@ MAX_TEMPLATE_BYTES = 16_000
 MAX_ATTEMPTS = 512  # variant combinations tried to satisfy `avoid` and the word limit
 
 OFFENSES: tuple[str, ...] = tuple(OFFENSE_NAMES)
-INTRODUCTION_OFFENSES = frozenset({"what-can-you-do-for-me", "pitch-on-introduction"})
+# Offenses with their own wording when you made the introduction and were copied (all of them:
+# the sender's ask went to the person you introduced, not to you).
+INTRODUCTION_OFFENSES = frozenset(OFFENSES)
 
 # How each offense is named in the one-sentence mention when it is not the main one. Neutral
 # wording, so it reads right whether the user was the target or the introducer.
