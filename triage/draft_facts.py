@@ -106,10 +106,10 @@ class Situation:
     introduced_to: str = ""  # whom the user introduced the sender to
 
 
-def the_ask(msg: Message, offense: str) -> str:
+def the_ask(msg: Message, offense: str, max_words: int = MAX_QUOTE_WORDS) -> str:
     """The sender's own words that make the ask the offense is about, quoted as written: the
     sentence with the most of its ask words, with neighbours that add to the ask, at most
-    MAX_QUOTE_WORDS; "" when no sentence shows such an ask."""
+    `max_words`; "" when no sentence shows such an ask."""
     text = (msg.new_text or msg.body)[:20_000]
     sentences = [_GREETING.sub("", " ".join(s.split())) for s in _SENTENCE.findall(text)]
     sentences = [s for s in sentences if s]
@@ -132,10 +132,10 @@ def the_ask(msg: Message, offense: str) -> str:
             break
         _score, i = max(options)
         words = sum(len(sentences[k].split()) for k in range(min(first, i), max(last, i) + 1))
-        if words > MAX_QUOTE_WORDS:
+        if words > max_words:
             break
         first, last = min(first, i), max(last, i)
-    return _shorten(" ".join(sentences[first:last + 1]))
+    return _shorten(" ".join(sentences[first:last + 1]), max_words)
 
 
 _BACK_REFERENCE = re.compile(r"(?i)\b(their|them|they|her|him|his|she|he)\b")
@@ -153,11 +153,11 @@ def _neighbour_score(sentence: str, quote: str, before: bool, offense: str) -> i
     return score
 
 
-def _shorten(sentence: str) -> str:
+def _shorten(sentence: str, max_words: int) -> str:
     words = sentence.split()
-    if len(words) <= MAX_QUOTE_WORDS:
+    if len(words) <= max_words:
         return sentence
-    return " ".join(words[:MAX_QUOTE_WORDS]).rstrip(",;:") + " …"
+    return " ".join(words[:max_words]).rstrip(",;:") + " …"
 
 
 def _ask_score(sentence: str, offense: str) -> int:

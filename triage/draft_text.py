@@ -17,8 +17,9 @@ offense and suggestion come from the `-introducer` files instead.
 Which variant of each part is used is decided by a hash of the original's Message-ID, so
 re-running gives the same letter and two offenders almost always get different ones; `avoid`
 makes "never the same letter twice in a run" a guarantee. Every letter stays under
-`WORD_LIMIT` words: the brief mention of other offenses is dropped first, then user overrides
-that make the letter too long give way to the built-in wording.
+`WORD_LIMIT` words (your signature aside): the brief mention of other offenses is dropped first,
+then the quote is shortened, then user overrides that make the letter too long give way to the
+built-in wording.
 
 Templates are filled with `safe_format`: `{name}` placeholders only, no attribute or index
 access, no conversions or format specs (all left as literal text), unknown names left as is.
@@ -38,13 +39,14 @@ from itertools import product
 from pathlib import Path
 
 from triage.config import DraftsConfig
-from triage.draft_facts import closing_name, signed_name, situation, the_ask
+from triage.draft_facts import MAX_QUOTE_WORDS, closing_name, signed_name, situation, the_ask
 from triage.message import Address, Message
 from triage.policy import OFFENSE_NAMES
 
 log = logging.getLogger(__name__)
 
-WORD_LIMIT = 200  # every letter has fewer words than this, signature included
+WORD_LIMIT = 150  # every letter has fewer words than this, not counting your signature
+QUOTE_LENGTHS = (MAX_QUOTE_WORDS, 25, 15)  # the quote is shortened before a letter runs long
 MAX_TEMPLATE_BYTES = 16_000
 MAX_ATTEMPTS = 512  # variant combinations tried to satisfy `avoid` and the word limit
 
@@ -377,7 +379,7 @@ def situation_lead(original: Message, context: IntroContext, user_is_introducer:
         return f"After {shown.introducer} introduced us, you wrote"
     return {
         "event": "After we met briefly, you wrote",
-        "client": "Our teams already work together, and in this note you wrote",
+        "client": "Our teams already work together; in this note you wrote",
         "thread": "In your reply here, you wrote",
         "cold": "In your first message to me, you wrote",
     }.get(shown.kind, "Your message says")
@@ -481,8 +483,7 @@ def compose_letter(
     sender = original.sender or person
     first = (signed_name(original) or first_name(sender.name, sender.addr)
              or first_name(person.name, person.addr) or closing_name(original))
-    ask = the_ask(original, main)
-    if not ask:
+    if not the_ask(original, main):
         raise ValueError(f"the message shows no ask for {main} to answer")
     values = {
         "greeting": f"Hi {first}," if first else "Hello,",
@@ -493,7 +494,6 @@ def compose_letter(
         "your_name": clean_text(drafts.from_name, 120),
         "your_email": user_address,
         "signature": signature_block(drafts),
-        "ask": ask,
         "situation": situation_lead(original, context, context.user_is_introducer),
         "introducer": context.introducer or _INTRODUCER_FALLBACK,
         "introduced_to": context.introduced_to or _INTRODUCED_TO_FALLBACK,
@@ -501,11 +501,13 @@ def compose_letter(
         "also": _join_mentions([OFFENSE_MENTIONS[c] for c in others[:MAX_MENTIONS]]),
     }
     key = message_key(original)
+    signature_words = word_count(values["signature"])
     modes = [(True, True), (False, True)] if others else [(False, True)]
     if templates.overridden:
         modes += [(with_also, False) for with_also, _ in modes]
     fallback: Letter | None = None
-    for with_also, use_overrides in modes:
+    for (with_also, use_overrides), quote_words in product(modes, QUOTE_LENGTHS):
+        values["ask"] = the_ask(original, main, quote_words)
         plan = _plan(templates, main, intro, with_also, use_overrides)
         sizes = [len(variants) for _, variants in plan.parts]
         starts = [_seed(key, name) % len(variants) for name, variants in plan.parts]
@@ -519,7 +521,7 @@ def compose_letter(
             text = "\n\n".join(safe_format(v, values).strip() for v in chosen).strip() + "\n"
             letter = Letter(
                 text=text,
-                words=word_count(text),
+                words=word_count(text) - signature_words,
                 main_offense=main,
                 offenses=codes,
                 user_is_introducer=intro,
