@@ -11,7 +11,7 @@ import pytest
 from triage.features import SIGNAL_NAMES
 from triage.message import Message, parse_message
 from triage.offenses import OFFENSES, OffenseScores
-from triage.policy import Decision, DraftPolicy, decide
+from triage.policy import Decision, DraftPolicy, SenderContext, decide
 
 # A message that makes the ask of every offense, so that only the rule under test decides.
 ASKS = (b"Could you introduce me to your contact at Acme? Please forward this to your network. "
@@ -101,3 +101,48 @@ def test_evidence_shown_is_what_a_person_would_call_a_reason() -> None:
     relationship = decide(msg, {"relationship": 0.9, "solicitation": 0.05, "other": 0.05},
                           heads, evidence, signals=values, model_version="test")
     assert "signal:thanks" in [e.feature for e in relationship.evidence]
+
+
+def _offender(headers: bytes = b"", sender: bytes = b"Sam Ortiz <sam@ortiz.example>",
+              to: bytes = b"Dana <dana@example.org>") -> Message:
+    return parse_message(b"From: " + sender + b"\nTo: " + to + b"\nSubject: hello\n"
+                         b"Message-ID: <3@ortiz.example>\n" + headers + b"\nHello Dana, " + ASKS
+                         + b"\n")
+
+
+@pytest.mark.parametrize(
+    ("why", "message", "context"),
+    [
+        ("own mail", _offender(sender=b"Dana <dana.r@gmail.com>", to=b"Dana <dana.r@gmail.com>"),
+         SenderContext(is_user=True)),
+        ("colleague", _offender(sender=b"Sam <sam@acme.example>", to=b"Dana <dana@acme.example>"),
+         SenderContext()),
+        ("automated", _offender(b"Auto-Submitted: auto-generated\n"), SenderContext()),
+        ("mailing list", _offender(b"List-Id: <friends.lists.example>\n"), SenderContext()),
+        ("bulk", _offender(b"Precedence: bulk\n"), SenderContext()),
+        ("no-reply sender", _offender(sender=b"Acme <noreply@acme.example>"), SenderContext()),
+        ("no sender", _offender(sender=b"undisclosed-recipients:;"), SenderContext()),
+        ("cooldown", _offender(), SenderContext(recently_drafted=True)),
+    ],
+)
+def test_every_never_draft_rule_holds(why: str, message: Message,
+                                      context: SenderContext) -> None:
+    """Each case is an offender the rule alone keeps from a draft (the control below drafts)."""
+    values = dict.fromkeys(SIGNAL_NAMES, 0.0) | {"asks_introduction": 1.0}
+    heads = OffenseScores(worst=0.95, by_offense={code: 0.9 if code == "introduction-ask"
+                                                   else 0.05 for code in OFFENSES})
+    decision = decide(message, SURE, heads, (), signals=values, model_version="test",
+                      context=context)
+    assert decision.label == "solicitation" and decision.offenses == ("introduction-ask",)
+    assert not decision.draft, why
+    assert decision.no_draft_because
+    control = decide(_offender(), SURE, heads, (), signals=values, model_version="test")
+    assert control.draft
+
+
+def test_drafts_turned_off_write_none() -> None:
+    values = dict.fromkeys(SIGNAL_NAMES, 0.0) | {"asks_introduction": 1.0}
+    heads = OffenseScores(worst=0.95, by_offense=dict.fromkeys(OFFENSES, 0.9))
+    decision = decide(_offender(), SURE, heads, (), signals=values, model_version="test",
+                      policy=DraftPolicy(enabled=False))
+    assert not decision.draft and decision.no_draft_because == "drafts are turned off"
