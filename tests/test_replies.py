@@ -195,11 +195,12 @@ def test_every_variant_combination_of_the_longest_parts_fits() -> None:
         return max(word_count(v) for v in templates.parts[part])
 
     quote_and_names = QUOTE_LENGTHS[-1] + 16
+    advice = max(longest("client-suggestion"), *(longest(f"{m}-suggestion") for m in OFFENSES))
     for main in OFFENSES:
-        parts = ["opening", "what-you-wrote", main, f"{main}-suggestion", "closing"]
-        assert sum(longest(p) for p in parts) + quote_and_names < WORD_LIMIT, main
+        parts = ["opening", "what-you-wrote", main, "decline-meeting", "closing"]
+        assert sum(longest(p) for p in parts) + advice + quote_and_names < WORD_LIMIT, main
         parts = ["opening-introducer", "what-you-wrote", f"{main}-introducer",
-                 "introducer-suggestion", "closing"]
+                 "introducer-suggestion", "decline-meeting", "closing"]
         assert sum(longest(p) for p in parts) + quote_and_names < WORD_LIMIT, main
 
 
@@ -323,6 +324,22 @@ def test_introducer_on_cc_gets_its_own_wording() -> None:
                 letter.text
             assert letter.words < WORD_LIMIT
     assert INTRODUCTION_OFFENSES == set(OFFENSES)
+
+
+def test_a_proposed_meeting_is_declined_and_working_partners_get_their_own_advice() -> None:
+    vendor = message(body="As your outsourcing partner for the app project, I have a favour. "
+                          "Could you introduce me to your contact at Acme? Could we do a quick "
+                          "call on Tuesday about it?")
+    letter = compose_letter(vendor, ("introduction-ask",), DRAFTS, USER).text
+    assert "already work together" in letter
+    templates = builtin_templates()
+    assert any(v.split("\n")[0] in letter for v in templates.parts["client-suggestion"])
+    assert any(v in letter for v in templates.parts["decline-meeting"])
+    assert not any(v.split("\n")[0] in letter
+                   for v in templates.parts["introduction-ask-suggestion"])
+    plain = compose_letter(message(body="Could you introduce me to your contact at Acme?"),
+                           ("introduction-ask",), DRAFTS, USER).text
+    assert not any(v in plain for v in templates.parts["decline-meeting"])
 
 
 def test_introducer_name_unknown_falls_back_to_a_phrase() -> None:

@@ -39,7 +39,14 @@ from itertools import product
 from pathlib import Path
 
 from triage.config import DraftsConfig
-from triage.draft_facts import MAX_QUOTE_WORDS, closing_name, signed_name, situation, the_ask
+from triage.draft_facts import (
+    MAX_QUOTE_WORDS,
+    Situation,
+    closing_name,
+    signed_name,
+    situation,
+    the_ask,
+)
 from triage.message import Address, Message
 from triage.policy import OFFENSE_NAMES
 
@@ -72,6 +79,8 @@ PART_NAMES: tuple[str, ...] = (
     "opening",
     "opening-introducer",
     "what-you-wrote",
+    "client-suggestion",
+    "decline-meeting",
     *OFFENSES,
     *(f"{code}-suggestion" for code in OFFENSES),
     *(f"{code}-introducer" for code in sorted(INTRODUCTION_OFFENSES)),
@@ -122,6 +131,10 @@ _ORGANISATION_WORDS = frozenset({
     "careers", "jobs", "recruiting", "marketing", "billing", "info", "notifications",
 })
 _INTRODUCER_FALLBACK = "our mutual contact"
+# A call, meeting, demo or visit the sender proposes, which the draft declines plainly.
+_MEETING = re.compile(r"(?i)\b(call|zoom|meeting|coffee|demo|calendly|calendar invite|swing by"
+                      r"|drop by|stop by|visit your office|hop on|jump on|book (a|some) time"
+                      r"|put \d+ minutes on your calendar)\b")
 _INTRO_WORDS = re.compile(r"(?i)\b(intro|introduc\w*|connect(?:ed|ing)? us|put us in touch|you two"
                           r"|should meet|e-meet)\b")
 _INTRODUCED_TO_FALLBACK = "my contact"
@@ -365,12 +378,17 @@ def introduction_context(original: Message, own_addresses: Collection[str]) -> I
     return IntroContext()
 
 
-def situation_lead(original: Message, context: IntroContext, user_is_introducer: bool) -> str:
+def shown_situation(original: Message, context: IntroContext) -> Situation:
+    """The situation the message shows (triage.draft_facts.situation), with the introduction
+    read from the headers."""
+    return situation(original, context.user_is_introducer, context.introducer,
+                     context.introduced_to, introduction_shown=bool(context.introducer)
+                     and bool(_INTRO_WORDS.search(f"{original.subject}\n{original.new_text}")))
+
+
+def situation_lead(shown: Situation) -> str:
     """How the quote of the sender's ask is introduced: the situation the message shows, and
     no other ("After Dana introduced us, you wrote")."""
-    shown = situation(original, user_is_introducer, context.introducer, context.introduced_to,
-                      introduction_shown=bool(context.introducer)
-                      and bool(_INTRO_WORDS.search(f"{original.subject}\n{original.new_text}")))
     if shown.kind == "introducer":
         whom = shown.introduced_to
         return f"After I introduced you to {whom}, you wrote" if whom else \
@@ -379,7 +397,7 @@ def situation_lead(original: Message, context: IntroContext, user_is_introducer:
         return f"After {shown.introducer} introduced us, you wrote"
     return {
         "event": "After we met briefly, you wrote",
-        "client": "Our teams already work together; in this note you wrote",
+        "client": "Our teams already work together; here you wrote",
         "thread": "In your reply here, you wrote",
         "cold": "In your first message to me, you wrote",
     }.get(shown.kind, "Your message says")
@@ -444,13 +462,18 @@ class _Plan:
 
 
 def _plan(
-    templates: Templates, main: str, intro: bool, with_also: bool, use_overrides: bool
+    templates: Templates, main: str, intro: bool, with_also: bool, use_overrides: bool,
+    *, works_together: bool = False, proposes_meeting: bool = False,
 ) -> _Plan:
     names = ["opening-introducer" if intro else "opening", "what-you-wrote",
              f"{main}-introducer" if intro else main]
     if with_also:
         names.append("also")
-    names += ["introducer-suggestion" if intro else f"{main}-suggestion", "closing"]
+    names.append("introducer-suggestion" if intro else
+                 "client-suggestion" if works_together else f"{main}-suggestion")
+    if proposes_meeting:
+        names.append("decline-meeting")
+    names.append("closing")
     return _Plan(tuple((n, templates.variants(n, use_overrides=use_overrides)) for n in names))
 
 
@@ -479,6 +502,7 @@ def compose_letter(
     own = {user_address.lower(), *drafts.addresses}
     context = introduction_context(original, own)
     intro = context.user_is_introducer and main in INTRODUCTION_OFFENSES
+    shown = shown_situation(original, context)
     person = recipient or original.sender or Address("", "")
     sender = original.sender or person
     first = (signed_name(original) or first_name(sender.name, sender.addr)
@@ -494,13 +518,14 @@ def compose_letter(
         "your_name": clean_text(drafts.from_name, 120),
         "your_email": user_address,
         "signature": signature_block(drafts),
-        "situation": situation_lead(original, context, context.user_is_introducer),
+        "situation": situation_lead(shown),
         "introducer": context.introducer or _INTRODUCER_FALLBACK,
         "introduced_to": context.introduced_to or _INTRODUCED_TO_FALLBACK,
         "offense": OFFENSE_NAMES[main],
         "also": _join_mentions([OFFENSE_MENTIONS[c] for c in others[:MAX_MENTIONS]]),
     }
     key = message_key(original)
+    meeting = bool(_MEETING.search(original.new_text or original.body))
     signature_words = word_count(values["signature"])
     modes = [(True, True), (False, True)] if others else [(False, True)]
     if templates.overridden:
@@ -508,7 +533,8 @@ def compose_letter(
     fallback: Letter | None = None
     for (with_also, use_overrides), quote_words in product(modes, QUOTE_LENGTHS):
         values["ask"] = the_ask(original, main, quote_words)
-        plan = _plan(templates, main, intro, with_also, use_overrides)
+        plan = _plan(templates, main, intro, with_also, use_overrides,
+                     works_together=shown.kind == "client", proposes_meeting=meeting)
         sizes = [len(variants) for _, variants in plan.parts]
         starts = [_seed(key, name) % len(variants) for name, variants in plan.parts]
         for attempt, offsets in enumerate(product(*(range(s) for s in sizes))):
