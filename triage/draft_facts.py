@@ -88,6 +88,10 @@ _FIRST_CONTACT = re.compile(
     r"(?i)\bwe (haven't|have not|havent) (met|spoken|talked)|\byou don't know me\b|\bmy name is\b"
     r"|\b(came|come) across\b|\bfound your\b|\bsaw your (profile|post|page|name)\b|\breaching out"
     r"\b|\bintroduce myself\b|\bcold (email|message)\b|\bstumbled (on|upon|across)\b")
+# A call, meeting, demo or visit the sender proposes, which the draft declines plainly.
+_MEETING = re.compile(r"(?i)\b(call|zoom|meeting|coffee|demo|calendly|calendar invite|swing by"
+                      r"|drop by|stop by|visit your office|hop on|jump on|book (a|some) time"
+                      r"|put \d+ minutes on your calendar)\b")
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
 _GREETING = re.compile(r"(?i)^(hi|hey|hello|dear|good (morning|afternoon|evening))\b[^,!:.]{0,30}"
                        r"[,!:.]+\s*")
@@ -169,6 +173,14 @@ def _ask_score(sentence: str, offense: str) -> int:
         return 0
     asking = min(len(_ASK_MARKERS.findall(sentence)), 2) + sentence.rstrip().endswith("?")
     return offense_words + asking
+
+
+def asks_for_meeting(msg: Message) -> bool:
+    """A sentence of the message asks for a call, meeting, demo or visit (a question or an ask,
+    not a mention of one)."""
+    return any(_MEETING.search(sentence) and (sentence.rstrip().endswith("?")
+                                              or _ASK_MARKERS.search(sentence))
+               for sentence in _SENTENCE.findall((msg.new_text or msg.body)[:20_000]))
 
 
 def situation(msg: Message, user_is_introducer: bool, introducer: str,

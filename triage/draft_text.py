@@ -42,6 +42,7 @@ from triage.config import DraftsConfig
 from triage.draft_facts import (
     MAX_QUOTE_WORDS,
     Situation,
+    asks_for_meeting,
     closing_name,
     signed_name,
     situation,
@@ -131,10 +132,6 @@ _ORGANISATION_WORDS = frozenset({
     "careers", "jobs", "recruiting", "marketing", "billing", "info", "notifications",
 })
 _INTRODUCER_FALLBACK = "our mutual contact"
-# A call, meeting, demo or visit the sender proposes, which the draft declines plainly.
-_MEETING = re.compile(r"(?i)\b(call|zoom|meeting|coffee|demo|calendly|calendar invite|swing by"
-                      r"|drop by|stop by|visit your office|hop on|jump on|book (a|some) time"
-                      r"|put \d+ minutes on your calendar)\b")
 _INTRO_WORDS = re.compile(r"(?i)\b(intro|introduc\w*|connect(?:ed|ing)? us|put us in touch|you two"
                           r"|should meet|e-meet)\b")
 _INTRODUCED_TO_FALLBACK = "my contact"
@@ -525,7 +522,7 @@ def compose_letter(
         "also": _join_mentions([OFFENSE_MENTIONS[c] for c in others[:MAX_MENTIONS]]),
     }
     key = message_key(original)
-    meeting = bool(_MEETING.search(original.new_text or original.body))
+    meeting = asks_for_meeting(original)
     signature_words = word_count(values["signature"])
     modes = [(True, True), (False, True)] if others else [(False, True)]
     if templates.overridden:
