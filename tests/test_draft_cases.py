@@ -130,3 +130,15 @@ def test_preview_shows_the_letter_or_why_none_with_no_account(
     assert "To: tomasz@routelark.io" in letter and "Offenses: introduction-ask" in letter
     assert "“" in letter and "Helen Okafor" in letter and "Hi Tomasz," in letter
     assert other.startswith(str(tmp_path / "thanks.eml")) and "no draft: " in other
+
+
+def test_a_reply_in_a_thread_is_not_thanked_for_reaching_out() -> None:
+    from triage.draft_text import builtin_templates
+
+    replies = [c for c in CASES if c.fields["context"] == "thread"]
+    openings = builtin_templates().parts["opening-reply"]
+    for case in replies:
+        text = compose_letter(parse_message(case.raw()), (case.fields["offense"],), DRAFTS,
+                              USER).text
+        assert "reaching out" not in text and "getting in touch" not in text, text
+        assert any(v.split("\n\n", 1)[1] in text for v in openings), text

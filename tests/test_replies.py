@@ -196,9 +196,11 @@ def test_every_variant_combination_of_the_longest_parts_fits() -> None:
 
     quote_and_names = QUOTE_LENGTHS[-1] + 16
     advice = max(longest("client-suggestion"), *(longest(f"{m}-suggestion") for m in OFFENSES))
+    opening = max(longest("opening"), longest("opening-reply"))
     for main in OFFENSES:
-        parts = ["opening", "what-you-wrote", main, "decline-meeting", "closing"]
-        assert sum(longest(p) for p in parts) + advice + quote_and_names < WORD_LIMIT, main
+        parts = ["what-you-wrote", main, "decline-meeting", "closing"]
+        assert sum(longest(p) for p in parts) + opening + advice + quote_and_names < WORD_LIMIT, \
+            main
         parts = ["opening-introducer", "what-you-wrote", f"{main}-introducer",
                  "introducer-suggestion", "decline-meeting", "closing"]
         assert sum(longest(p) for p in parts) + quote_and_names < WORD_LIMIT, main
@@ -449,7 +451,7 @@ def test_user_template_overrides_the_wording(tmp_path: Path) -> None:
     (folder / "notes.md").write_text("ignored", encoding="utf-8")
     templates = load_templates(folder)
     assert templates.overridden == {"referral-bounty", "opening", "closing"}
-    msg = message(subject="RE: Earn $100 per referral")
+    msg = message(subject="Fwd: Earn $100 per referral")  # a forward: not a reply in a thread
     texts = {
         compose_letter(dataclasses.replace(msg, message_id=f"<t{i}@x>"), ("referral-bounty",),
                        DRAFTS, USER, templates=templates).text

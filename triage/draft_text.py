@@ -79,6 +79,7 @@ MAX_MENTIONS = 2  # other offenses named by the "also" sentence
 PART_NAMES: tuple[str, ...] = (
     "opening",
     "opening-introducer",
+    "opening-reply",
     "what-you-wrote",
     "client-suggestion",
     "decline-meeting",
@@ -460,9 +461,10 @@ class _Plan:
 
 def _plan(
     templates: Templates, main: str, intro: bool, with_also: bool, use_overrides: bool,
-    *, works_together: bool = False, proposes_meeting: bool = False,
+    *, works_together: bool = False, proposes_meeting: bool = False, in_thread: bool = False,
 ) -> _Plan:
-    names = ["opening-introducer" if intro else "opening", "what-you-wrote",
+    opening = "opening-introducer" if intro else "opening-reply" if in_thread else "opening"
+    names = [opening, "what-you-wrote",
              f"{main}-introducer" if intro else main]
     if with_also:
         names.append("also")
@@ -531,7 +533,8 @@ def compose_letter(
     for (with_also, use_overrides), quote_words in product(modes, QUOTE_LENGTHS):
         values["ask"] = the_ask(original, main, quote_words)
         plan = _plan(templates, main, intro, with_also, use_overrides,
-                     works_together=shown.kind == "client", proposes_meeting=meeting)
+                     works_together=shown.kind == "client", proposes_meeting=meeting,
+                     in_thread=shown.kind == "thread")
         sizes = [len(variants) for _, variants in plan.parts]
         starts = [_seed(key, name) % len(variants) for name, variants in plan.parts]
         for attempt, offsets in enumerate(product(*(range(s) for s in sizes))):
