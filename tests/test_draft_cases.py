@@ -142,3 +142,18 @@ def test_a_reply_in_a_thread_is_not_thanked_for_reaching_out() -> None:
                               USER).text
         assert "reaching out" not in text and "getting in touch" not in text, text
         assert any(v.split("\n\n", 1)[1] in text for v in openings), text
+
+
+def test_an_ask_for_other_peoples_details_gets_a_word_on_privacy() -> None:
+    from triage.draft_text import builtin_templates
+
+    notes = builtin_templates().parts["privacy-note"]
+    asked = [c for c in CASES if c.name in ("harvest-event-03", "harvest-client-05")]
+    assert len(asked) == 2
+    for case in asked:
+        text = compose_letter(parse_message(case.raw()), (case.fields["offense"],), DRAFTS,
+                              USER).text
+        assert any(note in text for note in notes), text
+    (intro,) = [c for c in CASES if c.name == "intro-ask-cold-01"]
+    text = compose_letter(parse_message(intro.raw()), ("introduction-ask",), DRAFTS, USER).text
+    assert not any(note in text for note in notes)

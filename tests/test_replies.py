@@ -198,10 +198,10 @@ def test_every_variant_combination_of_the_longest_parts_fits() -> None:
     advice = max(longest("client-suggestion"), *(longest(f"{m}-suggestion") for m in OFFENSES))
     opening = max(longest("opening"), longest("opening-reply"))
     for main in OFFENSES:
-        parts = ["what-you-wrote", main, "decline-meeting", "closing"]
+        parts = ["what-you-wrote", main, "privacy-note", "decline-meeting", "closing"]
         assert sum(longest(p) for p in parts) + opening + advice + quote_and_names < WORD_LIMIT, \
             main
-        parts = ["opening-introducer", "what-you-wrote", f"{main}-introducer",
+        parts = ["opening-introducer", "what-you-wrote", f"{main}-introducer", "privacy-note",
                  "introducer-suggestion", "decline-meeting", "closing"]
         assert sum(longest(p) for p in parts) + quote_and_names < WORD_LIMIT, main
 

@@ -92,6 +92,9 @@ _FIRST_CONTACT = re.compile(
 _MEETING = re.compile(r"(?i)\b(call|zoom|meeting|coffee|demo|calendly|calendar invite|swing by"
                       r"|drop by|stop by|visit your office|hop on|jump on|book (a|some) time"
                       r"|put \d+ minutes on your calendar)\b")
+# An ask for other people's details, which a draft answers with a word on privacy.
+_CONTACT_DETAILS = re.compile(r"(?i)\b(names|e-?mails?( addresses)?|phone numbers?|numbers|contact"
+                              r" (details|info|information|list)|contacts'|linkedin profiles)\b")
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
 _GREETING = re.compile(r"(?i)^(hi|hey|hello|dear|good (morning|afternoon|evening))\b[^,!:.]{0,30}"
                        r"[,!:.]+\s*")
@@ -173,6 +176,11 @@ def _ask_score(sentence: str, offense: str) -> int:
         return 0
     asking = min(len(_ASK_MARKERS.findall(sentence)), 2) + sentence.rstrip().endswith("?")
     return offense_words + asking
+
+
+def asks_for_contact_details(ask: str) -> bool:
+    """The quoted ask wants other people's names, emails, numbers or contact details."""
+    return bool(_CONTACT_DETAILS.search(ask))
 
 
 def asks_for_meeting(msg: Message) -> bool:

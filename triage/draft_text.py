@@ -42,6 +42,7 @@ from triage.config import DraftsConfig
 from triage.draft_facts import (
     MAX_QUOTE_WORDS,
     Situation,
+    asks_for_contact_details,
     asks_for_meeting,
     closing_name,
     signed_name,
@@ -83,6 +84,7 @@ PART_NAMES: tuple[str, ...] = (
     "what-you-wrote",
     "client-suggestion",
     "decline-meeting",
+    "privacy-note",
     *OFFENSES,
     *(f"{code}-suggestion" for code in OFFENSES),
     *(f"{code}-introducer" for code in sorted(INTRODUCTION_OFFENSES)),
@@ -462,10 +464,13 @@ class _Plan:
 def _plan(
     templates: Templates, main: str, intro: bool, with_also: bool, use_overrides: bool,
     *, works_together: bool = False, proposes_meeting: bool = False, in_thread: bool = False,
+    wants_details: bool = False,
 ) -> _Plan:
     opening = "opening-introducer" if intro else "opening-reply" if in_thread else "opening"
     names = [opening, "what-you-wrote",
              f"{main}-introducer" if intro else main]
+    if wants_details:
+        names.append("privacy-note")
     if with_also:
         names.append("also")
     names.append("introducer-suggestion" if intro else
@@ -534,7 +539,8 @@ def compose_letter(
         values["ask"] = the_ask(original, main, quote_words)
         plan = _plan(templates, main, intro, with_also, use_overrides,
                      works_together=shown.kind == "client", proposes_meeting=meeting,
-                     in_thread=shown.kind == "thread")
+                     in_thread=shown.kind == "thread",
+                     wants_details=asks_for_contact_details(values["ask"]))
         sizes = [len(variants) for _, variants in plan.parts]
         starts = [_seed(key, name) % len(variants) for name, variants in plan.parts]
         for attempt, offsets in enumerate(product(*(range(s) for s in sizes))):
