@@ -13,19 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from triage.features import (
-    _ASKS_FOR_CALL,
-    _CALENDAR,
-    _INTRO_ASK,
-    _JOB_ASK,
-    _MLM,
-    _NETWORK,
-    _PITCH,
-    _REWARD,
-    _STRANGER,
-    Text,
-    phrases,
-)
+from triage.features import ASK_PHRASES, Text, phrases
 from triage.message import Message
 
 MAX_QUOTE_WORDS = 45
@@ -33,15 +21,15 @@ MIN_ASK_SCORE = 2  # a word of the offense's ask (the form of an ask adds one)
 # The words that carry each offense's ask: the known phrases of the signals, and looser words
 # that such asks are made of ("forward", "names", "downline", "pilot", an amount).
 _OFFENSE_PHRASES = {
-    "introduction-ask": _INTRO_ASK,
-    "network-harvesting": _NETWORK,
-    "referral-bounty": _REWARD,
-    "mlm-recruiting": _MLM,
-    "what-can-you-do-for-me": _JOB_ASK | phrases(
+    "introduction-ask": ASK_PHRASES["introduction"],
+    "network-harvesting": ASK_PHRASES["network"],
+    "referral-bounty": ASK_PHRASES["reward"],
+    "mlm-recruiting": ASK_PHRASES["mlm"],
+    "what-can-you-do-for-me": ASK_PHRASES["job"] | phrases(
         "what (roles|openings|positions|jobs|opportunities|vacancies) do you have",
         "(looking|searching|seeking) for [a|any] new (job|role|position|opportunity)",
         "what (can|could) you do for me", "(anything|something) for me", "what do you have"),
-    "pitch-on-introduction": _PITCH | _CALENDAR | _ASKS_FOR_CALL,
+    "pitch-on-introduction": ASK_PHRASES["pitch"],
 }
 _MONEY_WORDS = r"[$€£₦¥₹]\s?\d|\d\s?(?:usd|eur|gbp|k)\b|\d+\s?%"
 _OFFENSE_WORDS = {
@@ -205,7 +193,7 @@ def situation(msg: Message, user_is_introducer: bool, introducer: str,
         return Situation("event")
     if _WORK_TOGETHER.search(text):
         return Situation("client")
-    if _FIRST_CONTACT.search(text) or Text.of(text).grams & _STRANGER:
+    if _FIRST_CONTACT.search(text) or Text.of(text).grams & ASK_PHRASES["stranger"]:
         return Situation("cold")
     return Situation("")
 

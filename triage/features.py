@@ -464,6 +464,12 @@ SIGNALS: tuple[Signal, ...] = (
     Signal("emoji", "uses emoji", _emoji, reason=False),
 )
 SIGNAL_NAMES = tuple(signal.name for signal in SIGNALS)
+# The phrase lists behind the ask signals, for triage.draft_facts, which finds the sentence of a
+# message that makes the ask a feedback draft answers.
+ASK_PHRASES: dict[str, frozenset[tuple[str, ...]]] = {
+    "introduction": _INTRO_ASK, "network": _NETWORK, "reward": _REWARD, "mlm": _MLM,
+    "job": _JOB_ASK, "pitch": _PITCH | _CALENDAR | _ASKS_FOR_CALL, "stranger": _STRANGER,
+}
 QUIET_SIGNALS = frozenset(f"signal:{s.name}" for s in SIGNALS if not s.reason)
 _ONLY_GIVES = SIGNAL_NAMES.index("only_gives")
 _ASKS = tuple(SIGNAL_NAMES.index(name) for name in (
