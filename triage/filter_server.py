@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from triage.errors import TriageError
 from triage.filter_socket import HELLO, SENT_BYTES
+from triage.message import parse_message
 
 if TYPE_CHECKING:
     from triage.classifier import Classifier
@@ -28,8 +29,6 @@ Headers = list[tuple[str, str]]
 def headers_for(classifier: Callable[[], Classifier], raw: bytes) -> Headers:
     """The X-Triage headers for one message; any failure gives `X-Triage-Class: error`, never
     an exception (a filter must never lose mail)."""
-    from triage.message import parse_message
-
     try:
         decision = classifier().classify([parse_message(raw)])[0]
     except Exception as exc:  # noqa: BLE001 - stranger's bytes or a broken model
