@@ -48,6 +48,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from triage.config import LabelSet
 from triage.errors import MailboxError, StateError
+from triage.message_ids import message_id_in
 from triage.state import connect, db_path, format_ts, ledger_row, parse_ts, transaction
 
 log = logging.getLogger(__name__)
@@ -572,19 +573,10 @@ def read_labels(mailbox: Any, folder: str, uids: Sequence[int], names: Sequence[
         ids: set[str] = set()
         if members and hasattr(mailbox, "fetch_headers"):
             for raw in mailbox.fetch_headers(name, members, ["Message-ID"]).values():
-                ids.add(header_message_id(raw))
+                ids.add(message_id_in(raw))
         holders[name] = ids - {""}
     return {uid: frozenset(n for n in names if message_ids.get(uid, "") in holders[n])
             for uid in uids if uid in present}
-
-
-_MESSAGE_ID = re.compile(rb"(?im)^message-id[ \t]*:[ \t]*(?:\r?\n[ \t]+)?(<[^<>\s]{1,250}>)")
-
-
-def header_message_id(header: bytes) -> str:
-    """The Message-ID in a header block ("" without one)."""
-    match = _MESSAGE_ID.search(header)
-    return match.group(1).decode("ascii", "replace") if match else ""
 
 
 # --------------------------------------------------------------------------- the daemon's hook

@@ -73,6 +73,7 @@ from triage.errors import (
 )
 from triage.mailbox import FetchedMessage, FolderStatus, HeaderSearch, Mailbox, Watchable
 from triage.message import Message, parse_message
+from triage.message_ids import message_id_in
 from triage.policy import Decision, SenderContext
 from triage.state import FolderCheckpoint, Intent, LedgerRow, State
 
@@ -90,8 +91,6 @@ PROGRESS_LOG_SECONDS = 10.0  # periodic progress lines when stderr is not a term
 PROGRESS_MIN_MESSAGES = 50   # smaller catch-ups need no progress display
 DRAFT_FLAGS = ("\\Draft", "\\Seen")
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
-_MESSAGE_ID = re.compile(r"<[^<>\s]{1,250}>")
-_MESSAGE_ID_FIELD = re.compile(rb"(?im)^message-id[ \t]*:(.*(?:\r?\n[ \t].*)*)")
 
 
 # --------------------------------------------------------------------------- parts passed in
@@ -249,22 +248,6 @@ def message_key(raw: bytes, message_id: str) -> str:
     if message_id:
         return message_id
     return "sha256:" + hashlib.sha256(header_bytes(raw)).hexdigest()[:40]
-
-
-def header_message_id(raw: bytes) -> str:
-    """The Message-ID from the header alone, without parsing the message: what the ledger
-    key needs before the message is classified (the same value `parse_message` finds)."""
-    match = _MESSAGE_ID.search(_field(header_bytes(raw), _MESSAGE_ID_FIELD))
-    return match.group(0) if match else ""
-
-
-def _field(head: bytes, pattern: re.Pattern[bytes]) -> str:
-    """The first occurrence of a header field, unfolded, as text."""
-    match = pattern.search(head)
-    if match is None:
-        return ""
-    value = re.sub(rb"\r?\n[ \t]+", b" ", match.group(1))
-    return value.decode("utf-8", "replace").strip()
 
 
 @dataclass(frozen=True)
@@ -712,7 +695,7 @@ class FolderProcessor:
     def _understand(self, folder: str, uidvalidity: int, items: list[_Item]) -> None:
         """Recognise messages handled before, classify the rest, plan their labels."""
         for item in items:
-            item.key = message_key(item.fetched.raw, header_message_id(item.fetched.raw))
+            item.key = message_key(item.fetched.raw, message_id_in(item.fetched.raw))
 
         seen = self.state.seen_before(self.account, folder, uidvalidity,
                                       [i.key for i in items])

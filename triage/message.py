@@ -27,6 +27,7 @@ from types import MappingProxyType
 
 from triage.errors import MessageParseError
 from triage.htmltext import html_to_text
+from triage.message_ids import first_id, ids_in
 from triage.quoting import split_reply
 
 MAX_PARSE_BYTES = 1_000_000
@@ -43,7 +44,6 @@ _SIMPLE_ADDRESS = re.compile(
     r'|([^<>@\s,;"()]+@[^<>@\s,;"()]+))'
 )
 _SURROGATES = re.compile("[\udc80-\udcff]")
-_MESSAGE_ID = re.compile(r"<[^<>\s]{1,250}>")
 _NO_NOTE_LINES = re.compile(
     r"(?i)^((hi \S+,? )?i'?d like to (add you to|join) (my|your) (professional )?(linkedin )?"
     r"network( on linkedin)?\.?|i want to connect\.?)$"
@@ -633,18 +633,16 @@ def parse_message(raw: bytes) -> Message:
     # The newest ids are at the end of References and matter most for threading: read the
     # whole header (not the capped decoded copy) and keep its last 50 ids.
     references = " ".join(raw_headers.get("references", [])[:1])
-    refs = tuple(_MESSAGE_ID.findall(_unsurrogate(references)))[-50:]
-    in_reply_to = _MESSAGE_ID.search(headers.get("in-reply-to", ""))
-    message_id = _MESSAGE_ID.search(headers.get("message-id", ""))
+    refs = tuple(ids_in(references))[-50:]
     return Message(
-        message_id=message_id.group(0) if message_id else "",
+        message_id=first_id(raw_headers.get("message-id", [""])[0]),
         subject=headers.get("subject", ""),
         sender=sender,
         reply_to=_addresses(raw_headers.get("reply-to", [])),
         to=_addresses(raw_headers.get("to", [])),
         cc=_addresses(raw_headers.get("cc", [])),
         date=_date(headers.get("date", "")),
-        in_reply_to=in_reply_to.group(0) if in_reply_to else "",
+        in_reply_to=first_id(raw_headers.get("in-reply-to", [""])[0]),
         references=refs,
         headers=headers,
         body=body,

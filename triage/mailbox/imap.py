@@ -39,8 +39,6 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from datetime import date
-from email.parser import BytesHeaderParser
-from email.policy import compat32
 from types import TracebackType
 from typing import Any
 
@@ -56,6 +54,7 @@ from triage.errors import (
     TLSError,
 )
 from triage.mailbox import FetchedMessage, FolderStatus, LabelStyle, SpecialFolders
+from triage.message_ids import message_id_in
 
 log = logging.getLogger(__name__)
 # imapclient reports routine events ("Connection closed") at INFO and the whole protocol at
@@ -77,7 +76,6 @@ DRAFTS_NAMES = ("Drafts", "INBOX.Drafts", "INBOX/Drafts", "Draft", "[Gmail]/Draf
 SENT_NAMES = ("Sent", "Sent Items", "Sent Messages", "Sent Mail", "INBOX.Sent", "INBOX/Sent",
               "[Gmail]/Sent Mail")
 _CHANGES = {b"EXISTS", b"RECENT", b"EXPUNGE", b"FETCH", b"VANISHED"}
-_MESSAGE_ID = re.compile(rb"<[^<>\s]{1,250}>")
 
 # OpenSSL verify codes (X509_V_ERR_*): who issued the certificate is unknown, or its name is wrong.
 _X509_UNKNOWN_ISSUER = {2, 18, 19, 20, 21}
@@ -416,7 +414,7 @@ class ImapSession:
             members = sorted(int(u) for u in self._client.search(["NOT", "DELETED"]))
         ids: set[str] = set()
         if members:
-            ids = {_message_id(raw) for raw in
+            ids = {message_id_in(raw) for raw in
                    self.fetch_headers(name, members, ["Message-ID"]).values()} - {""}
         self._label_folders[name] = (key, ids)
         return ids
@@ -619,12 +617,12 @@ class ImapSession:
         if not hits:
             return {}
         headers = self.fetch_headers(folder, sorted(hits), ["Message-ID"])
-        return {uid: _message_id(raw) for uid, raw in headers.items()}
+        return {uid: message_id_in(raw) for uid, raw in headers.items()}
 
     def _copy_once(self, folder: str, uids: list[int], target: str) -> None:
         """COPY into `target`, skipping messages whose Message-ID is already there."""
         self._ensure_folder(target)
-        ids = {uid: _message_id(raw) for uid, raw in
+        ids = {uid: message_id_in(raw) for uid, raw in
                self.fetch_headers(folder, uids, ["Message-ID"]).items()}
         wanted = sorted({mid for mid in ids.values() if mid})
         present = set(self._search_header(target, "Message-ID", wanted).values()) if wanted \
@@ -880,7 +878,3 @@ def _or_header(header: str, values: Sequence[str]) -> list[str]:
     return criteria
 
 
-def _message_id(header: bytes) -> str:
-    value = BytesHeaderParser(policy=compat32).parsebytes(header).get("Message-ID", "")
-    match = _MESSAGE_ID.search(str(value).encode("utf-8", "surrogateescape"))
-    return match.group().decode("utf-8", "replace") if match else ""

@@ -36,12 +36,11 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from email.parser import BytesHeaderParser
-from email.policy import compat32
 from pathlib import Path
 
 from triage.errors import MailboxError
 from triage.mailbox import FetchedMessage, FolderStatus, LabelStyle, SpecialFolders
+from triage.message_ids import ids_in, message_id_in
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +68,6 @@ DRAFTS_NAMES = ("Drafts", "Draft")
 SENT_NAMES = ("Sent", "Sent Messages", "Sent Items", "Sent Mail", "[Gmail]/Sent Mail")
 
 _MBSYNC_UID = re.compile(r",U=\d+")
-_MESSAGE_ID = re.compile(rb"<[^<>\s]{1,250}>")
 _BAD_COMPONENT = re.compile(r"[\x00-\x1f\x7f\\]")
 _counter = itertools.count(1)
 
@@ -239,17 +237,17 @@ class MaildirMailbox:
         if not wanted:
             return []
         return [uid for uid, head in self._headers(folder)
-                if _header_message_id(head) == wanted]
+                if message_id_in(head) == wanted]
 
     def find_replies(self, folder: str, message_id: str) -> list[int]:
         """UIDs of the messages whose In-Reply-To or References name `message_id`."""
-        wanted = message_id.strip().encode("utf-8", "replace")
+        wanted = message_id.strip()
         if not wanted:
             return []
         found = []
         for uid, head in self._headers(folder):
             fields = _select_fields(head, ("in-reply-to", "references"))
-            if wanted in _MESSAGE_ID.findall(fields):
+            if wanted in ids_in(fields):
                 found.append(uid)
         return found
 
@@ -321,7 +319,7 @@ class MaildirMailbox:
                 entry = refound
                 data = entry.path.read_bytes()
                 stat = entry.path.stat()
-            message_id = _header_message_id(data)
+            message_id = message_id_in(data)
             if message_id and message_id in message_ids:
                 continue
             info = entry.path.name.partition(":2,")[2]
@@ -347,7 +345,7 @@ class MaildirMailbox:
             path = self._deliver(target, "cur", f"{name}:2,{info}", data, None)
         else:
             path = self._deliver(target, "new", name, data, None)
-        message_id = _header_message_id(data)
+        message_id = message_id_in(data)
         if message_id and target in self._message_ids:
             self._message_ids[target].add(message_id)
         return path
@@ -540,7 +538,7 @@ class MaildirMailbox:
             ids = set()
             for file in self._scan(target).values():
                 head = _read_header(file)
-                message_id = _header_message_id(head) if head is not None else ""
+                message_id = message_id_in(head) if head is not None else ""
                 if message_id:
                     ids.add(message_id)
             self._message_ids[target] = ids
@@ -587,9 +585,3 @@ def _select_fields(head: bytes, names: Sequence[str]) -> bytes:
     return b"".join(kept)
 
 
-def _header_message_id(data: bytes) -> str:
-    end = _header_end(data)
-    head = data[:end] if end >= 0 else data[:MAX_HEADER_BYTES]
-    value = BytesHeaderParser(policy=compat32).parsebytes(head).get("Message-ID", "")
-    match = _MESSAGE_ID.search(str(value).encode("utf-8", "surrogateescape"))
-    return match.group().decode("utf-8", "replace") if match else ""

@@ -1,0 +1,53 @@
+"""Message-IDs: the one reader of the ids that keep labels and drafts exactly once.
+
+The daemon keys its ledger by Message-ID before a message is parsed, corrections and the
+mailboxes look messages up by it, and the parser reports it: all of them read it here, so they
+agree on folded fields, comments (`(sent by x <a@b>) <real@id>`), a missing id and ids with
+bytes beyond ASCII (read as UTF-8, an undecodable byte as U+FFFD).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+_ID = re.compile(rb"<[^<>\s]{1,250}>")
+_COMMENT = re.compile(rb"\((?:[^()\\]|\\.)*\)")
+_UNFOLD = re.compile(rb"\r?\n[ \t]+")
+
+
+def ids_in(value: bytes | str) -> list[str]:
+    """The Message-IDs in a field's value (Message-ID, In-Reply-To, References), comments left
+    out. A str is read as the bytes it came from (surrogate escapes are those bytes)."""
+    raw = value.encode("utf-8", "surrogateescape") if isinstance(value, str) else value
+    return [found.decode("utf-8", "replace") for found in _ID.findall(_COMMENT.sub(b" ", raw))]
+
+
+def first_id(value: bytes | str) -> str:
+    ids = ids_in(value)
+    return ids[0] if ids else ""
+
+
+@lru_cache(maxsize=16)
+def _field_pattern(name: str) -> re.Pattern[bytes]:
+    field = re.escape(name.encode("ascii"))
+    return re.compile(rb"(?im)^" + field + rb":(.*(?:\r?\n[ \t].*)*)")
+
+
+def header_field(head: bytes, name: str) -> bytes:
+    """The first occurrence of a field in a header block, unfolded ("" bytes without one)."""
+    match = _field_pattern(name).search(head)
+    return _UNFOLD.sub(b" ", match.group(1)).strip() if match else b""
+
+
+# The header block as the parser (email.feedparser) sees it: field lines ("name:" with no blank
+# in the name) and their continuations, after an optional mbox From_ line; it ends at the first
+# other line, blank or not.
+_HEADER_BLOCK = re.compile(rb"(?:From [^\n]*\n)?(?:(?:[\041-\071\073-\176]+:|[ \t])[^\n]*\n?)*")
+
+
+def message_id_in(raw: bytes) -> str:
+    """The Message-ID of a message or header block, from the header block alone, as
+    `parse_message` reads it (a "Message-ID :" line ends the header block there too)."""
+    head = _HEADER_BLOCK.match(raw)
+    return first_id(header_field(head.group() if head else b"", "message-id"))
