@@ -332,14 +332,6 @@ def user_addresses(account: Account, drafts: DraftsConfig) -> tuple[str, frozens
     return first, frozenset(own)
 
 
-def label_for(labels: LabelSet, label: str) -> str:
-    if label == "relationship":
-        return labels.relationship
-    if label == "solicitation":
-        return labels.solicitation
-    return ""
-
-
 def _decision_from_row(row: LedgerRow, *, draft: bool = True) -> Decision:
     """The decision recorded in the ledger (enough to finish its effects or write its draft)."""
     label = row.label if row.label in ("relationship", "solicitation", "other") else "other"
@@ -726,7 +718,7 @@ class FolderProcessor:
             decision = item.decision
             if decision is None:
                 continue
-            name = label_for(labels, decision.label)
+            name = labels.for_class(decision.label)
             if name and self.options.shadow:
                 name = labels.review  # one label for the user to review, not the class
             item.labels = (name,) if name else ()
