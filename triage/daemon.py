@@ -49,7 +49,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from email.parser import BytesHeaderParser
@@ -58,6 +58,7 @@ from email.utils import getaddresses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
+from triage.batching import chunks
 from triage.classifier import Classifier
 from triage.config import Account, Config, DraftsConfig, LabelNames, LabelSet
 from triage.corrections import CorrectionWatcher
@@ -473,8 +474,8 @@ class FolderProcessor:
         if self.options.dry_run:
             uids = self.mailbox.search(folder)
             self._dry_contacts = Counter()
-            for start in range(0, len(uids), SENT_BATCH):
-                for header in self._recipient_headers(folder, uids[start:start + SENT_BATCH]):
+            for chunk in chunks(uids, SENT_BATCH):
+                for header in self._recipient_headers(folder, chunk):
                     self._dry_contacts.update(_recipients(header, self.options.user_addresses))
             return len(uids)
         known = self.state.sent_checkpoint(self.account)
@@ -485,8 +486,7 @@ class FolderProcessor:
             log.info("account %s: Sent folder %s changed (UIDVALIDITY); re-reading it",
                      self.account, folder)
         counts: Counter[str] = Counter()
-        for start in range(0, len(uids), SENT_BATCH):
-            chunk = uids[start:start + SENT_BATCH]
+        for chunk in chunks(uids, SENT_BATCH):
             for header in self._recipient_headers(folder, chunk):
                 counts.update(_recipients(header, self.options.user_addresses))
         newest = max(last_uid, status.uidnext - 1, max(uids, default=0))
@@ -929,8 +929,8 @@ class FolderProcessor:
         # Any backend: read the headers of the whole folder (only on recovery).
         self.mailbox.open_folder(folder)
         uids = self.mailbox.search(folder)
-        for start in range(0, len(uids), 500):
-            for fetched in self.mailbox.fetch(folder, uids[start:start + 500]):
+        for chunk in chunks(uids, 500):
+            for fetched in self.mailbox.fetch(folder, chunk):
                 header = header_bytes(fetched.raw)
                 if message_id.encode("utf-8", "replace") in header:
                     return True
@@ -1383,8 +1383,3 @@ class _NullState:
             value = empty[name]
             return lambda *a, **k: value
         raise StateError(f"dry run: the state is not written ({name})")
-
-
-def iter_chunks(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]

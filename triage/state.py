@@ -36,11 +36,13 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from triage.batching import chunks
 from triage.errors import StateError
 
 SCHEMA_VERSION = 1
 DB_NAME = "triage.sqlite3"
 BUSY_TIMEOUT_MS = 10_000
+SQL_CHUNK = 500  # ids per IN (...) list, well under SQLite's parameter limit
 
 _SCHEMA = """
 CREATE TABLE folders (
@@ -422,8 +424,7 @@ class State:
         """Rows for these UIDs under this UIDVALIDITY."""
         found: dict[int, LedgerRow] = {}
         wanted = list(uids)
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start:start + 500]
+        for chunk in chunks(wanted, SQL_CHUNK):
             marks = ",".join("?" * len(chunk))
             for r in self._query(
                 f"SELECT * FROM messages WHERE account = ? AND folder = ? AND uidvalidity = ? "
@@ -442,8 +443,7 @@ class State:
         """Settled rows for these message keys under *other* UIDVALIDITYs of the folder."""
         found: dict[str, LedgerRow] = {}
         wanted = [k for k in dict.fromkeys(keys) if k]
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start:start + 500]
+        for chunk in chunks(wanted, SQL_CHUNK):
             marks = ",".join("?" * len(chunk))
             for r in self._query(
                 f"SELECT * FROM messages WHERE account = ? AND folder = ? AND uidvalidity != ? "
@@ -621,8 +621,7 @@ class State:
             return set()
         since = format_ts(now - timedelta(days=cooldown_days))
         found: set[str] = set()
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start:start + 500]
+        for chunk in chunks(wanted, SQL_CHUNK):
             marks = ",".join("?" * len(chunk))
             found.update(r[0] for r in self._query(
                 f"SELECT DISTINCT sender FROM drafts WHERE status != 'failed' AND created_at >= ? "
@@ -669,8 +668,7 @@ class State:
         """How often the user wrote to each address, over all accounts."""
         wanted = [a for a in set(addresses) if a]
         found: dict[str, int] = {}
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start:start + 500]
+        for chunk in chunks(wanted, SQL_CHUNK):
             marks = ",".join("?" * len(chunk))
             for r in self._query(
                 f"SELECT address, SUM(times) FROM contacts WHERE address IN ({marks}) "

@@ -45,6 +45,7 @@ from typing import Any
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 
+from triage.batching import chunks
 from triage.config import Account
 from triage.credentials import Secret
 from triage.errors import (
@@ -268,8 +269,7 @@ class ImapSession:
         if self.is_gmail:
             items.append("X-GM-LABELS")
         fetched: list[FetchedMessage] = []
-        for start in range(0, len(uids), FETCH_CHUNK):
-            chunk = list(uids[start:start + FETCH_CHUNK])
+        for chunk in map(list, chunks(uids, FETCH_CHUNK)):
             with self._converting(f"FETCH {folder}"):
                 response = self._client.fetch(chunk, items)
             for uid in chunk:
@@ -339,8 +339,7 @@ class ImapSession:
         self._select(folder)
         part = f"BODY[HEADER.FIELDS ({' '.join(n.upper() for n in names)})]"
         result: dict[int, bytes] = {}
-        for start in range(0, len(uids), FETCH_CHUNK * 4):
-            chunk = list(uids[start:start + FETCH_CHUNK * 4])
+        for chunk in map(list, chunks(uids, FETCH_CHUNK * 4)):
             with self._converting(f"FETCH {folder}"):
                 response = self._client.fetch(chunk, [part.replace("BODY[", "BODY.PEEK[")])
             for uid, data in response.items():
@@ -369,8 +368,7 @@ class ImapSession:
             if changed_since is not None and self._condstore else None
         known = set(names)
         result: dict[int, frozenset[str]] = {}
-        for start in range(0, len(wanted), FETCH_CHUNK * 4):
-            chunk = wanted[start:start + FETCH_CHUNK * 4]
+        for chunk in chunks(wanted, FETCH_CHUNK * 4):
             with self._converting(f"FETCH {folder}"):
                 response = self._client.fetch(chunk, [item], modifiers=modifiers)
             for uid, data in response.items():
@@ -610,8 +608,7 @@ class ImapSession:
         """uid -> Message-ID for messages whose `header` contains one of `values`."""
         self._select(folder)
         hits: set[int] = set()
-        for start in range(0, len(values), SEARCH_OR_CHUNK):
-            chunk = values[start:start + SEARCH_OR_CHUNK]
+        for chunk in chunks(values, SEARCH_OR_CHUNK):
             with self._converting(f"SEARCH {folder}"):
                 hits.update(int(u) for u in self._client.search(_or_header(header, chunk)))
         if not hits:
