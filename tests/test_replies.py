@@ -36,9 +36,9 @@ from triage.draft_text import (
 )
 from triage.message import Address, Message, parse_message
 from triage.policy import Decision
+from triage.errors import DraftError
 from triage.replies import (
     MAX_REFERENCES,
-    DraftError,
     build_draft,
     compose_draft,
     draft_message_id,
@@ -400,12 +400,12 @@ def test_the_letter_quotes_the_senders_ask_and_nothing_else_of_theirs() -> None:
 
 def test_no_letter_without_an_ask_to_quote() -> None:
     msg = message(body="Hope your week is going well. The weather here has been lovely.")
-    with pytest.raises(ValueError, match="no ask"):
+    with pytest.raises(DraftError, match="no ask"):
         compose_letter(msg, ("introduction-ask",), DRAFTS, USER)
 
 
 def test_unknown_offense_codes_are_an_error() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(DraftError):
         compose_letter(message(), ("something-else",), DRAFTS, USER)
 
 

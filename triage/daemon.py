@@ -906,7 +906,7 @@ class FolderProcessor:
                 self.mailbox.append(drafts_folder, raw, DRAFT_FLAGS)
             except ConnectionLostError:
                 raise
-            except (TriageError, ValueError) as exc:
+            except TriageError as exc:
                 log.warning("%s/%s: no draft for UID %d: %s", self.account, folder,
                             item.fetched.uid, _one_line(exc))
                 item.note = f"draft failed: {_one_line(exc)}"

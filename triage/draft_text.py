@@ -49,6 +49,7 @@ from triage.draft_facts import (
     situation,
     the_ask,
 )
+from triage.errors import DraftError
 from triage.message import Address, Message
 from triage.policy import OFFENSE_NAMES
 
@@ -495,13 +496,13 @@ def compose_letter(
 
     `recipient` is whom the draft goes to (default: the sender). `avoid` holds fingerprints
     of letters already written in this run: the first variant combination (in an order fixed
-    by the Message-ID) whose fingerprint is not in it is used. Raises ValueError when none of
-    `offenses` is a known offense code.
+    by the Message-ID) whose fingerprint is not in it is used. Raises DraftError when none of
+    `offenses` is a known offense code, or no sentence of the message shows the ask.
     """
     templates = templates or builtin_templates()
     codes = tuple(dict.fromkeys(c for c in offenses if c in OFFENSE_NAMES))
     if not codes:
-        raise ValueError(f"no known offense among {list(offenses)!r}")
+        raise DraftError(f"no known offense among {list(offenses)!r}")
     main, others = codes[0], codes[1:]
     own = {user_address.lower(), *drafts.addresses}
     context = introduction_context(original, own)
@@ -512,7 +513,7 @@ def compose_letter(
     first = (signed_name(original) or first_name(sender.name, sender.addr)
              or first_name(person.name, person.addr) or closing_name(original))
     if not the_ask(original, main):
-        raise ValueError(f"the message shows no ask for {main} to answer")
+        raise DraftError(f"the message shows no ask for {main} to answer")
     values = {
         "greeting": f"Hi {first}," if first else "Hello,",
         "first_name": first or "there",

@@ -51,5 +51,10 @@ class ModelError(TriageError):
     exit_code = 5
 
 
+class DraftError(TriageError):
+    """A feedback draft cannot be written for this message (no usable address, no offense,
+    no ask to answer)."""
+
+
 class StateError(TriageError):
     """The state database is unusable."""

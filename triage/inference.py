@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from triage.charngrams import CharNgramTfidf
+from triage.errors import ModelError
 from triage.features import SIGNAL_NAMES
 from triage.offenses import OFFENSES, OffenseScores
 from triage.sparse_rows import SparseRows, hstack
@@ -47,7 +48,7 @@ def expit(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     return np.reciprocal(result, out=result)
 
 
-class IncompatibleModel(ValueError):
+class IncompatibleModel(ModelError):
     """The arrays do not describe a model this module can compute."""
 
 

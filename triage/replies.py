@@ -44,7 +44,7 @@ from triage.draft_text import (
     message_key,
     strip_reply_prefixes,
 )
-from triage.errors import TriageError
+from triage.errors import DraftError
 from triage.message import Address, Message
 from triage.policy import Decision
 
@@ -64,10 +64,6 @@ _ROLE_LOCAL = re.compile(
     r"|bounces?|alerts?|newsletter|news|marketing|info|support|hello|team|updates?|sales"
     r"|reply|replies|abuse|admin|list|lists)([+._-].*)?$"
 )
-
-
-class DraftError(TriageError):
-    """A feedback draft cannot be written for this message (no usable address, no offense)."""
 
 
 @dataclass(frozen=True)
@@ -262,11 +258,8 @@ def build_draft(
     recipient = reply_recipient(original, own)
     if templates is None:
         templates = load_templates(templates_dir) if templates_dir else builtin_templates()
-    try:
-        letter = compose_letter(original, decision.offenses, drafts, user_address,
-                                recipient=recipient, templates=templates, avoid=avoid)
-    except ValueError as exc:
-        raise DraftError(str(exc)) from None
+    letter = compose_letter(original, decision.offenses, drafts, user_address,
+                            recipient=recipient, templates=templates, avoid=avoid)
 
     message_id = draft_message_id_for(original, user_address)
     in_reply_to, references = thread_headers(original)

@@ -20,7 +20,8 @@ from triage.config import DraftsConfig, load_config
 from triage.inputs import iter_messages
 from triage.message import Message
 from triage.policy import Decision
-from triage.replies import DraftError, build_draft, user_templates_dir
+from triage.errors import DraftError
+from triage.replies import build_draft, user_templates_dir
 
 PREVIEW_NAME = "(your name)"  # the signature of a preview made without a config
 
