@@ -200,3 +200,37 @@ def test_message_keys_and_backoff() -> None:
     delays = [backoff.delay(n) for n in range(10)]
     assert 0.5 <= delays[0] <= 1.0 and 1.0 <= delays[1] <= 2.0
     assert all(30.0 <= d <= 60.0 for d in delays[6:])
+
+
+@pytest.mark.parametrize("had_corrections", [False, True])
+def test_a_version_1_database_is_upgraded_with_its_rows_kept(tmp_path: Path,
+                                                            had_corrections: bool) -> None:
+    """Version 2 moved the corrections tables into State's schema; a database from before,
+    with or without the tables triage.corrections used to make itself, keeps every row."""
+    import sqlite3
+
+    from triage import state as state_module
+
+    path = tmp_path / "state" / state_module.DB_NAME
+    path.parent.mkdir()
+    db = sqlite3.connect(path)
+    version_1 = state_module._SCHEMA.replace(state_module._CORRECTIONS_SCHEMA, "")
+    db.executescript(version_1 + (state_module._CORRECTIONS_SCHEMA if had_corrections else ""))
+    db.execute("INSERT INTO folders (account, folder, uidvalidity, last_uid, created_at, "
+               "updated_at) VALUES ('a', 'INBOX', 7, 41, '2026-01-01T00:00:00.000000Z', "
+               "'2026-01-01T00:00:00.000000Z')")
+    if had_corrections:
+        db.execute("INSERT INTO learn_runs (account, last_correction_id, at) "
+                   "VALUES ('a', 3, '2026-01-01T00:00:00.000000Z')")
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+    with State.open(tmp_path / "state") as state:
+        checkpoint = state.folder("a", "INBOX")
+        assert checkpoint is not None and checkpoint.last_uid == 41
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == state_module.SCHEMA_VERSION == 2
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"corrections", "label_state", "label_sync", "learn_runs"} <= tables
+    runs = db.execute("SELECT last_correction_id FROM learn_runs").fetchall()
+    assert runs == ([(3,)] if had_corrections else [])

@@ -26,8 +26,8 @@ After every change the labels the user left on the message become what triage ex
 labels only to messages it meets again after a UIDVALIDITY change, and then uses these), and
 the same change is never recorded twice.
 
-Storage: tables of this module's own, created with CREATE TABLE IF NOT EXISTS in the state
-database (`triage.state` owns the rest of it). A correction keeps the message's bytes as the
+Storage: the corrections tables of the state database, whose schema and migrations
+`triage.state` owns (version 2 moved them there). A correction keeps the message's bytes as the
 daemon fetched them (header plus at most `RAW_CAP` bytes of the body), so its training row can
 be rebuilt by any later version of the feature code; nothing else in the database holds message
 bodies, and only messages the user corrected or reviewed are kept.
@@ -48,7 +48,15 @@ from typing import Any, Literal, Protocol, runtime_checkable
 from triage.config import LabelSet
 from triage.errors import MailboxError, StateError
 from triage.message_ids import message_id_in
-from triage.state import connect, db_path, format_ts, ledger_row, parse_ts, transaction
+from triage.state import (
+    State,
+    connect,
+    db_path,
+    format_ts,
+    ledger_row,
+    parse_ts,
+    transaction,
+)
 
 log = logging.getLogger(__name__)
 
@@ -57,57 +65,6 @@ RAW_CAP = 256 * 1024  # what the daemon fetches of a body: the same bytes it cla
 
 Kind = Literal["correction", "confirmation", "labels"]
 
-_SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS corrections (
-    id            INTEGER PRIMARY KEY,
-    account       TEXT NOT NULL,
-    folder        TEXT NOT NULL,
-    uidvalidity   INTEGER NOT NULL,
-    uid           INTEGER NOT NULL,
-    message_key   TEXT NOT NULL,
-    message_id    TEXT NOT NULL DEFAULT '',
-    sender        TEXT NOT NULL DEFAULT '',
-    predicted     TEXT NOT NULL,            -- triage's decision
-    old_label     TEXT NOT NULL,            -- the class the labels said before
-    new_label     TEXT NOT NULL,            -- the class the user's labels say now
-    kind          TEXT NOT NULL CHECK (kind IN ('correction', 'confirmation')),
-    shadow        INTEGER NOT NULL DEFAULT 0,   -- triage had applied only the review label
-    labels        TEXT NOT NULL DEFAULT '[]',   -- the triage labels on the message now
-    model_version TEXT NOT NULL DEFAULT '',
-    raw           BLOB,                     -- header + at most RAW_CAP bytes of body
-    created_at    TEXT NOT NULL
-)""",
-    "CREATE INDEX IF NOT EXISTS corrections_by_account ON corrections (account, id)",
-    "CREATE INDEX IF NOT EXISTS corrections_by_message_id ON corrections (message_id)",
-    """CREATE TABLE IF NOT EXISTS label_state (
-    account     TEXT NOT NULL,
-    folder      TEXT NOT NULL,
-    uidvalidity INTEGER NOT NULL,
-    uid         INTEGER NOT NULL,
-    message_key TEXT NOT NULL,
-    labels      TEXT NOT NULL,              -- JSON: the triage labels the user left on it
-    updated_at  TEXT NOT NULL,
-    PRIMARY KEY (account, folder, uidvalidity, uid)
-)""",
-    "CREATE INDEX IF NOT EXISTS label_state_by_key ON label_state (account, folder, message_key)",
-    """CREATE TABLE IF NOT EXISTS label_sync (
-    account     TEXT NOT NULL,
-    folder      TEXT NOT NULL,
-    uidvalidity INTEGER NOT NULL,
-    modseq      INTEGER,                    -- HIGHESTMODSEQ the last check covered
-    checked_at  TEXT NOT NULL,
-    PRIMARY KEY (account, folder)
-)""",
-    """CREATE TABLE IF NOT EXISTS learn_runs (
-    account            TEXT PRIMARY KEY,
-    last_correction_id INTEGER NOT NULL,    -- corrections up to this id were looked at
-    outcome            TEXT NOT NULL DEFAULT '',
-    at                 TEXT NOT NULL
-)""",
-)
-
-
-_READY: set[str] = set()  # databases whose tables this process has made sure of
 
 
 _LONG_AGO = datetime.min.replace(tzinfo=UTC)  # for a row with no timestamp
@@ -247,12 +204,9 @@ class CorrectionStore:
         self.readonly = readonly
         try:
             # One per thread, but created on one thread and handed to another.
+            if not readonly:
+                State(self.path).close()  # the schema, corrections tables included, is State's
             self._db = connect(self.path, readonly=readonly, check_same_thread=False)
-            if not readonly and str(self.path.resolve()) not in _READY:
-                with self._transaction() as db:
-                    for statement in _SCHEMA:
-                        db.execute(statement)
-                _READY.add(str(self.path.resolve()))
             self._has_tables = self._table_exists("corrections")
             self._has_ledger = self._table_exists("messages")
         except sqlite3.Error as exc:

@@ -39,7 +39,7 @@ from typing import Any
 from triage.batching import chunks
 from triage.errors import StateError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DB_NAME = "triage.sqlite3"
 BUSY_TIMEOUT_MS = 10_000
 SQL_CHUNK = 500  # ids per IN (...) list, well under SQLite's parameter limit
@@ -128,8 +128,61 @@ CREATE TABLE activity (
 );
 """
 
-# Future schema changes: SCHEMA_VERSION += 1 and a script here from the previous version.
-_MIGRATIONS: dict[int, str] = {}
+# The corrections the user made by relabelling, the labels triage last saw on each message,
+# where the last check stopped, and the last learning run (triage.corrections reads them).
+_CORRECTIONS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS corrections (
+    id            INTEGER PRIMARY KEY,
+    account       TEXT NOT NULL,
+    folder        TEXT NOT NULL,
+    uidvalidity   INTEGER NOT NULL,
+    uid           INTEGER NOT NULL,
+    message_key   TEXT NOT NULL,
+    message_id    TEXT NOT NULL DEFAULT '',
+    sender        TEXT NOT NULL DEFAULT '',
+    predicted     TEXT NOT NULL,            -- triage's decision
+    old_label     TEXT NOT NULL,            -- the class the labels said before
+    new_label     TEXT NOT NULL,            -- the class the user's labels say now
+    kind          TEXT NOT NULL CHECK (kind IN ('correction', 'confirmation')),
+    shadow        INTEGER NOT NULL DEFAULT 0,   -- triage had applied only the review label
+    labels        TEXT NOT NULL DEFAULT '[]',   -- the triage labels on the message now
+    model_version TEXT NOT NULL DEFAULT '',
+    raw           BLOB,                     -- header + at most RAW_CAP bytes of body
+    created_at    TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS corrections_by_account ON corrections (account, id);
+CREATE INDEX IF NOT EXISTS corrections_by_message_id ON corrections (message_id);
+CREATE TABLE IF NOT EXISTS label_state (
+    account     TEXT NOT NULL,
+    folder      TEXT NOT NULL,
+    uidvalidity INTEGER NOT NULL,
+    uid         INTEGER NOT NULL,
+    message_key TEXT NOT NULL,
+    labels      TEXT NOT NULL,              -- JSON: the triage labels the user left on it
+    updated_at  TEXT NOT NULL,
+    PRIMARY KEY (account, folder, uidvalidity, uid)
+);
+CREATE INDEX IF NOT EXISTS label_state_by_key ON label_state (account, folder, message_key);
+CREATE TABLE IF NOT EXISTS label_sync (
+    account     TEXT NOT NULL,
+    folder      TEXT NOT NULL,
+    uidvalidity INTEGER NOT NULL,
+    modseq      INTEGER,                    -- HIGHESTMODSEQ the last check covered
+    checked_at  TEXT NOT NULL,
+    PRIMARY KEY (account, folder)
+);
+CREATE TABLE IF NOT EXISTS learn_runs (
+    account            TEXT PRIMARY KEY,
+    last_correction_id INTEGER NOT NULL,    -- corrections up to this id were looked at
+    outcome            TEXT NOT NULL DEFAULT '',
+    at                 TEXT NOT NULL
+);
+"""
+_SCHEMA += _CORRECTIONS_SCHEMA
+
+# A schema change: SCHEMA_VERSION += 1 and a script here from the previous version. Version 2
+# brought the corrections tables here from triage.corrections, which had made them itself.
+_MIGRATIONS: dict[int, str] = {2: _CORRECTIONS_SCHEMA}
 
 
 def format_ts(when: datetime) -> str:
