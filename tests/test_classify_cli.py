@@ -352,3 +352,13 @@ def test_explain_cuts_a_long_platform_note_at_a_word(
     full = " ".join(parse_message(sample.read_bytes()).new_text.split())
     kept = quoted[: -len(" ...")]
     assert full.startswith(kept) and full[len(kept)] == " "
+
+
+def test_directories_are_listed_in_sorted_path_order(tmp_path: Path) -> None:
+    from triage.inputs import files_under
+
+    for name in ("b/x.eml", "a-c.eml", "a/b.eml", "a/a/z.eml", "x", "x.d/y.eml", "cur/1:2,S"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"Subject: s\n\nbody\n")
+    expected = [p for p in sorted(tmp_path.rglob("*")) if p.is_file()]
+    assert list(files_under(tmp_path)) == expected
