@@ -61,9 +61,6 @@ MAX_TEMPLATE_BYTES = 16_000
 MAX_ATTEMPTS = 512  # variant combinations tried to satisfy `avoid` and the word limit
 
 OFFENSES: tuple[str, ...] = tuple(OFFENSE_NAMES)
-# Offenses with their own wording when you made the introduction and were copied (all of them:
-# the sender's ask went to the person you introduced, not to you).
-INTRODUCTION_OFFENSES = frozenset(OFFENSES)
 
 # How each offense is named in the one-sentence mention when it is not the main one. Neutral
 # wording, so it reads right whether the user was the target or the introducer.
@@ -88,7 +85,9 @@ PART_NAMES: tuple[str, ...] = (
     "privacy-note",
     *OFFENSES,
     *(f"{code}-suggestion" for code in OFFENSES),
-    *(f"{code}-introducer" for code in sorted(INTRODUCTION_OFFENSES)),
+    # every offense has its own wording when you made the introduction and were copied: the
+    # sender's ask went to the person you introduced, not to you
+    *(f"{code}-introducer" for code in OFFENSES),
     "introducer-suggestion",
     "also",
     "closing",
@@ -464,10 +463,10 @@ class _Plan:
 
 def _plan(
     templates: Templates, main: str, intro: bool, with_also: bool, use_overrides: bool,
-    *, works_together: bool = False, proposes_meeting: bool = False, in_thread: bool = False,
-    wants_details: bool = False,
+    *, situation_kind: str = "", proposes_meeting: bool = False, wants_details: bool = False,
 ) -> _Plan:
-    opening = "opening-introducer" if intro else "opening-reply" if in_thread else "opening"
+    opening = ("opening-introducer" if intro else
+               "opening-reply" if situation_kind == "thread" else "opening")
     names = [opening, "what-you-wrote",
              f"{main}-introducer" if intro else main]
     if wants_details:
@@ -475,7 +474,7 @@ def _plan(
     if with_also:
         names.append("also")
     names.append("introducer-suggestion" if intro else
-                 "client-suggestion" if works_together else f"{main}-suggestion")
+                 "client-suggestion" if situation_kind == "client" else f"{main}-suggestion")
     if proposes_meeting:
         names.append("decline-meeting")
     names.append("closing")
@@ -506,13 +505,15 @@ def compose_letter(
     main, others = codes[0], codes[1:]
     own = {user_address.lower(), *drafts.addresses}
     context = introduction_context(original, own)
-    intro = context.user_is_introducer and main in INTRODUCTION_OFFENSES
+    intro = context.user_is_introducer
     shown = shown_situation(original, context)
     person = recipient or original.sender or Address("", "")
     sender = original.sender or person
     first = (signed_name(original) or first_name(sender.name, sender.addr)
              or first_name(person.name, person.addr) or closing_name(original))
-    if not the_ask(original, main):
+    # the quote at each length it may be shortened to, worked out once
+    quotes = {words: the_ask(original, main, words) for words in QUOTE_LENGTHS}
+    if not quotes[MAX_QUOTE_WORDS]:
         raise DraftError(f"the message shows no ask for {main} to answer")
     values = {
         "greeting": f"Hi {first}," if first else "Hello,",
@@ -537,10 +538,9 @@ def compose_letter(
         modes += [(with_also, False) for with_also, _ in modes]
     fallback: Letter | None = None
     for (with_also, use_overrides), quote_words in product(modes, QUOTE_LENGTHS):
-        values["ask"] = the_ask(original, main, quote_words)
+        values["ask"] = quotes[quote_words]
         plan = _plan(templates, main, intro, with_also, use_overrides,
-                     works_together=shown.kind == "client", proposes_meeting=meeting,
-                     in_thread=shown.kind == "thread",
+                     situation_kind=shown.kind, proposes_meeting=meeting,
                      wants_details=asks_for_contact_details(values["ask"]))
         sizes = [len(variants) for _, variants in plan.parts]
         starts = [_seed(key, name) % len(variants) for name, variants in plan.parts]
