@@ -153,3 +153,41 @@ def test_without_a_runtime_directory_the_socket_is_in_a_private_temporary_one(
     assert socket_path() == str(tmp_path / f"triage-{os.getuid()}" / SOCKET_NAME)
     monkeypatch.setenv("TMPDIR", "relative/ignored")
     assert socket_path() == f"/tmp/triage-{os.getuid()}/{SOCKET_NAME}"
+
+
+def test_a_filter_asks_a_server_once_then_classifies_by_itself(tmp_path: Path,
+                                                               tiny_model_path: Path) -> None:
+    """A server that answers for another model (or is stuck) is asked once, not once per path
+    through the command line: a stuck one would otherwise cost the timeout twice."""
+    import socket
+    import threading
+
+    runtime = tmp_path / "run"
+    (runtime / "triage").mkdir(parents=True, mode=0o700)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(runtime / "triage" / SOCKET_NAME))
+    listener.listen(4)
+    listener.settimeout(30)
+    asked = []
+
+    def answer_other_model() -> None:
+        try:
+            while True:
+                conn, _ = listener.accept()
+                with conn:
+                    asked.append(conn.recv(64))
+                    conn.sendall(b"other-model\n")
+        except OSError:
+            pass  # the listener was closed
+
+    thread = threading.Thread(target=answer_other_model, daemon=True)
+    thread.start()
+    try:
+        for args in (["filter", "--model", str(tiny_model_path)], ["-v", "filter", "--model",
+                                                                    str(tiny_model_path)]):
+            asked.clear()
+            ran = triage(*args, env=environment(runtime), stdin=MESSAGES[0])
+            assert ran.returncode == 0 and b"X-Triage-Class: " in ran.stdout
+            assert len(asked) == 1, (args, asked)
+    finally:
+        listener.close()

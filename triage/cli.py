@@ -1,5 +1,6 @@
 """The `triage` command: runs the chosen subcommand (triage.commands) and maps errors to exit
-codes. A served `triage filter` is answered before anything else is imported."""
+codes. A bare `triage filter` runs before the parser is built: a served one is answered before
+anything else is imported."""
 
 from __future__ import annotations
 
@@ -23,11 +24,11 @@ def configure_logging(verbose: bool) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["filter"]:
-        from triage.commands.filter import run_served
+        from triage.commands.filter import run_bare
 
-        served = run_served(argv[1:])
-        if served is not None:
-            return served
+        filtered = run_bare(argv[1:])
+        if filtered is not None:
+            return filtered
     from triage.commands.parser import build_parser, chosen_command
 
     parser = build_parser(chosen_command(argv))

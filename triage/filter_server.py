@@ -53,6 +53,7 @@ class FilterServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         self._lock = threading.Lock()
         self._classifier: Classifier | None = None
         self._loaded_stamp: tuple[int, int] | None = None
+        self._current()  # a model that does not load is an error now, before the socket exists
         _claim(path)
         old_umask = os.umask(0o177)  # the socket is born 0600
         try:

@@ -40,6 +40,11 @@ def socket_path() -> str:
     return os.path.join(temp, f"triage-{os.getuid()}", SOCKET_NAME)
 
 
+def model_key(model: str | os.PathLike[str] | None) -> str:
+    """How a filter and a server name the model they use: its real path, "" for the shipped one."""
+    return os.path.realpath(model) if model else ""
+
+
 def ask_server(raw: bytes, model: str,
                path: str | None = None) -> list[tuple[str, str]] | None:
     """The headers from a `triage serve` of ours serving `model`, or None when there is none."""
@@ -60,8 +65,9 @@ def ask_server(raw: bytes, model: str,
     status, _, rest = reply.decode("utf-8", "replace").partition("\n")
     if status != "ok":
         return None
-    headers = [tuple(line.split(": ", 1)) for line in rest.splitlines() if ": " in line]
-    return [(name, value) for name, value in headers] or None
+    headers = [(name, value) for name, found, value in
+               (line.partition(": ") for line in rest.splitlines()) if found]
+    return headers or None
 
 
 def _read_all(conn: socket.socket, limit: int) -> bytes:

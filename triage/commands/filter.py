@@ -10,20 +10,18 @@ is classified in this process.
 
 from __future__ import annotations
 
-import io
-import os
 import sys
 from collections.abc import Sequence
 
-from triage.filter_socket import ask_server
+from triage.filter_socket import ask_server, model_key
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see run_served)
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see run_bare)
 if TYPE_CHECKING:
     import argparse
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from triage.commands.common import add_model_argument  # imports pathlib: not on the fast path
+    from triage.commands.common import add_model_argument
 
     parser = subparsers.add_parser(
         "filter",
@@ -77,22 +75,28 @@ def add_headers(raw: bytes, headers: list[tuple[str, str]]) -> list[bytes | memo
     return [view[:start], *lines, block, *body]
 
 
-def run_served(argv: Sequence[str]) -> int | None:
-    """`triage filter [--model FILE]` answered by a running `triage serve` before the command
-    line's parser and logging are even imported (a third of a served filter's time). None when
-    the arguments are anything else or no server answers; the message read is put back on
-    stdin for the full path."""
+def run_bare(argv: Sequence[str]) -> int | None:
+    """`triage filter [--model FILE]` without the command-line parser: a running `triage serve`
+    answers before argparse and logging are even imported (a third of a served filter's time),
+    and without one the message is classified here, as `run` would. None when the arguments
+    are anything else, for the parser to handle."""
     if list(argv[:1]) == ["--model"] and len(argv) == 2:
-        model = os.path.realpath(argv[1])
+        model: str | None = argv[1]
     elif not argv:
-        model = ""
+        model = None
     else:
         return None
     raw = sys.stdin.buffer.read()
-    headers = ask_server(raw, model)
+    headers = ask_server(raw, model_key(model))
     if headers is None:
-        sys.stdin = io.TextIOWrapper(io.BytesIO(raw))
-        return None
+        import argparse
+        from pathlib import Path
+
+        from triage.cli import configure_logging
+
+        configure_logging(verbose=False)
+        options = argparse.Namespace(model=Path(model) if model else None)
+        headers = _classified_here(raw, options)
     _write(raw, headers)
     return 0
 
@@ -101,17 +105,21 @@ def run(args: argparse.Namespace) -> int:
     import logging
 
     raw = sys.stdin.buffer.read()
-    model = str(args.model.resolve()) if args.model else ""
-    headers = ask_server(raw, model)
+    headers = ask_server(raw, model_key(args.model))
     if headers is not None:
         logging.getLogger(__name__).debug("answered by triage serve")
     else:
-        from triage.commands.common import load_classifier
-        from triage.filter_server import headers_for
-
-        headers = headers_for(lambda: load_classifier(args), raw)
+        headers = _classified_here(raw, args)
     _write(raw, headers)
     return 0
+
+
+def _classified_here(raw: bytes, args: argparse.Namespace) -> list[tuple[str, str]]:
+    """The headers when no server of ours answered: numpy and the model are loaded only now."""
+    from triage.commands.common import load_classifier
+    from triage.filter_server import headers_for
+
+    return headers_for(lambda: load_classifier(args), raw)
 
 
 def _write(raw: bytes, headers: list[tuple[str, str]]) -> None:

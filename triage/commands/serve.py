@@ -9,7 +9,7 @@ from pathlib import Path
 
 from triage.commands.common import add_model_argument, load_classifier
 from triage.filter_server import FilterServer
-from triage.filter_socket import socket_path
+from triage.filter_socket import model_key, socket_path
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +35,9 @@ def _stop(*_: object) -> None:
 def run(args: argparse.Namespace) -> int:
     from triage.classifier import shipped_model_path
 
-    model_file = args.model.resolve() if args.model else shipped_model_path()
-    load_classifier(args)  # a model that does not load is an error now, not per message
-    server = FilterServer(Path(socket_path()), str(args.model.resolve()) if args.model else "",
-                          model_file, lambda: load_classifier(args))
+    model_file = Path(model_key(args.model)) if args.model else shipped_model_path()
+    server = FilterServer(Path(socket_path()), model_key(args.model), model_file,
+                          lambda: load_classifier(args))
     signal.signal(signal.SIGTERM, _stop)
     log.info("answering triage filter at %s", server.path)
     try:
