@@ -159,7 +159,8 @@ def main() -> int:
         SECTION, "",
         "Written by `python bench/commands_bench.py`; rerun it to refresh this section.", "",
         f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {platform.processor() or 'cpu'}, "
-        f"nproc {os.cpu_count()}; Python {platform.python_version()}; `{' '.join(triage_command())}`"
+        f"nproc {os.cpu_count()}; Python {platform.python_version()}; "
+        f"`{' '.join(triage_command())}`"
         f" ({install} install)",
         f"- Filter: {len(files)} messages of `{args.corpus.name}`, one process each, interleaved",
         f"- Peers not measured: {', '.join(skipped) or 'none'}", "",

@@ -76,7 +76,8 @@ sys.stdin = io.TextIOWrapper(io.BytesIO(open(sample, "rb").read()))
 with contextlib.redirect_stdout(io.TextIOWrapper(io.BytesIO())):
     filtered = main(["filter", "--model", model])
 print(json.dumps({"codes": [classified, filtered], "label": json.loads(out.getvalue())["label"],
-                  "heavy": sorted(m for m in sys.modules if m.split(".")[0] in ("sklearn", "scipy"))}))
+                  "heavy": sorted(m for m in sys.modules
+                                  if m.split(".")[0] in ("sklearn", "scipy"))}))
 """
 
 

@@ -54,16 +54,17 @@ _OFFENSE_WORDS = {
                                         rf"per month|subscription)\b|{_MONEY_WORDS}"),
 }
 _ASK_MARKERS = re.compile(
-    r"(?i)\b(could|would|can|will|won't) you\b|\byou (could|can)\b|\bplease\b|\bwould you mind\b|\blet me know\b"
+    r"(?i)\b(could|would|can|will|won't) you\b|\byou (could|can)\b|\bplease\b"
+    r"|\bwould you mind\b|\blet me know\b"
     r"|\b(i'?d|i would) love (for )?you\b|\bwant me to\b|\b(can|could|shall) we\b"
     r"|\bi need\b|\bneed (you|an?)\b|\bsend me\b|\bgive me\b|\bjust need\b|\bhelp me\b"
     r"|\breply with\b|\bjust (send|reply|email|forward)\b"
     r"|^(join|sign up|forward|share|post|send|grab|book|click|reply|introduce|connect)\b")
 _MET_AT_EVENT = re.compile(
     r"(?i)\bwe met\b|\bmet you\b|\bmeeting you\b|\bmet at\b"
-    r"|\b(met|meet|meeting|introduced|bump(ed)? into|sat next to|chatted|chatting|spoke|speaking|talked"
-    r"|talking|saw you|see you|great to)\b[^.!?\n]{0,80}\b(summit|conference|mixer|meetup|meet-up"
-    r"|retreat|expo|fair|panel|workshop|talk|dinner|reception|ceremony|party|event|festival"
+    r"|\b(met|meet|meeting|introduced|bump(ed)? into|sat next to|chatted|chatting|spoke"
+    r"|speaking|talked|talking|saw you|see you|great to)\b[^.!?\n]{0,80}"
+    r"\b(summit|conference|mixer|meetup|meet-up|retreat|expo|fair|panel|workshop|talk|dinner|reception|ceremony|party|event|festival"
     r"|hackathon|booth|gala|breakfast|lunch|webinar|session|class|course|wedding)\b")
 _WORK_TOGETHER = re.compile(
     r"(?i)\b(your|a|our|one of your)\s+(team's\s+)?((longest|long)[- ]standing|long[- ]time|"
@@ -89,7 +90,8 @@ _GREETING = re.compile(r"(?i)^(hi|hey|hello|dear|good (morning|afternoon|evening
 _SIGN_OFF = re.compile(
     r"(?i)^\s*(?:best(?:\s+regards|\s+wishes)?|regards|kind\s+regards|warm\s+regards|thanks"
     r"|thank\s+you|thx|cheers|sincerely|yours(?:\s+truly)?|all\s+the\s+best|warmly|talk\s+soon"
-    r"|many\s+thanks|br|rgds|love(?:\s+and\s+light)?|xo+|x+|hugs|--+|—|–|-)\s*[,.!-]*\s*(?P<name>.*)$")
+    r"|many\s+thanks|br|rgds|love(?:\s+and\s+light)?|xo+|x+|hugs|--+|—|–|-)\s*[,.!-]*\s*"
+    r"(?P<name>.*)$")
 
 
 @dataclass(frozen=True)
