@@ -65,7 +65,8 @@ _MET_AT_EVENT = re.compile(
     r"|\b(met|meet|meeting|introduced|bump(ed)? into|sat next to|chatted|chatting|spoke"
     r"|speaking|talked|talking|saw you|see you|great to)\b[^.!?\n]{0,80}"
     r"\b(summit|conference|mixer|meetup|meet-up|retreat|expo|fair|panel|workshop|talk|dinner"
-    r"|reception|ceremony|party|event|festival|hackathon|booth|gala|breakfast|lunch|webinar|session|class|course|wedding)\b")
+    r"|reception|ceremony|party|event|festival|hackathon|booth|gala|breakfast|lunch|webinar"
+    r"|session|class|course|wedding)\b")
 _WORK_TOGETHER = re.compile(
     r"(?i)\b(your|a|our|one of your)\s+(team's\s+)?((longest|long)[- ]standing|long[- ]time|"
     r"existing|loyal)?\s*(client|customer|vendor|supplier|partner|contractor)s?\b"
