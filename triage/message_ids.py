@@ -9,11 +9,11 @@ bytes beyond ASCII (read as UTF-8, an undecodable byte as U+FFFD).
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
 _ID = re.compile(rb"<[^<>\s]{1,250}>")
 _COMMENT = re.compile(rb"\((?:[^()\\]|\\.)*\)")
-_UNFOLD = re.compile(rb"\r?\n[ \t]+")
+# The first Message-ID field with its continuation lines (ids_in reads across the folds).
+_MESSAGE_ID_FIELD = re.compile(rb"(?im)^message-id:(.*(?:\r?\n[ \t].*)*)")
 
 
 def ids_in(value: bytes | str) -> list[str]:
@@ -28,18 +28,6 @@ def first_id(value: bytes | str) -> str:
     return ids[0] if ids else ""
 
 
-@lru_cache(maxsize=16)
-def _field_pattern(name: str) -> re.Pattern[bytes]:
-    field = re.escape(name.encode("ascii"))
-    return re.compile(rb"(?im)^" + field + rb":(.*(?:\r?\n[ \t].*)*)")
-
-
-def header_field(head: bytes, name: str) -> bytes:
-    """The first occurrence of a field in a header block, unfolded ("" bytes without one)."""
-    match = _field_pattern(name).search(head)
-    return _UNFOLD.sub(b" ", match.group(1)).strip() if match else b""
-
-
 # The header block as the parser (email.feedparser) sees it: field lines ("name:" with no blank
 # in the name) and their continuations, after an optional mbox From_ line; it ends at the first
 # other line, blank or not.
@@ -49,5 +37,6 @@ _HEADER_BLOCK = re.compile(rb"(?:From [^\n]*\n)?(?:(?:[\041-\071\073-\176]+:|[ \
 def message_id_in(raw: bytes) -> str:
     """The Message-ID of a message or header block, from the header block alone, as
     `parse_message` reads it (a "Message-ID :" line ends the header block there too)."""
-    head = _HEADER_BLOCK.match(raw)
-    return first_id(header_field(head.group() if head else b"", "message-id"))
+    block = _HEADER_BLOCK.match(raw)  # it matches the empty string too: never None
+    field = _MESSAGE_ID_FIELD.search(raw, 0, block.end()) if block else None
+    return first_id(field.group(1)) if field else ""
