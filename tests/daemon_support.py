@@ -28,7 +28,7 @@ from tiny_model import SOLICITATION, eml, train_tiny_model
 from triage.classifier import Classifier, shipped_model_path
 from triage.config import Config, DraftsConfig, load_config
 from triage.credentials import Secret
-from triage.daemon import Backoff, Daemon, Outcome
+from triage.daemon.batch import Backoff, Daemon, Outcome
 from triage.mailbox.imap import connect, ssl_context
 from triage.policy import DraftPolicy
 

@@ -21,7 +21,7 @@ from daemon_support import mixed_mail
 
 from triage.classifier import Classifier
 from triage.config import DraftsConfig, LabelNames
-from triage.daemon import FolderProcessor, Options, process_folder
+from triage.daemon.batch import FolderProcessor, Options, process_folder
 from triage.errors import MailboxError
 from triage.mailbox.maildir import MaildirMailbox, flags_of
 from triage.message import parse_message
@@ -236,7 +236,7 @@ def test_progress_is_a_bar_on_a_terminal_and_log_lines_otherwise(
     import io
     import logging
 
-    from triage.daemon import Progress
+    from triage.daemon.batch import Progress
 
     class Clock:
         t = 0.0

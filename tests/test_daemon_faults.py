@@ -34,7 +34,7 @@ from silent_proxy import SilentDropProxy
 from triage.classifier import Classifier
 from triage.config import DaemonConfig, load_config
 from triage.credentials import Secret
-from triage.daemon import Backoff, Daemon
+from triage.daemon.batch import Backoff, Daemon
 from triage.mailbox.imap import DEFAULT_TIMEOUT, connect
 from triage.message import parse_message
 from triage.state import State

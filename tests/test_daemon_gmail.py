@@ -16,7 +16,7 @@ from gmail_double import GmailDouble
 from triage.classifier import Classifier
 from triage.config import load_config
 from triage.credentials import Secret
-from triage.daemon import Daemon, Outcome
+from triage.daemon.batch import Daemon, Outcome
 from triage.mailbox.imap import connect
 from triage.message import parse_message
 

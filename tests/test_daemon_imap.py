@@ -433,7 +433,7 @@ def test_two_accounts_at_once(
         cfg = load_config(config)
         assert [a.name for a in cfg.accounts] == ["test", "second"]
         from triage.credentials import Secret
-        from triage.daemon import Daemon
+        from triage.daemon.batch import Daemon
         from triage.mailbox.imap import connect
 
         passwords = {"test": imap_account.password, "second": second.password}

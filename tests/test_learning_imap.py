@@ -322,7 +322,7 @@ def test_gmail_label_swaps_are_corrections(tmp_path: Path, tiny_model_path: Path
     from test_daemon_gmail import config_file
 
     from triage.credentials import Secret
-    from triage.daemon import Daemon
+    from triage.daemon.batch import Daemon
     from triage.mailbox.imap import connect
 
     with GmailDouble() as gmail:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from triage.daemon import Backoff, message_key
+from triage.daemon.batch import Backoff, message_key
 from triage.errors import StateError
 from triage.state import SCHEMA_VERSION, Intent, State, db_path
 

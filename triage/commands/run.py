@@ -19,7 +19,7 @@ from triage.classifier import Classifier
 from triage.commands.common import add_model_argument
 from triage.config import Account, Config, add_config_argument, load_config
 from triage.credentials import Secret, get_password
-from triage.daemon import Daemon, Outcome
+from triage.daemon.batch import Daemon, Outcome
 from triage.mailbox import Mailbox
 from triage.mailbox.imap import connect
 from triage.personal import Personal, base_model_path, draft_policy

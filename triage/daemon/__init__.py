@@ -1,0 +1,1 @@
+"""The daemon: catch up, label, draft, checkpoint, IDLE, reconnect; exactly once."""
