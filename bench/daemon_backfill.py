@@ -122,7 +122,7 @@ build_parser()
 imports = rss()
 from pathlib import Path
 from triage.classifier import Classifier
-from triage.daemon.batch import classify_raw, no_context
+from triage.daemon.classify import classify_raw, no_context
 from triage.policy import DraftPolicy
 classifier = Classifier.load(Path({model!r}), policy=DraftPolicy(min_confidence=0.8))
 loaded = rss()

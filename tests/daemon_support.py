@@ -15,7 +15,7 @@ import sys
 import time
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,10 @@ from tiny_model import SOLICITATION, eml, train_tiny_model
 from triage.classifier import Classifier, shipped_model_path
 from triage.config import Config, DraftsConfig, load_config
 from triage.credentials import Secret
-from triage.daemon.batch import Backoff, Daemon, Outcome
+from triage.daemon.clock import Backoff
+from triage.daemon.options import RunOptions
+from triage.daemon.outcomes import Outcome
+from triage.daemon.supervisor import Daemon, DaemonParts, MailboxFactory
 from triage.mailbox.imap import connect, ssl_context
 from triage.policy import DraftPolicy
 
@@ -233,15 +236,26 @@ class RunResult:
     outcomes: list[Outcome]
 
 
+def build_daemon(config: Config, classifier: Classifier, connect: MailboxFactory,
+                 outcomes: list[Outcome], **kwargs: Any) -> Daemon:
+    """A daemon with fast backoff, no progress display, its outcomes collected; each keyword
+    names a field of `RunOptions` or of `DaemonParts`."""
+    run_fields = {f.name for f in fields(RunOptions)}
+    options = {k: v for k, v in kwargs.items() if k in run_fields}
+    parts = {k: v for k, v in kwargs.items() if k not in run_fields}
+    parts.setdefault("backoff", FAST_BACKOFF)
+    options.setdefault("progress", False)
+    return Daemon(config, DaemonParts(classifier, connect, on_outcome=outcomes.append, **parts),
+                  RunOptions(**options))
+
+
 def run_once(config_path: Path, classifier: Classifier, test_account: TestAccount,
              **kwargs: Any) -> RunResult:
     """`triage run --once`, in process, with fast backoff."""
-    config = load_config(config_path)
     outcomes: list[Outcome] = []
-    kwargs.setdefault("backoff", FAST_BACKOFF)
-    daemon = Daemon(config, classifier,
-                    connector(test_account, readonly=kwargs.get("dry_run", False)),
-                    once=True, progress=False, on_outcome=outcomes.append, **kwargs)
+    daemon = build_daemon(load_config(config_path), classifier,
+                          connector(test_account, readonly=kwargs.get("dry_run", False)),
+                          outcomes, once=True, **kwargs)
     code = daemon.run()
     return RunResult(code, daemon, outcomes)
 
@@ -254,9 +268,7 @@ def start_daemon(config: Config | Path, classifier: Classifier, test_account: Te
     if isinstance(config, Path):
         config = load_config(config)
     outcomes: list[Outcome] = []
-    kwargs.setdefault("backoff", FAST_BACKOFF)
-    daemon = Daemon(config, classifier, connector(test_account), progress=False,
-                    on_outcome=outcomes.append, **kwargs)
+    daemon = build_daemon(config, classifier, connector(test_account), outcomes, **kwargs)
     result: dict[str, int] = {}
     thread = threading.Thread(target=lambda: result.setdefault("code", daemon.run()),
                               daemon=True)

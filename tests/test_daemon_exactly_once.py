@@ -21,7 +21,9 @@ from daemon_support import mixed_mail
 
 from triage.classifier import Classifier
 from triage.config import DraftsConfig, LabelNames
-from triage.daemon.batch import FolderProcessor, Options, process_folder
+from triage.daemon.folder import FolderProcessor, process_folder
+from triage.daemon.options import Options
+from triage.daemon.parts import FolderParts
 from triage.errors import MailboxError
 from triage.mailbox.maildir import MaildirMailbox, flags_of
 from triage.message import parse_message
@@ -175,11 +177,11 @@ def test_stop_between_drafts_leaves_the_rest_for_the_next_run(
             self.inner.append(folder, raw, flags)
 
     options = Options(account="local", labels=LABELS, drafts=DRAFTS, user_address=USER,
-                      user_addresses=frozenset({USER}), backfill_days=None)
+                      user_addresses=frozenset({USER}), backfill_days=None, progress=False)
     with State.open(tmp_path / "state") as state:
-        processor = FolderProcessor(CountingMailbox(mailbox, 0), state, daemon_classifier,
-                                    options, should_stop=lambda: appended >= 1,
-                                    progress=False)
+        processor = FolderProcessor(FolderParts(CountingMailbox(mailbox, 0), state,
+                                                daemon_classifier,
+                                                should_stop=lambda: appended >= 1), options)
         report = processor.process("INBOX")
         assert not report.complete
         assert appended == 1
@@ -236,7 +238,7 @@ def test_progress_is_a_bar_on_a_terminal_and_log_lines_otherwise(
     import io
     import logging
 
-    from triage.daemon.batch import Progress
+    from triage.daemon.progress import Progress
 
     class Clock:
         t = 0.0

@@ -21,6 +21,7 @@ from daemon_support import (
     OFFENDER_TEXTS,
     RELATIONSHIP_TEXT,
     Box,
+    build_daemon,
     mail,
     mixed_mail,
     popen,
@@ -34,7 +35,7 @@ from silent_proxy import SilentDropProxy
 from triage.classifier import Classifier
 from triage.config import DaemonConfig, load_config
 from triage.credentials import Secret
-from triage.daemon.batch import Backoff, Daemon
+from triage.daemon.clock import Backoff
 from triage.mailbox.imap import DEFAULT_TIMEOUT, connect
 from triage.message import parse_message
 from triage.state import State
@@ -204,8 +205,8 @@ def test_mail_after_a_silent_drop_is_labelled_after_one_idle_refresh(
         return connect(account, Secret(imap_account.password), timeout=2)
 
     outcomes: list[Any] = []
-    daemon = Daemon(load_config(config_path), daemon_classifier, through_proxy,
-                    progress=False, on_outcome=outcomes.append, backoff=Backoff(base=0.05))
+    daemon = build_daemon(load_config(config_path), daemon_classifier, through_proxy, outcomes,
+                          backoff=Backoff(base=0.05))
     thread = threading.Thread(target=daemon.run, daemon=True)
     thread.start()
     try:

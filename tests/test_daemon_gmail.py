@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 from daemon_support import (
-    FAST_BACKOFF,
     OFFENDER_TEXTS,
+    build_daemon,
     mail,
     mixed_mail,
 )
@@ -16,7 +16,7 @@ from gmail_double import GmailDouble
 from triage.classifier import Classifier
 from triage.config import load_config
 from triage.credentials import Secret
-from triage.daemon.batch import Daemon, Outcome
+from triage.daemon.outcomes import Outcome
 from triage.mailbox.imap import connect
 from triage.message import parse_message
 
@@ -46,9 +46,9 @@ def config_file(tmp_path: Path, port: int, password: str, labels: str = "auto",
 
 def run_once(path: Path, classifier: Classifier, password: str) -> tuple[int, list[Outcome]]:
     outcomes: list[Outcome] = []
-    daemon = Daemon(load_config(path), classifier,
-                    lambda a: connect(a, Secret(password), timeout=10), once=True,
-                    progress=False, backoff=FAST_BACKOFF, on_outcome=outcomes.append)
+    daemon = build_daemon(load_config(path), classifier,
+                          lambda a: connect(a, Secret(password), timeout=10), outcomes,
+                          once=True)
     return daemon.run(), outcomes
 
 
@@ -143,9 +143,8 @@ def test_polling_where_the_server_has_no_idle(
 
     with GmailDouble(capabilities="IMAP4rev1 UIDPLUS X-GM-EXT-1") as double:
         path = config_file(tmp_path, double.port, double.password, daemon="poll_seconds = 0.3")
-        daemon = Daemon(load_config(path), daemon_classifier,
-                        lambda a: connect(a, Secret(double.password), timeout=10),
-                        progress=False, backoff=FAST_BACKOFF)
+        daemon = build_daemon(load_config(path), daemon_classifier,
+                              lambda a: connect(a, Secret(double.password), timeout=10), [])
         thread = threading.Thread(target=daemon.run, daemon=True)
         thread.start()
         try:
@@ -192,9 +191,8 @@ def test_mail_announced_together_with_the_idle_continuation_is_not_missed(
             return f"* {len(folder.messages)} EXISTS"
 
         double.on_idle = on_idle
-        daemon = Daemon(load_config(path), daemon_classifier,
-                        lambda a: connect(a, Secret(double.password), timeout=10),
-                        progress=False, backoff=FAST_BACKOFF)
+        daemon = build_daemon(load_config(path), daemon_classifier,
+                              lambda a: connect(a, Secret(double.password), timeout=10), [])
         thread = threading.Thread(target=daemon.run, daemon=True)
         thread.start()
         try:

@@ -433,13 +433,14 @@ def test_two_accounts_at_once(
         cfg = load_config(config)
         assert [a.name for a in cfg.accounts] == ["test", "second"]
         from triage.credentials import Secret
-        from triage.daemon.batch import Daemon
+        from triage.daemon.options import RunOptions
+        from triage.daemon.supervisor import Daemon, DaemonParts
         from triage.mailbox.imap import connect
 
         passwords = {"test": imap_account.password, "second": second.password}
-        daemon = Daemon(cfg, daemon_classifier,
-                        lambda a: connect(a, Secret(passwords[a.name]), timeout=10),
-                        once=True, progress=False)
+        daemon = Daemon(cfg, DaemonParts(
+            daemon_classifier, lambda a: connect(a, Secret(passwords[a.name]), timeout=10)),
+            RunOptions(once=True, progress=False))
         assert daemon.run() == 0
         for b in boxes:
             flags = b.flags("INBOX")

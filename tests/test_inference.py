@@ -67,7 +67,7 @@ def test_a_model_in_memory_classifies_as_it_does_once_saved(
 # daemon and the demo import
 CLASSIFYING_PROCESS = """
 import contextlib, io, json, sys
-import triage.commands.demo, triage.daemon.batch, triage.personal
+import triage.commands.demo, triage.daemon.supervisor, triage.personal
 from triage.cli import main
 model, sample = sys.argv[1:3]
 with contextlib.redirect_stdout(io.StringIO()) as out:

@@ -322,7 +322,8 @@ def test_gmail_label_swaps_are_corrections(tmp_path: Path, tiny_model_path: Path
     from test_daemon_gmail import config_file
 
     from triage.credentials import Secret
-    from triage.daemon.batch import Daemon
+    from triage.daemon.options import RunOptions
+    from triage.daemon.supervisor import Daemon, DaemonParts
     from triage.mailbox.imap import connect
 
     with GmailDouble() as gmail:
@@ -332,10 +333,10 @@ def test_gmail_label_swaps_are_corrections(tmp_path: Path, tiny_model_path: Path
 
         def run() -> int:
             config = load_config(path)
-            return Daemon(config, tiny_classifier,
-                          lambda a: connect(a, Secret(gmail.password), timeout=10), once=True,
-                          progress=False, personal=personal.Personal(config, tiny_classifier)
-                          ).run()
+            parts = DaemonParts(tiny_classifier,
+                                lambda a: connect(a, Secret(gmail.password), timeout=10),
+                                personal=personal.Personal(config, tiny_classifier))
+            return Daemon(config, parts, RunOptions(once=True, progress=False)).run()
 
         assert run() == 0
         messages = gmail.folders["INBOX"].messages

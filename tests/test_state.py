@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from triage.daemon.batch import Backoff, message_key
+from triage.daemon.clock import Backoff
 from triage.errors import StateError
+from triage.message_ids import message_key
 from triage.state import SCHEMA_VERSION, Intent, State, db_path
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)

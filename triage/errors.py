@@ -5,6 +5,12 @@ each kind to one clear line and an exit code instead of a traceback.
 """
 
 
+def one_line(exc: BaseException) -> str:
+    """An error as one short line, for a log line or a ledger row."""
+    text = str(exc) or type(exc).__name__
+    return " ".join(text.split())[:500]
+
+
 class TriageError(Exception):
     """Base of every error triage raises on purpose."""
 

@@ -8,6 +8,7 @@ bytes beyond ASCII (read as UTF-8, an undecodable byte as U+FFFD).
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 _ID = re.compile(rb"<[^<>\s]{1,250}>")
@@ -40,3 +41,20 @@ def message_id_in(raw: bytes) -> str:
     block = _HEADER_BLOCK.match(raw)  # it matches the empty string too: never None
     field = _MESSAGE_ID_FIELD.search(raw, 0, block.end()) if block else None
     return first_id(field.group(1)) if field else ""
+
+
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+
+
+def header_bytes(raw: bytes) -> bytes:
+    """The header block of a message, through the blank line that ends it."""
+    match = _HEADER_END.search(raw)
+    return raw[: match.end()] if match else raw
+
+
+def message_key(raw: bytes, message_id: str) -> str:
+    """What identifies a message across UIDVALIDITY changes and folders: its Message-ID, or
+    a digest of its header block when it has none (a re-uploaded copy has the same header)."""
+    if message_id:
+        return message_id
+    return "sha256:" + hashlib.sha256(header_bytes(raw)).hexdigest()[:40]

@@ -26,7 +26,8 @@ from pathlib import Path
 from triage.classifier import Classifier
 from triage.commands.common import add_model_argument
 from triage.config import DraftsConfig, LabelNames, LabelSet
-from triage.daemon.batch import FolderReport, process_folder
+from triage.daemon.folder import process_folder
+from triage.daemon.outcomes import FolderReport
 from triage.errors import MailboxError
 from triage.mailbox.maildir import MaildirMailbox, flags_of
 from triage.message import Message, parse_message

@@ -29,7 +29,7 @@ PREVIEW_NAME = "(your name)"  # the signature of a preview made without a config
 def preview(args: argparse.Namespace) -> int:
     drafts, address, templates = DraftsConfig(from_name=PREVIEW_NAME), "", None
     if wants_config(args):
-        from triage.daemon.batch import user_addresses
+        from triage.daemon.options import user_addresses
 
         config = load_config(args.config)
         account = config.account(pick_account(config, args.account))

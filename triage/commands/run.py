@@ -19,7 +19,9 @@ from triage.classifier import Classifier
 from triage.commands.common import add_model_argument
 from triage.config import Account, Config, add_config_argument, load_config
 from triage.credentials import Secret, get_password
-from triage.daemon.batch import Daemon, Outcome
+from triage.daemon.options import RunOptions
+from triage.daemon.outcomes import Outcome
+from triage.daemon.supervisor import Daemon, DaemonParts
 from triage.mailbox import Mailbox
 from triage.mailbox.imap import connect
 from triage.personal import Personal, base_model_path, draft_policy
@@ -115,16 +117,20 @@ def build_daemon(args: argparse.Namespace, config: Config) -> Daemon:
              "; dry run, nothing is changed" if args.dry_run else "")
     return Daemon(
         config,
-        classifier,
-        _Connector(readonly=args.dry_run),
-        accounts=accounts,
-        once=args.once,
-        dry_run=args.dry_run,
-        since=args.since,
-        on_outcome=print_outcome if args.dry_run else None,
-        progress=True,  # a bar on a terminal, a log line every 10 s otherwise
-        templates_dir=user_templates_dir(config),
-        personal=personal,
+        DaemonParts(
+            classifier,
+            _Connector(readonly=args.dry_run),
+            personal=personal,
+            on_outcome=print_outcome if args.dry_run else None,
+        ),
+        RunOptions(
+            accounts=tuple(accounts),
+            once=args.once,
+            dry_run=args.dry_run,
+            since=args.since,
+            progress=True,  # a bar on a terminal, a log line every 10 s otherwise
+            templates_dir=user_templates_dir(config),
+        ),
     )
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from triage.config import add_config_argument, load_config
 from triage.corrections import CorrectionStore
-from triage.daemon.batch import HEARTBEAT_SECONDS
+from triage.daemon.heartbeat import HEARTBEAT_SECONDS
 from triage.personal import account_report, report_lines
 from triage.state import Activity, State, db_path
 
