@@ -53,12 +53,12 @@ sys.path.insert(0, str(REPO))
 import numpy as np
 import sklearn
 
-from triage.classifier import CHUNK, Classifier, shipped_model_path
 from triage.commands.classify import BATCH, classify_stream
+from triage.commands.inputs import iter_messages
 from triage.errors import MessageParseError
-from triage.features import prepare
-from triage.inputs import iter_messages
-from triage.message import parse_message
+from triage.message.parse import parse_message
+from triage.model.classifier import CHUNK, Classifier, shipped_model_path
+from triage.model.features import prepare
 
 DEFAULT_CORPUS = REPO.parent / "shared" / "corpora"
 DOC = REPO / "docs" / "benchmarks.md"
@@ -72,7 +72,7 @@ TARGET_LOAD_S = 1.0
 COLD_LOAD = """
 import json, re, resource, sys, time
 started = time.perf_counter()
-from triage.classifier import Classifier
+from triage.model.classifier import Classifier
 imported = time.perf_counter()
 Classifier.load(__import__("pathlib").Path(sys.argv[1]))
 loaded = time.perf_counter()
@@ -112,7 +112,7 @@ def throughput(classifier: Classifier, items: list[tuple[str, bytes]], repeat: i
 
 def stages(classifier: Classifier, items: list[tuple[str, bytes]], repeat: int) -> dict:
     """Per-message CPU microseconds (best of `repeat`) of parsing, preparing the model input
-    (triage.features: model text and signals), vectorising it (n-grams, the feature matrix),
+    (triage.model.features: model text and signals), vectorising it (n-grams, the feature matrix),
     and prediction + evidence + policy, in the chunks `Classifier.classify` works in."""
     messages = []
     for _path, raw in items:
@@ -209,8 +209,8 @@ def git_revision() -> str:
 
 
 def provisional_model(directory: Path) -> Path:
-    from triage import model as model_store
-    from triage.training import default_data_dir, fit, load_labelled
+    from triage.training import pipeline as model_store
+    from triage.training.corpora import default_data_dir, fit, load_labelled
 
     data_dir = default_data_dir()
     if not (data_dir / "labels.csv").exists():

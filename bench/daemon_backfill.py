@@ -50,9 +50,9 @@ from certs import TestCA  # noqa: E402
 from dovecot import DovecotServer, TestAccount, find_binary  # noqa: E402
 from imapclient import IMAPClient  # noqa: E402
 
-from triage.classifier import shipped_model_path  # noqa: E402
-from triage.mailbox.imap import FETCH_BODY_BYTES, ssl_context  # noqa: E402
-from triage.modelfile import read_metadata  # noqa: E402
+from triage.mail.imap import FETCH_BODY_BYTES, ssl_context  # noqa: E402
+from triage.model.classifier import shipped_model_path  # noqa: E402
+from triage.model.modelfile import read_metadata  # noqa: E402
 
 START = "<!-- daemon-benchmark:start -->"
 END = "<!-- daemon-benchmark:end -->"
@@ -121,9 +121,9 @@ from triage.commands.parser import build_parser
 build_parser()
 imports = rss()
 from pathlib import Path
-from triage.classifier import Classifier
+from triage.model.classifier import Classifier
 from triage.daemon.classify import classify_raw, no_context
-from triage.policy import DraftPolicy
+from triage.decide.policy import DraftPolicy
 classifier = Classifier.load(Path({model!r}), policy=DraftPolicy(min_confidence=0.8))
 loaded = rss()
 raws = [open(p, 'rb').read() for p in sys.argv[1:]]

@@ -18,10 +18,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from test_fuzz import fuzzed  # noqa: E402  the one generator, shared with the test
 
-from triage.classifier import Classifier  # noqa: E402
 from triage.commands.filter import add_headers  # noqa: E402
 from triage.errors import MessageParseError  # noqa: E402
-from triage.message import parse_message  # noqa: E402
+from triage.message.parse import parse_message  # noqa: E402
+from triage.model.classifier import Classifier  # noqa: E402
 
 OURS = [("X-Triage-Class", "other")]
 

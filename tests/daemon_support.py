@@ -25,15 +25,15 @@ from dovecot import TestAccount
 from imapclient import IMAPClient
 from tiny_model import SOLICITATION, eml, train_tiny_model
 
-from triage.classifier import Classifier, shipped_model_path
 from triage.config import Config, DraftsConfig, load_config
-from triage.credentials import Secret
 from triage.daemon.clock import Backoff
 from triage.daemon.options import RunOptions
 from triage.daemon.outcomes import Outcome
 from triage.daemon.supervisor import Daemon, DaemonParts, MailboxFactory
-from triage.mailbox.imap import connect, ssl_context
-from triage.policy import DraftPolicy
+from triage.decide.policy import DraftPolicy
+from triage.mail.credentials import Secret
+from triage.mail.imap import connect, ssl_context
+from triage.model.classifier import Classifier, shipped_model_path
 
 REPO = Path(__file__).resolve().parent.parent
 FAST_BACKOFF = Backoff(base=0.05, cap=0.5)

@@ -17,7 +17,7 @@ from tiny_model import eml
 
 from triage.cli import main
 from triage.commands.classify import BATCH
-from triage.message import parse_message
+from triage.message.parse import parse_message
 
 LABELS = {"relationship", "solicitation", "other"}
 OFFENSE_CODES = {"introduction-ask", "network-harvesting", "referral-bounty", "mlm-recruiting",
@@ -355,7 +355,7 @@ def test_explain_cuts_a_long_platform_note_at_a_word(
 
 
 def test_directories_are_listed_in_sorted_path_order(tmp_path: Path) -> None:
-    from triage.inputs import files_under
+    from triage.commands.inputs import files_under
 
     for name in ("b/x.eml", "a-c.eml", "a/b.eml", "a/a/z.eml", "x", "x.d/y.eml", "cur/1:2,S"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)

@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 import sklearn
 
-from triage import model as model_store
-from triage.classifier import Classifier, shipped_model_path
 from triage.commands.classify import classify_stream
-from triage.inputs import iter_messages
-from triage.policy import Decision
+from triage.commands.inputs import iter_messages
+from triage.decide.policy import Decision
+from triage.model.classifier import Classifier, shipped_model_path
+from triage.training import pipeline as model_store
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "spamassassin"
@@ -58,7 +58,7 @@ def _training_key() -> str:
 
 
 def _train_cached(cache_dir: Path) -> Path:
-    from triage.training import fit, load_labelled
+    from triage.training.corpora import fit, load_labelled
 
     path = cache_dir / f"gate-{_training_key()}.model"
     if not path.exists():

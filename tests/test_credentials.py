@@ -10,14 +10,14 @@ import pytest
 from conftest import MemoryKeyring
 
 from triage.config import Account
-from triage.credentials import (
+from triage.errors import CredentialError
+from triage.mail.credentials import (
     KEYRING_SERVICE,
     Secret,
     get_password,
     run_password_command,
     store_password,
 )
-from triage.errors import CredentialError
 
 SECRET = "s3cret-Pa55"
 

@@ -20,9 +20,9 @@ from daemon_support import (
 )
 from dovecot import TestAccount
 
-from triage.classifier import Classifier
 from triage.cli import main
 from triage.commands import service
+from triage.model.classifier import Classifier
 
 # --------------------------------------------------------------------------- status
 

@@ -19,15 +19,15 @@ from typing import Any
 import pytest
 from daemon_support import mixed_mail
 
-from triage.classifier import Classifier
 from triage.config import DraftsConfig, LabelNames
 from triage.daemon.folder import FolderProcessor, process_folder
 from triage.daemon.options import Options
 from triage.daemon.parts import FolderParts
 from triage.errors import MailboxError
-from triage.mailbox.maildir import MaildirMailbox, flags_of
-from triage.message import parse_message
-from triage.state import State
+from triage.mail.maildir import MaildirMailbox, flags_of
+from triage.message.parse import parse_message
+from triage.model.classifier import Classifier
+from triage.store.state import State
 
 USER = "sam@example.org"
 DRAFTS = DraftsConfig(daily_cap=1000, addresses=(USER,), from_name="Sam Reader")

@@ -32,13 +32,13 @@ from daemon_support import (
 from dovecot import DovecotServer, TestAccount
 from silent_proxy import SilentDropProxy
 
-from triage.classifier import Classifier
 from triage.config import DaemonConfig, load_config
-from triage.credentials import Secret
 from triage.daemon.clock import Backoff
-from triage.mailbox.imap import DEFAULT_TIMEOUT, connect
-from triage.message import parse_message
-from triage.state import State
+from triage.mail.credentials import Secret
+from triage.mail.imap import DEFAULT_TIMEOUT, connect
+from triage.message.parse import parse_message
+from triage.model.classifier import Classifier
+from triage.store.state import State
 
 KEYWORDS = {"relationship": "triage-relationship", "solicitation": "triage-solicitation"}
 

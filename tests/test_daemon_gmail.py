@@ -13,12 +13,12 @@ from daemon_support import (
 )
 from gmail_double import GmailDouble
 
-from triage.classifier import Classifier
 from triage.config import load_config
-from triage.credentials import Secret
 from triage.daemon.outcomes import Outcome
-from triage.mailbox.imap import connect
-from triage.message import parse_message
+from triage.mail.credentials import Secret
+from triage.mail.imap import connect
+from triage.message.parse import parse_message
+from triage.model.classifier import Classifier
 
 LABELS = {"relationship": "Triage/Relationship", "solicitation": "Triage/Solicitation"}
 USER = "sam.reader@gmail.example"

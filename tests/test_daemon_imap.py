@@ -25,10 +25,10 @@ from daemon_support import (
 )
 from dovecot import TestAccount
 
-from triage.classifier import Classifier
 from triage.config import load_config
-from triage.message import parse_message
-from triage.state import State
+from triage.message.parse import parse_message
+from triage.model.classifier import Classifier
+from triage.store.state import State
 
 KEYWORDS = {"relationship": "triage-relationship", "solicitation": "triage-solicitation"}
 DRAFTED = "triage-drafted"
@@ -432,10 +432,10 @@ def test_two_accounts_at_once(
         config.write_text(text)
         cfg = load_config(config)
         assert [a.name for a in cfg.accounts] == ["test", "second"]
-        from triage.credentials import Secret
         from triage.daemon.options import RunOptions
         from triage.daemon.supervisor import Daemon, DaemonParts
-        from triage.mailbox.imap import connect
+        from triage.mail.credentials import Secret
+        from triage.mail.imap import connect
 
         passwords = {"test": imap_account.password, "second": second.password}
         daemon = Daemon(cfg, DaemonParts(

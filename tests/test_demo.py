@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from triage.classifier import shipped_model_path
 from triage.cli import main
 from triage.commands.demo import USER_ADDRESS, sample_messages
-from triage.mailbox.maildir import flags_of
-from triage.message import parse_message
+from triage.mail.maildir import flags_of
+from triage.message.parse import parse_message
+from triage.model.classifier import shipped_model_path
 
 LABEL_DIRS = {
     "relationship": ".Triage.Relationship",

@@ -18,10 +18,10 @@ from dovecot import TestAccount
 from imapclient import IMAPClient
 
 from triage.config import DraftsConfig
-from triage.mailbox.imap import ssl_context
-from triage.message import parse_message
-from triage.policy import Decision
-from triage.replies import build_draft
+from triage.decide.policy import Decision
+from triage.letters.replies import build_draft
+from triage.mail.imap import ssl_context
+from triage.message.parse import parse_message
 
 USER_NAME = "Sam Lee"
 NOW = datetime(2024, 3, 5, 9, 30, tzinfo=UTC)

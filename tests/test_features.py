@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from tiny_model import eml
 
-from triage.features import (
+from triage.message.parse import Message, parse_message
+from triage.model.features import (
     MAX_MODEL_TEXT,
     SIGNAL_NAMES,
     SIGNALS,
@@ -18,7 +19,6 @@ from triage.features import (
     prepare,
     signal_vector,
 )
-from triage.message import Message, parse_message
 
 
 def signals_of(msg: Message) -> dict[str, float]:

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from tiny_model import eml
 
-from triage.classifier import shipped_model_path
-from triage.filter_socket import SENT_BYTES, SOCKET_NAME
-from triage.message import MAX_PARSE_BYTES
+from triage.filter.client import SENT_BYTES, SOCKET_NAME
+from triage.message.parse import MAX_PARSE_BYTES
+from triage.model.classifier import shipped_model_path
 
 ANSWERED = "answered by triage serve"
 MESSAGES = [
@@ -144,7 +144,7 @@ def test_a_served_filter_imports_neither_the_parser_nor_numpy(served: Path,
 
 def test_without_a_runtime_directory_the_socket_is_in_a_private_temporary_one(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from triage.filter_socket import socket_path
+    from triage.filter.client import socket_path
 
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
     assert socket_path() == str(tmp_path / "run" / "triage" / SOCKET_NAME)

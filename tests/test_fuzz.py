@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from triage.classifier import Classifier
 from triage.commands.filter import add_headers
 from triage.errors import MessageParseError
-from triage.message import parse_message
+from triage.message.parse import parse_message
+from triage.model.classifier import Classifier
 
 SAMPLES = sorted((Path(__file__).resolve().parent.parent / "triage" / "samples").glob("*.eml"))
 HOSTILE_HEADERS = [

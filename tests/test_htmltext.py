@@ -7,7 +7,7 @@ import urllib.request
 
 import pytest
 
-from triage.htmltext import MAX_HTML_CHARS, html_to_text
+from triage.message.htmltext import MAX_HTML_CHARS, html_to_text
 
 
 def text_of(markup: str) -> str:

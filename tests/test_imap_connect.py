@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 from dovecot import DovecotServer, TestAccount
 
-from triage.credentials import Secret
 from triage.errors import (
     AuthenticationError,
     ConnectionLostError,
     MailboxError,
     TLSError,
 )
-from triage.mailbox.imap import connect, ssl_context
+from triage.mail.credentials import Secret
+from triage.mail.imap import connect, ssl_context
 
 
 def test_login_over_implicit_tls_with_the_test_ca(imap_account: TestAccount) -> None:

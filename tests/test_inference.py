@@ -1,4 +1,4 @@
-"""Classifying from the model file's arrays (triage.inference) must agree with the fitted
+"""Classifying from the model file's arrays (triage.model.inference) must agree with the fitted
 scikit-learn pipeline they were exported from, and must not need scikit-learn at all."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from triage import model as model_store
-from triage.classifier import Classifier, shipped_model_path
-from triage.message import parse_message
+from triage.message.parse import parse_message
+from triage.model.classifier import Classifier, shipped_model_path
+from triage.training import pipeline as model_store
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "triage" / "samples"
@@ -67,7 +67,7 @@ def test_a_model_in_memory_classifies_as_it_does_once_saved(
 # daemon and the demo import
 CLASSIFYING_PROCESS = """
 import contextlib, io, json, sys
-import triage.commands.demo, triage.daemon.supervisor, triage.personal
+import triage.commands.demo, triage.daemon.supervisor, triage.store.personal
 from triage.cli import main
 model, sample = sys.argv[1:3]
 with contextlib.redirect_stdout(io.StringIO()) as out:

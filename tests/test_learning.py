@@ -21,8 +21,6 @@ import numpy as np
 import pytest
 from tiny_model import eml
 
-from triage import learning, modelfile, personal
-from triage.classifier import Classifier, shipped_model_path
 from triage.cli import main
 from triage.config import (
     LabelNames,
@@ -32,19 +30,23 @@ from triage.config import (
     load_config,
     parse_config,
 )
-from triage.corrections import (
+from triage.decide.lists import ListMatch, SenderLists, override
+from triage.decide.policy import Decision
+from triage.errors import ConfigError, ModelError, TriageError
+from triage.mail.protocol import FetchedMessage
+from triage.message.parse import parse_message
+from triage.model import modelfile
+from triage.model.classifier import Classifier, shipped_model_path
+from triage.store import personal
+from triage.store.corrections import (
     CorrectionStore,
     CorrectionWatcher,
     Watched,
     detect,
     view,
 )
-from triage.errors import ConfigError, ModelError, TriageError
-from triage.lists import ListMatch, SenderLists, override
-from triage.mailbox import FetchedMessage
-from triage.message import parse_message
-from triage.policy import Decision
-from triage.state import Intent, State
+from triage.store.state import Intent, State
+from triage.training import learning
 
 REPO = Path(__file__).resolve().parent.parent
 NOW = datetime(2025, 3, 4, 12, 0, tzinfo=UTC)
@@ -565,9 +567,9 @@ def test_a_failed_background_retraining_is_logged_and_not_retried_at_once(
 RETRAIN_IN_DAEMON = """
 import json, sys
 from pathlib import Path
-from triage import personal
+from triage.store import personal
 from triage.config import LearningConfig
-from triage.corrections import CorrectionStore
+from triage.store.corrections import CorrectionStore
 state_dir, model = Path(sys.argv[1]), Path(sys.argv[2])
 auto = personal.AutoLearner(state_dir, "acct", LearningConfig(retrain_after=4, base_model=model))
 with CorrectionStore.open(state_dir) as store:

@@ -27,12 +27,13 @@ from daemon_support import (
 from dovecot import TestAccount
 from tiny_model import eml
 
-from triage import modelfile, personal
-from triage.classifier import Classifier, shipped_model_path
 from triage.config import load_config
-from triage.corrections import CorrectionStore
-from triage.message import parse_message
-from triage.policy import DraftPolicy
+from triage.decide.policy import DraftPolicy
+from triage.message.parse import parse_message
+from triage.model import modelfile
+from triage.model.classifier import Classifier, shipped_model_path
+from triage.store import personal
+from triage.store.corrections import CorrectionStore
 
 REL, SOL, REV = "triage-relationship", "triage-solicitation", "triage-review"
 DRAFTED = "triage-drafted"
@@ -321,10 +322,10 @@ def test_gmail_label_swaps_are_corrections(tmp_path: Path, tiny_model_path: Path
     from gmail_double import GmailDouble
     from test_daemon_gmail import config_file
 
-    from triage.credentials import Secret
     from triage.daemon.options import RunOptions
     from triage.daemon.supervisor import Daemon, DaemonParts
-    from triage.mailbox.imap import connect
+    from triage.mail.credentials import Secret
+    from triage.mail.imap import connect
 
     with GmailDouble() as gmail:
         for i in range(3):

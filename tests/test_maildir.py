@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 
 from triage.errors import MailboxError
-from triage.mailbox import HeaderSearch, Mailbox
-from triage.mailbox.maildir import (
+from triage.mail.maildir import (
     UIDLIST,
     MaildirMailbox,
     base_name,
     flags_of,
     info_of,
 )
+from triage.mail.protocol import HeaderSearch, Mailbox
 
 
 def mail(n: int, *, subject: str = "", body: str = "Hello.\n", message_id: str = "") -> bytes:

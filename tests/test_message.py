@@ -16,9 +16,9 @@ from datetime import timedelta
 
 import pytest
 
-from triage import message as message_module
 from triage.errors import MessageParseError
-from triage.message import (
+from triage.message import parse as message_module
+from triage.message.parse import (
     MAX_HEADER_CHARS,
     MAX_PARSE_BYTES,
     MAX_TEXT_CHARS,

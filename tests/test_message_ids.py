@@ -1,4 +1,4 @@
-"""triage.message_ids: one reader of Message-IDs, which the ledger, corrections, the mailboxes
+"""triage.mail.message_ids: one reader of Message-IDs, which the ledger, corrections, the mailboxes
 and the parser all use, so they agree on every header shape (issue 11)."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from triage.mailbox.maildir import MaildirMailbox
-from triage.message import parse_message
-from triage.message_ids import first_id, ids_in, message_id_in
+from triage.mail.maildir import MaildirMailbox
+from triage.mail.message_ids import first_id, ids_in, message_id_in
+from triage.message.parse import parse_message
 
 CASES = [
     ("plain", b"Message-ID: <a1@x.example>\r\n", "<a1@x.example>"),

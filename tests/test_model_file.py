@@ -1,6 +1,6 @@
 """Model files: a self-describing envelope checked before anything is used.
 
-Layout (triage.modelfile): MAGIC, a 4-byte big-endian header length, the JSON header, the
+Layout (triage.model.modelfile): MAGIC, a 4-byte big-endian header length, the JSON header, the
 arrays classifying reads, the joblib payload training reads. Every way a file can be damaged or
 outdated must give one clear ModelError from the reader concerned, and saving must be atomic.
 """
@@ -18,13 +18,13 @@ import pytest
 import sklearn
 from tiny_model import corpus
 
-from triage import features, modelfile
-from triage import model as model_store
-from triage.classifier import Classifier, shipped_model_path
 from triage.cli import main
 from triage.errors import ModelError
-from triage.features import prepare
-from triage.message import parse_message
+from triage.message.parse import parse_message
+from triage.model import features, modelfile
+from triage.model.classifier import Classifier, shipped_model_path
+from triage.model.features import prepare
+from triage.training import pipeline as model_store
 
 
 def split_file(data: bytes) -> tuple[dict, bytes, bytes]:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from triage import model as model_store
-from triage.message import parse_message
-from triage.offenses import OFFENSES
+from triage.decide.offenses import OFFENSES
+from triage.message.parse import parse_message
+from triage.training import pipeline as model_store
 
 LABELS = ["relationship"] * 8 + ["solicitation"] * 8 + ["other"] * 8
 

@@ -1,4 +1,4 @@
-"""The draft rule's guards on what an offense may be named for (triage.policy).
+"""The draft rule's guards on what an offense may be named for (triage.decide.policy).
 
 Each test fails when its rule is removed: the offense heads alone would name the offense and
 write a draft to someone who did not commit it.
@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import pytest
 
-from triage.features import SIGNAL_NAMES
-from triage.message import Message, parse_message
-from triage.offenses import OFFENSES, OffenseScores
-from triage.policy import Decision, DraftPolicy, SenderContext, decide
+from triage.decide.offenses import OFFENSES, OffenseScores
+from triage.decide.policy import Decision, DraftPolicy, SenderContext, decide
+from triage.message.parse import Message, parse_message
+from triage.model.features import SIGNAL_NAMES
 
 # A message that makes the ask of every offense, so that only the rule under test decides.
 ASKS = (b"Could you introduce me to your contact at Acme? Please forward this to your network. "
@@ -82,7 +82,7 @@ def test_drafts_need_confidence_of_at_least_0_9_by_default() -> None:
 def test_evidence_shown_is_what_a_person_would_call_a_reason() -> None:
     """Issue 13, item 12: a thank-you shown as pushing towards solicitation, a platform's own
     unsubscribe footer, and the sender's first name were shown as reasons."""
-    from triage.policy import Evidence
+    from triage.decide.policy import Evidence
 
     msg = parse_message(
         b"From: Wes Ruiz <wes@ruiz.example>\nTo: Dana <dana@example.org>\nSubject: hi\n"

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from triage.message import parse_message
-from triage.quoting import split_reply
+from triage.message.parse import parse_message
+from triage.message.quoting import split_reply
 
 OWN = "Thanks, Tuesday at 3 works for me. I'll bring the draft deck."
 EARLIER = "Does Tuesday at 3 work? Could you bring the deck?"

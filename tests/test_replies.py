@@ -1,4 +1,5 @@
-"""Feedback drafts: the letter (triage.draft_text) and the RFC 5322 message (triage.replies)."""
+"""Feedback drafts: the letter (triage.letters.draft_text) and the RFC 5322 message
+(triage.letters.replies)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ from pathlib import Path
 import pytest
 
 from triage.config import DraftsConfig, parse_config
-from triage.draft_facts import MAX_QUOTE_WORDS
-from triage.draft_text import (
+from triage.decide.policy import Decision
+from triage.errors import DraftError
+from triage.letters.draft_facts import MAX_QUOTE_WORDS
+from triage.letters.draft_text import (
     OFFENSES,
     PART_NAMES,
     PLACEHOLDERS,
@@ -33,10 +36,7 @@ from triage.draft_text import (
     template_fields,
     word_count,
 )
-from triage.message import Address, Message, parse_message
-from triage.policy import Decision
-from triage.errors import DraftError
-from triage.replies import (
+from triage.letters.replies import (
     MAX_REFERENCES,
     build_draft,
     compose_draft,
@@ -46,6 +46,7 @@ from triage.replies import (
     reply_subject,
     user_templates_dir,
 )
+from triage.message.parse import Address, Message, parse_message
 
 USER = "sam@example.org"
 DRAFTS = DraftsConfig(
@@ -491,7 +492,7 @@ def test_unusable_template_files_are_skipped_with_a_warning(
     folder.mkdir()
     (folder / "opening.txt").write_bytes(b"\xff\xfe not utf-8 \xc3")
     (folder / "closing.txt").write_text("# only a comment\n", encoding="utf-8")
-    with caplog.at_level(logging.WARNING, logger="triage.draft_text"):
+    with caplog.at_level(logging.WARNING, logger="triage.letters.draft_text"):
         templates = load_templates(folder)
     assert templates.overridden == frozenset()
     assert "not UTF-8" in caplog.text and "no text" in caplog.text

@@ -1,11 +1,12 @@
-"""triage.sparse_rows against dense numpy: classifying relies on it instead of scipy.sparse."""
+"""triage.model.sparse_rows against dense numpy: classifying relies on it instead of
+scipy.sparse."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from triage.sparse_rows import SparseRows, hstack, vstack
+from triage.model.sparse_rows import SparseRows, hstack, vstack
 
 
 def random_dense(rng: np.random.Generator, rows: int, columns: int) -> np.ndarray:

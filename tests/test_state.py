@@ -12,8 +12,8 @@ import pytest
 
 from triage.daemon.clock import Backoff
 from triage.errors import StateError
-from triage.message_ids import message_key
-from triage.state import SCHEMA_VERSION, Intent, State, db_path
+from triage.mail.message_ids import message_key
+from triage.store.state import SCHEMA_VERSION, Intent, State, db_path
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
@@ -207,10 +207,10 @@ def test_message_keys_and_backoff() -> None:
 def test_a_version_1_database_is_upgraded_with_its_rows_kept(tmp_path: Path,
                                                             had_corrections: bool) -> None:
     """Version 2 moved the corrections tables into State's schema; a database from before,
-    with or without the tables triage.corrections used to make itself, keeps every row."""
+    with or without the tables triage.store.corrections used to make itself, keeps every row."""
     import sqlite3
 
-    from triage import state as state_module
+    from triage.store import state as state_module
 
     path = tmp_path / "state" / state_module.DB_NAME
     path.parent.mkdir()

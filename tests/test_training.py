@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from tiny_model import corpus, eml
 
-from triage import model as model_store
-from triage import modelfile
 from triage.cli import main
-from triage.training import load_labelled
+from triage.model import modelfile
+from triage.training import pipeline as model_store
+from triage.training.corpora import load_labelled
 
 TRAINING_DATA = Path(__file__).resolve().parents[1] / "training_data"
 
@@ -98,7 +98,7 @@ def test_train_without_a_corpus_says_where_one_is(
 ) -> None:
     """Issue 13, item 4: a pip-installed triage said "no labels.csv" about a path inside
     site-packages. As installed there, with no training_data/ in the current directory:"""
-    from triage import training
+    from triage.training import corpora as training
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(training, "__file__", str(tmp_path / "site-packages" / "triage" /

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from triage import model as model_store
-from triage.message import parse_message
+from triage.message.parse import parse_message
+from triage.training import pipeline as model_store
 
 NAMES = ("Priya Natarajan", "Tom Becker", "Ana Souza", "Wei Chen", "Olu Adeyemi",
          "Maria Rossi", "Jonas Berg", "Fatima Khan", "Liam Walsh", "Yuki Sato",

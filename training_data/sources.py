@@ -13,7 +13,7 @@ from pathlib import Path
 
 # The offense codes are the product's own: read them from the package in this checkout.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from triage.offenses import OFFENSES  # noqa: E402
+from triage.decide.offenses import OFFENSES  # noqa: E402
 
 SOURCE_DIR = Path(__file__).resolve().parent / "source"
 

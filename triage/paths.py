@@ -4,7 +4,7 @@ Linux and other Unix systems follow the XDG Base Directory specification:
 
 - config: `$XDG_CONFIG_HOME/triage/config.toml`, default `~/.config/triage/config.toml`
 - state:  `$XDG_STATE_HOME/triage`, default `~/.local/state/triage`
-- runtime (the filter socket): see triage.filter_socket
+- runtime (the filter socket): see triage.filter.client
 
 macOS keeps both under `~/Library/Application Support/triage/` (`config.toml` and `state/`),
 unless the user has set the XDG variables explicitly, which then win on every platform.

@@ -8,19 +8,19 @@ import logging
 import sys
 from collections.abc import Iterable, Iterator
 
-from triage.classifier import Classifier
 from triage.commands.common import add_account_arguments, add_model_argument, load_classifier
-from triage.errors import MessageParseError, TriageError
-from triage.inputs import KINDS_READ, iter_messages
-from triage.message import Message, parse_message
-from triage.policy import Decision
-from triage.render import (
+from triage.commands.inputs import KINDS_READ, iter_messages
+from triage.commands.render import (
     DECISION_FLEXIBLE,
     DECISION_HEADERS,
     decision_record,
     decision_row,
     table,
 )
+from triage.decide.policy import Decision
+from triage.errors import MessageParseError, TriageError
+from triage.message.parse import Message, parse_message
+from triage.model.classifier import Classifier
 
 log = logging.getLogger(__name__)
 BATCH = 256

@@ -23,8 +23,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
 
-    from triage.classifier import Classifier
     from triage.config import Config
+    from triage.model.classifier import Classifier
 
 
 def add_model_argument(parser: argparse.ArgumentParser) -> None:
@@ -58,12 +58,12 @@ def pick_account(config: Config, name: str | None) -> str:
 
 
 def load_classifier(args: argparse.Namespace) -> Classifier:
-    from triage.classifier import Classifier
+    from triage.model.classifier import Classifier
 
     if not wants_config(args):
         return Classifier.load(args.model)
     from triage.config import load_config
-    from triage.personal import account_classifier, draft_policy
+    from triage.store.personal import account_classifier, draft_policy
 
     config = load_config(getattr(args, "config", None))
     if args.model:

@@ -23,16 +23,16 @@ from email.utils import parsedate_to_datetime
 from importlib.resources import files
 from pathlib import Path
 
-from triage.classifier import Classifier
 from triage.commands.common import add_model_argument
+from triage.commands.render import DECISION_FLEXIBLE, DECISION_HEADERS, decision_row, table
 from triage.config import DraftsConfig, LabelNames, LabelSet
 from triage.daemon.folder import process_folder
 from triage.daemon.outcomes import FolderReport
+from triage.decide.policy import Decision, DraftPolicy
 from triage.errors import MailboxError
-from triage.mailbox.maildir import MaildirMailbox, flags_of
-from triage.message import Message, parse_message
-from triage.policy import Decision, DraftPolicy
-from triage.render import DECISION_FLEXIBLE, DECISION_HEADERS, decision_row, table
+from triage.mail.maildir import MaildirMailbox, flags_of
+from triage.message.parse import Message, parse_message
+from triage.model.classifier import Classifier
 
 USER_NAME = "Alex Rivera"
 USER_ADDRESS = "alex@example.org"

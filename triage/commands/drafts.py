@@ -21,13 +21,13 @@ import sys
 from dataclasses import dataclass
 
 from triage.commands.common import add_model_argument
+from triage.commands.render import table
 from triage.config import Account, Config, add_config_argument, load_config
-from triage.credentials import get_password
 from triage.errors import MailboxError, TriageError
-from triage.mailbox import HeaderSearch, Mailbox
-from triage.mailbox.imap import connect
-from triage.render import table
-from triage.state import DraftRecord, State, db_path
+from triage.mail.credentials import get_password
+from triage.mail.imap import connect
+from triage.mail.protocol import HeaderSearch, Mailbox
+from triage.store.state import DraftRecord, State, db_path
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 from triage.commands.common import add_model_argument, load_classifier
+from triage.commands.report import summary, write_report
 from triage.errors import TriageError
-from triage.report import summary, write_report
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -35,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     # Training imports scikit-learn; importing it here, not at the top, keeps it out of
     # every other command (the CLI imports all command modules to build its parser).
-    from triage.training import (
+    from triage.training.corpora import (
         cross_validate,
         default_data_dir,
         load_labelled,

@@ -16,7 +16,6 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-from triage.classifier import Classifier
 from triage.commands.common import (
     add_account_arguments,
     add_model_argument,
@@ -24,12 +23,13 @@ from triage.commands.common import (
     pick_account,
     wants_config,
 )
+from triage.commands.inputs import iter_messages
 from triage.config import Config, load_config
-from triage.corrections import Correction, CorrectionStore, LedgerEntry
+from triage.decide.policy import OFFENSE_NAMES, Decision, SenderContext
 from triage.errors import MessageParseError, TriageError
-from triage.inputs import iter_messages
-from triage.message import Message, parse_message
-from triage.policy import OFFENSE_NAMES, Decision, SenderContext
+from triage.message.parse import Message, parse_message
+from triage.model.classifier import Classifier
+from triage.store.corrections import Correction, CorrectionStore, LedgerEntry
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +124,7 @@ def _context(config: Config | None, msg: Message) -> SenderContext | None:
     """What the state knows about the sender, when there is a config and a state database."""
     if config is None or msg.sender is None:
         return None
-    from triage.state import State, db_path
+    from triage.store.state import State, db_path
 
     if not db_path(config.state_dir).exists():
         return None
@@ -175,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def explain_message_id(args: argparse.Namespace) -> int:
-    from triage.state import db_path
+    from triage.store.state import db_path
 
     message_id = args.path if args.path.startswith("<") else f"<{args.path.strip('<>')}>"
     config = load_config(args.config)
@@ -272,8 +272,8 @@ def _fetch(config: Config, entry: LedgerEntry, message_id: str,
 
 
 def _from_mailbox(config: Config, entry: LedgerEntry, message_id: str) -> bytes | None:
-    from triage.credentials import get_password
-    from triage.mailbox.imap import connect
+    from triage.mail.credentials import get_password
+    from triage.mail.imap import connect
 
     account = config.account(entry.account)
     with connect(account, get_password(account), readonly=True) as session:

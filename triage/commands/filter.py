@@ -4,7 +4,7 @@ Made for procmail, maildrop, Sieve extprograms and mutt/notmuch hooks, in the ma
 `spamassassin -e` and `bogofilter -p`. The message is passed through byte for byte, except that
 X-Triage-* headers already present are removed first: a sender must not be able to pre-label
 their own mail. Whatever the input, the exit code is 0 and something is written. A running
-`triage serve` answers in a few milliseconds (triage.filter_socket); without one the message
+`triage serve` answers in a few milliseconds (triage.filter.client); without one the message
 is classified in this process.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from triage.filter_socket import ask_server, model_key
+from triage.filter.client import ask_server, model_key
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see run_bare)
 if TYPE_CHECKING:
@@ -117,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
 def _classified_here(raw: bytes, args: argparse.Namespace) -> list[tuple[str, str]]:
     """The headers when no server of ours answered: numpy and the model are loaded only now."""
     from triage.commands.common import load_classifier
-    from triage.filter_server import headers_for
+    from triage.filter.server import headers_for
 
     return headers_for(lambda: load_classifier(args), raw)
 

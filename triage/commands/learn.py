@@ -1,7 +1,7 @@
 """`triage learn`: a personal model from the shipped training data plus the user's corrections.
 
-See `triage.learning` for how a version is made and checked. Without `--account` every account
-of the config is handled in turn.
+See `triage.training.learning` for how a version is made and checked. Without `--account`
+every account of the config is handled in turn.
 """
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ import logging
 import sys
 from typing import TYPE_CHECKING, Any
 
-from triage import personal
 from triage.config import Config, add_config_argument, load_config
-from triage.corrections import CorrectionStore
 from triage.errors import TriageError
-from triage.state import db_path
+from triage.store import personal
+from triage.store.corrections import CorrectionStore
+from triage.store.state import db_path
 
 if TYPE_CHECKING:
-    from triage.learning import LearnResult
+    from triage.training.learning import LearnResult
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ def _print_result(result: LearnResult) -> None:
 def run(args: argparse.Namespace) -> int:
     # Training imports scikit-learn; importing it here, not at the top, keeps it out of
     # every other command (the CLI imports all command modules to build its parser).
-    from triage import learning
+    from triage.training import learning
 
     config = load_config(args.config)
     code = 0

@@ -12,9 +12,9 @@ import getpass
 import sys
 
 from triage.config import Account, add_config_argument, load_config
-from triage.credentials import Secret, check_keyring, keyring_backend_name, store_password
 from triage.errors import CredentialError, MailboxError
-from triage.mailbox.imap import connect
+from triage.mail.credentials import Secret, check_keyring, keyring_backend_name, store_password
+from triage.mail.imap import connect
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -15,16 +15,16 @@ import threading
 from datetime import date
 from types import FrameType
 
-from triage.classifier import Classifier
 from triage.commands.common import add_model_argument
 from triage.config import Account, Config, add_config_argument, load_config
-from triage.credentials import Secret, get_password
 from triage.daemon.options import RunOptions
 from triage.daemon.outcomes import Outcome
 from triage.daemon.supervisor import Daemon, DaemonParts
-from triage.mailbox import Mailbox
-from triage.mailbox.imap import connect
-from triage.personal import Personal, base_model_path, draft_policy
+from triage.mail.credentials import Secret, get_password
+from triage.mail.imap import connect
+from triage.mail.protocol import Mailbox
+from triage.model.classifier import Classifier
+from triage.store.personal import Personal, base_model_path, draft_policy
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ def print_outcome(outcome: Outcome) -> None:
 
 
 def build_daemon(args: argparse.Namespace, config: Config) -> Daemon:
-    from triage.replies import user_templates_dir
+    from triage.letters.replies import user_templates_dir
 
     accounts = [config.account(args.account)] if args.account else list(config.accounts)
     # --model: exactly that model for every account; otherwise each account's personal model

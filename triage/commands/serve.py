@@ -8,8 +8,8 @@ import signal
 from pathlib import Path
 
 from triage.commands.common import add_model_argument, load_classifier
-from triage.filter_server import FilterServer
-from triage.filter_socket import model_key, socket_path
+from triage.filter.client import model_key, socket_path
+from triage.filter.server import FilterServer
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ def _stop(*_: object) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from triage.classifier import shipped_model_path
+    from triage.model.classifier import shipped_model_path
 
     model_file = Path(model_key(args.model)) if args.model else shipped_model_path()
     server = FilterServer(Path(socket_path()), model_key(args.model), model_file,

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from triage.config import add_config_argument, load_config
-from triage.corrections import CorrectionStore
 from triage.daemon.heartbeat import HEARTBEAT_SECONDS
-from triage.personal import account_report, report_lines
-from triage.state import Activity, State, db_path
+from triage.store.corrections import CorrectionStore
+from triage.store.personal import account_report, report_lines
+from triage.store.state import Activity, State, db_path
 
 STALE_SECONDS = 2 * HEARTBEAT_SECONDS + 15  # no heartbeat for this long: not running
 CLASSES = ("relationship", "solicitation", "other")
@@ -57,7 +57,8 @@ class AccountStatus:
     last_error: str = ""
     last_error_at: datetime | None = None
     stopped_by_error: bool = False
-    learning: dict[str, Any] = field(default_factory=dict)  # triage.learning.account_report
+    # triage.training.learning.account_report
+    learning: dict[str, Any] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -214,7 +215,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if state is not None:
             state.close()
-    # Corrections, the model in use and the shadow-mode review numbers (triage.learning).
+    # Corrections, the model in use and the shadow-mode review numbers (triage.training.learning).
     with (CorrectionStore(path, readonly=True) if state is not None
           else contextlib.nullcontext()) as store:
         for status in statuses:

@@ -7,7 +7,7 @@ import logging
 import time
 from pathlib import Path
 
-from triage.classifier import shipped_model_path
+from triage.model.classifier import shipped_model_path
 from triage.paths import default_state_dir
 
 log = logging.getLogger(__name__)
@@ -34,10 +34,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     # Training imports scikit-learn; importing it here, not at the top, keeps it out of
     # every other command (the CLI imports all command modules to build its parser).
-    from triage import model as model_store
-    from triage import modelfile
-    from triage.features import prepare
-    from triage.training import cross_validate, default_data_dir, load_labelled
+    from triage.model import modelfile
+    from triage.model.features import prepare
+    from triage.training import pipeline as model_store
+    from triage.training.corpora import cross_validate, default_data_dir, load_labelled
 
     data_dir = args.data or default_data_dir()
     output = args.output or shipped_model_path()

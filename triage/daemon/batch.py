@@ -1,14 +1,14 @@
 """One batch of new mail, exactly once: classify, record, apply labels, write drafts, settle.
 
-Every effect is recorded in the ledger (`triage.state`) *before* it is made, and every effect
+Every effect is recorded in the ledger (`triage.store.state`) *before* it is made, and every effect
 can be repeated safely, so a `kill -9` anywhere leaves a state the next run completes without
 doing anything twice:
 
 1. Rows for the batch are written with status `pending`: the decision, the labels to apply and,
    if the message gets a feedback draft, the draft's Message-ID, which is derived from the
-   original's Message-ID and so the same on every run (`triage.replies.draft_message_id`). The
-   daily cap, the per-sender cooldown and "one draft per original" are decided in that same
-   write transaction.
+   original's Message-ID and so the same on every run
+   (`triage.letters.replies.draft_message_id`). The daily cap, the per-sender cooldown and
+   "one draft per original" are decided in that same write transaction.
 2. Labels are applied. A keyword or Gmail label is idempotent by nature; a folder copy is made
    only when the label folder does not hold that Message-ID yet.
 3. Drafts are appended to Drafts, each recorded as written right after its APPEND; then the
@@ -39,12 +39,12 @@ from triage.daemon.options import Options
 from triage.daemon.outcomes import FolderReport, Outcome
 from triage.daemon.parts import FolderParts
 from triage.daemon.sent import SentHistory
+from triage.decide.policy import Decision, SenderContext
 from triage.errors import ConnectionLostError, MailboxError, one_line
-from triage.mailbox import FetchedMessage
-from triage.message import Message, parse_message
-from triage.message_ids import message_id_in, message_key
-from triage.policy import Decision, SenderContext
-from triage.state import Intent, LedgerRow
+from triage.mail.message_ids import message_id_in, message_key
+from triage.mail.protocol import FetchedMessage
+from triage.message.parse import Message, parse_message
+from triage.store.state import Intent, LedgerRow
 
 log = logging.getLogger(__name__)
 

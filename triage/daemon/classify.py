@@ -10,10 +10,10 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from triage.classifier import Classifier
+from triage.decide.policy import Decision, SenderContext
 from triage.errors import ModelError, one_line
-from triage.message import Message, parse_message
-from triage.policy import Decision, SenderContext
+from triage.message.parse import Message, parse_message
+from triage.model.classifier import Classifier
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def classify_raw(classifier: Classifier, raws: Sequence[bytes], contexts_for: Co
 
     `contexts_for` gets the sender addresses of the parsed messages and returns what is known
     about each (written to, own address, recently drafted)."""
-    from triage.replies import draft_message_id_for
+    from triage.letters.replies import draft_message_id_for
 
     messages: list[Message | None] = []
     errors: list[str] = []

@@ -11,9 +11,9 @@ from triage.batching import chunks
 from triage.daemon.options import Options
 from triage.daemon.parts import FolderParts, default_compose
 from triage.errors import ConnectionLostError, TriageError, one_line
-from triage.mailbox import HeaderSearch
-from triage.message import parse_message
-from triage.message_ids import header_bytes
+from triage.mail.message_ids import header_bytes
+from triage.mail.protocol import HeaderSearch
+from triage.message.parse import parse_message
 
 if TYPE_CHECKING:
     from triage.daemon.batch import Item

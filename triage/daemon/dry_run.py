@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 
 from triage.errors import StateError
-from triage.state import FolderCheckpoint, LedgerRow, State
+from triage.store.state import FolderCheckpoint, LedgerRow, State
 
 
 class EmptyState:

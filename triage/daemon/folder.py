@@ -17,7 +17,6 @@ from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
-from triage.classifier import Classifier
 from triage.config import DraftsConfig, LabelNames, LabelSet
 from triage.daemon.batch import BatchPipeline
 from triage.daemon.clock import SYSTEM_CLOCK, Clock
@@ -28,8 +27,9 @@ from triage.daemon.parts import FolderParts
 from triage.daemon.progress import PROGRESS_MIN_MESSAGES, Progress
 from triage.daemon.sent import SentHistory
 from triage.errors import ConnectionLostError, MailboxError, StateError, one_line
-from triage.mailbox import FolderStatus, Mailbox
-from triage.state import FolderCheckpoint, State
+from triage.mail.protocol import FolderStatus, Mailbox
+from triage.model.classifier import Classifier
+from triage.store.state import FolderCheckpoint, State
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ class FolderProcessor:
         return report
 
     def _check_corrections(self, folder: str, status: FolderStatus) -> None:
-        """Record the labels the user changed since the last look (see triage.corrections).
+        """Record the labels the user changed since the last look (see triage.store.corrections).
         A failure here only postpones that to the next catch-up."""
         corrections = self.parts.corrections
         if corrections is None or self.options.dry_run:

@@ -10,7 +10,7 @@ from typing import Any
 
 from triage.daemon.clock import Clock
 from triage.errors import StateError
-from triage.state import State
+from triage.store.state import State
 
 log = logging.getLogger(__name__)
 

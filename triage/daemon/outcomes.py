@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from triage.message import Message
-from triage.policy import Decision
+from triage.decide.policy import Decision
+from triage.message.parse import Message
 
 
 @dataclass(frozen=True)

@@ -7,20 +7,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from triage.classifier import Classifier
-from triage.corrections import CorrectionWatcher
 from triage.daemon.clock import SYSTEM_CLOCK, Clock
 from triage.daemon.outcomes import Outcome
-from triage.mailbox import Mailbox
-from triage.state import State
+from triage.mail.protocol import Mailbox
+from triage.model.classifier import Classifier
+from triage.store.corrections import CorrectionWatcher
+from triage.store.state import State
 
 Compose = Callable[..., Any]  # replies.build_draft-compatible
 
 
 def default_compose() -> Compose:
-    """`triage.replies.build_draft`, imported when a processor is built: a process that never
-    writes drafts does not load the templates."""
-    from triage.replies import build_draft
+    """`triage.letters.replies.build_draft`, imported when a processor is built: a process
+    that never writes drafts does not load the templates."""
+    from triage.letters.replies import build_draft
 
     return build_draft
 
@@ -52,7 +52,7 @@ class FolderParts:
     state: State
     classifier: Classifier
     clock: Clock = SYSTEM_CLOCK
-    compose: Compose | None = None               # None: triage.replies.build_draft
+    compose: Compose | None = None               # None: triage.letters.replies.build_draft
     corrections: CorrectionWatcher | None = None  # notices the user's label changes
     should_stop: Callable[[], bool] = lambda: False
     on_outcome: Callable[[Outcome], None] | None = None

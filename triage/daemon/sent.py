@@ -14,10 +14,10 @@ from email.utils import getaddresses
 from triage.batching import chunks
 from triage.daemon.clock import Clock
 from triage.daemon.options import Options
-from triage.mailbox import HeaderSearch, Mailbox
-from triage.message_ids import header_bytes
-from triage.policy import SenderContext
-from triage.state import State
+from triage.decide.policy import SenderContext
+from triage.mail.message_ids import header_bytes
+from triage.mail.protocol import HeaderSearch, Mailbox
+from triage.store.state import State
 
 log = logging.getLogger(__name__)
 

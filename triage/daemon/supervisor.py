@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from triage.classifier import Classifier
 from triage.config import Account, Config
 from triage.daemon.clock import SYSTEM_CLOCK, Backoff, Clock
 from triage.daemon.dry_run import open_state
@@ -32,11 +31,12 @@ from triage.errors import (
     StateError,
     TriageError,
 )
-from triage.mailbox import Mailbox, Watchable
-from triage.state import State
+from triage.mail.protocol import Mailbox, Watchable
+from triage.model.classifier import Classifier
+from triage.store.state import State
 
 if TYPE_CHECKING:
-    from triage.personal import Personal
+    from triage.store.personal import Personal
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class DaemonParts:
     personal: Personal | None = None  # per account: model, lists, corrections, retraining
     clock: Clock = SYSTEM_CLOCK
     backoff: Backoff = field(default_factory=Backoff)
-    compose: Compose | None = None    # None: triage.replies.build_draft
+    compose: Compose | None = None    # None: triage.letters.replies.build_draft
     on_outcome: Callable[[Outcome], None] | None = None
 
 

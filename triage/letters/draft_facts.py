@@ -1,0 +1,245 @@
+"""What a feedback draft may say about the message it answers, read from that message alone.
+
+A draft quotes the sender's own ask (a short sentence of theirs, not a summary of what the model
+thinks), names the situation only when the message shows it (an introduction, an event where
+they met, an existing working relationship, a reply in a thread, a first message), and greets
+the sender by the name they sign with. Nothing here is guessed: where the message does not show
+a fact, the letter does not state it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from triage.message.parse import Message
+from triage.model.features import ASK_PHRASES, Text, phrases
+
+MAX_QUOTE_WORDS = 45
+MIN_ASK_SCORE = 2  # a word of the offense's ask (the form of an ask adds one)
+# The words that carry each offense's ask: the known phrases of the signals, and looser words
+# that such asks are made of ("forward", "names", "downline", "pilot", an amount).
+_OFFENSE_PHRASES = {
+    "introduction-ask": ASK_PHRASES["introduction"],
+    "network-harvesting": ASK_PHRASES["network"],
+    "referral-bounty": ASK_PHRASES["reward"],
+    "mlm-recruiting": ASK_PHRASES["mlm"],
+    "what-can-you-do-for-me": ASK_PHRASES["job"] | phrases(
+        "what (roles|openings|positions|jobs|opportunities|vacancies) do you have",
+        "(looking|searching|seeking) for [a|any] new (job|role|position|opportunity)",
+        "what (can|could) you do for me", "(anything|something) for me", "what do you have"),
+    "pitch-on-introduction": ASK_PHRASES["pitch"],
+}
+_MONEY_WORDS = r"[$€£₦¥₹]\s?\d|\d\s?(?:usd|eur|gbp|k)\b|\d+\s?%"
+_OFFENSE_WORDS = {
+    "introduction-ask": re.compile(r"(?i)\bintro|introduc|in touch with|connect me|"
+                                   r"\bcontact (at|in)\b"),
+    "network-harvesting": re.compile(r"(?i)\b(forward|share|post|pass (it|this)|spread|names|"
+                                     r"emails|contacts|network|followers|list|everyone|friends"
+                                     r"|group|members|colleagues|department)\b"),
+    "referral-bounty": re.compile(rf"(?i)\brefer|bonus|reward|commission|\bfee\b|\bpay|"
+                                  rf"\bfree\b|\bgift|voucher|\boff\b|\bfor (every|each)\b|"
+                                  rf"\b(your|our|my) way\b|{_MONEY_WORDS}"),
+    "mlm-recruiting": re.compile(rf"(?i)\bjoin|\bteam\b|downline|upline|sign[- ]?up|\bkit\b|"
+                                 rf"enrol|opportunit|income|partner|recruit|sponsor|level|"
+                                 rf"leaders?\b|mentor|business|wellness|"
+                                 rf"{_MONEY_WORDS}"),
+    "what-can-you-do-for-me": re.compile(r"(?i)\b(job|role|position|opening|hire|hiring|payroll"
+                                         r"|resume|cv|offer|equity|opportunit\w*|anything|"
+                                         r"visa|work for|contractor|get it to|help me)\b"),
+    "pitch-on-introduction": re.compile(rf"(?i)\b(demo|pilot|pricing|price|contract|proposal|"
+                                        rf"order|licen[cs]e|discount|retainer|quote|sign|call|"
+                                        rf"meeting|book|calendar|agreement|catering|per head|"
+                                        rf"per month|subscription)\b|{_MONEY_WORDS}"),
+}
+_ASK_MARKERS = re.compile(
+    r"(?i)\b(could|would|can|will|won't) you\b|\byou (could|can)\b|\bplease\b"
+    r"|\bwould you mind\b|\blet me know\b"
+    r"|\b(i'?d|i would) love (for )?you\b|\bwant me to\b|\b(can|could|shall) we\b"
+    r"|\bi need\b|\bneed (you|an?)\b|\bsend me\b|\bgive me\b|\bjust need\b|\bhelp me\b"
+    r"|\breply with\b|\bjust (send|reply|email|forward)\b"
+    r"|^(join|sign up|forward|share|post|send|grab|book|click|reply|introduce|connect)\b")
+_MET_AT_EVENT = re.compile(
+    r"(?i)\bwe met\b|\bmet you\b|\bmeeting you\b|\bmet at\b"
+    r"|\b(met|meet|meeting|introduced|bump(ed)? into|sat next to|chatted|chatting|spoke"
+    r"|speaking|talked|talking|saw you|see you|great to)\b[^.!?\n]{0,80}"
+    r"\b(summit|conference|mixer|meetup|meet-up|retreat|expo|fair|panel|workshop|talk|dinner"
+    r"|reception|ceremony|party|event|festival|hackathon|booth|gala|breakfast|lunch|webinar"
+    r"|session|class|course|wedding)\b")
+_WORK_TOGETHER = re.compile(
+    r"(?i)\b(your|a|our|one of your)\s+(team's\s+)?((longest|long)[- ]standing|long[- ]time|"
+    r"existing|loyal)?\s*(client|customer|vendor|supplier|partner|contractor)s?\b"
+    r"|\b(already|still)\s+(a|our|your)?\s*(client|customer|vendor|partner)"
+    r"|\b(clients?|customers?) of your\b|\bfor your (team|company) since\b"
+    r"|\b(outsourcing|delivery|implementation|agency) partner\b|\bwork(ing|ed)? (together|with"
+    r" your (\w+ )?team)\b|\bour (contract|account|renewal|invoice)\b|\byour (account|invoices?)\b")
+_FIRST_CONTACT = re.compile(
+    r"(?i)\bwe (haven't|have not|havent) (met|spoken|talked)|\byou don't know me\b|\bmy name is\b"
+    r"|\b(came|come) across\b|\bfound your\b|\bsaw your (profile|post|page|name)\b|\breaching out"
+    r"\b|\bintroduce myself\b|\bcold (email|message)\b|\bstumbled (on|upon|across)\b")
+# A call, meeting, demo or visit the sender proposes, which the draft declines plainly.
+_MEETING = re.compile(r"(?i)\b(call|zoom|meeting|coffee|demo|calendly|calendar invite|swing by"
+                      r"|drop by|stop by|visit your office|hop on|jump on|book (a|some) time"
+                      r"|put \d+ minutes on your calendar)\b")
+# An ask for other people's details, which a draft answers with a word on privacy.
+_CONTACT_DETAILS = re.compile(r"(?i)\b(names|e-?mails?( addresses)?|phone numbers?|numbers|contact"
+                              r" (details|info|information|list)|contacts'|linkedin profiles)\b")
+_SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
+_GREETING = re.compile(r"(?i)^(hi|hey|hello|dear|good (morning|afternoon|evening))\b[^,!:.]{0,30}"
+                       r"[,!:.]+\s*")
+_SIGN_OFF = re.compile(
+    r"(?i)^\s*(?:best(?:\s+regards|\s+wishes)?|regards|kind\s+regards|warm\s+regards|thanks"
+    r"|thank\s+you|thx|cheers|sincerely|yours(?:\s+truly)?|all\s+the\s+best|warmly|talk\s+soon"
+    r"|many\s+thanks|br|rgds|love(?:\s+and\s+light)?|xo+|x+|hugs|--+|—|–|-)\s*[,.!-]*\s*"
+    r"(?P<name>.*)$")
+
+
+@dataclass(frozen=True)
+class Situation:
+    """How the sender and the user stand, as the message shows it."""
+
+    kind: str          # "introducer", "introduced", "event", "client", "thread", "cold" or ""
+    introducer: str = ""     # who made the introduction, when it is known
+    introduced_to: str = ""  # whom the user introduced the sender to
+
+
+def the_ask(msg: Message, offense: str, max_words: int = MAX_QUOTE_WORDS) -> str:
+    """The sender's own words that make the ask the offense is about, quoted as written: the
+    sentence with the most of its ask words, with neighbours that add to the ask, at most
+    `max_words`; "" when no sentence shows such an ask."""
+    text = (msg.new_text or msg.body)[:20_000]
+    sentences = [_GREETING.sub("", " ".join(s.split())) for s in _SENTENCE.findall(text)]
+    sentences = [s for s in sentences if s]
+    best, best_score = -1, 0
+    for i, sentence in enumerate(sentences):
+        score = _ask_score(sentence, offense)
+        if score > best_score:
+            best, best_score = i, score
+    if best < 0 or best_score < MIN_ASK_SCORE:
+        return ""
+    # the ask's details are often in the sentence next to it ("... at Acme. Could you
+    # introduce me?"): add the neighbour that carries more of them, while the quote stays short
+    first = last = best
+    while True:
+        quote = " ".join(sentences[first:last + 1])
+        options = [(_neighbour_score(sentences[i], quote, i < first, offense), i)
+                   for i in (first - 1, last + 1) if 0 <= i < len(sentences)]
+        options = [(score, i) for score, i in options if score > 0]
+        if not options:
+            break
+        _score, i = max(options)
+        words = sum(len(sentences[k].split()) for k in range(min(first, i), max(last, i) + 1))
+        if words > max_words:
+            break
+        first, last = min(first, i), max(last, i)
+    return _shorten(" ".join(sentences[first:last + 1]), max_words)
+
+
+_BACK_REFERENCE = re.compile(r"(?i)\b(their|them|they|her|him|his|she|he)\b")
+_NAME = re.compile(r"(?<=[\w,;:] )[A-Z][\w&'-]+")
+
+
+def _neighbour_score(sentence: str, quote: str, before: bool, offense: str) -> int:
+    """Whether a sentence next to the quote belongs to the ask: it makes part of the ask, or
+    names someone the quote names, or the quote refers back to it ("... their recruiter")."""
+    score = _ask_score(sentence, offense) + len(_ASK_MARKERS.findall(sentence))
+    if set(_NAME.findall(sentence)) & set(_NAME.findall(quote)):
+        score += 1
+    if before and _BACK_REFERENCE.search(quote):
+        score += 1
+    return score
+
+
+def _shorten(sentence: str, max_words: int) -> str:
+    words = sentence.split()
+    if len(words) <= max_words:
+        return sentence
+    return " ".join(words[:max_words]).rstrip(",;:") + " …"
+
+
+def _ask_score(sentence: str, offense: str) -> int:
+    """How clearly a sentence makes this offense's ask: its words, and the form of an ask."""
+    offense_words = 2 * len(Text.of(sentence).grams & _OFFENSE_PHRASES.get(offense, frozenset()))
+    offense_words += 2 * min(len(_OFFENSE_WORDS[offense].findall(sentence)), 3) \
+        if offense in _OFFENSE_WORDS else 0
+    if not offense_words:
+        return 0
+    asking = min(len(_ASK_MARKERS.findall(sentence)), 2) + sentence.rstrip().endswith("?")
+    return offense_words + asking
+
+
+def asks_for_contact_details(ask: str) -> bool:
+    """The quoted ask wants other people's names, emails, numbers or contact details."""
+    return bool(_CONTACT_DETAILS.search(ask))
+
+
+def asks_for_meeting(msg: Message) -> bool:
+    """A sentence of the message asks for a call, meeting, demo or visit (a question or an ask,
+    not a mention of one)."""
+    return any(_MEETING.search(sentence) and (sentence.rstrip().endswith("?")
+                                              or _ASK_MARKERS.search(sentence))
+               for sentence in _SENTENCE.findall((msg.new_text or msg.body)[:20_000]))
+
+
+def situation(msg: Message, user_is_introducer: bool, introducer: str,
+              introduced_to: str, introduction_shown: bool) -> Situation:
+    """The situation the draft may name, strongest evidence first."""
+    if user_is_introducer:
+        return Situation("introducer", introduced_to=introduced_to)
+    if introduction_shown:
+        return Situation("introduced", introducer=introducer)
+    if msg.in_reply_to or re.match(r"(?i)\s*(re|aw|sv)\s*:", msg.subject):
+        return Situation("thread")
+    text = (msg.new_text or msg.body)[:5_000]
+    if _MET_AT_EVENT.search(text):
+        return Situation("event")
+    if _WORK_TOGETHER.search(text):
+        return Situation("client")
+    if _FIRST_CONTACT.search(text) or Text.of(text).grams & ASK_PHRASES["stranger"]:
+        return Situation("cold")
+    return Situation("")
+
+
+def signed_name(msg: Message) -> str:
+    """The name after the last sign-off ("Best,\nMarta", "Cheers, Dev", "xx Tamsin") when it
+    reads as a name (one to three capitalised words); "" when there is none."""
+    from triage.letters.draft_text import first_name  # the letter's own notion of a name
+
+    lines = _closing_lines(msg)
+    for i in range(len(lines) - 1, -1, -1):
+        match = _SIGN_OFF.match(lines[i])
+        if not match:
+            continue
+        candidate = match.group("name").strip() or (lines[i + 1] if i + 1 < len(lines) else "")
+        name = _a_name(candidate, first_name)
+        if name:
+            return name
+    return ""
+
+
+def closing_name(msg: Message) -> str:
+    """A name alone on the last line, with no sign-off before it ("...next week?\nBrooke"):
+    weaker evidence than a sign-off, used only when the display name is not a name."""
+    from triage.letters.draft_text import first_name
+
+    lines = _closing_lines(msg)
+    return _a_name(lines[-1], first_name) if lines else ""
+
+
+def _closing_lines(msg: Message) -> list[str]:
+    """The last lines of the message, never its first (a "Thanks Jenna!" opening a reply is
+    not a sign-off)."""
+    signed = f"{msg.new_text}\n{msg.signature}" if msg.new_text else msg.body
+    lines = [line.strip() for line in signed.strip().splitlines() if line.strip()][1:]
+    return lines[-6:] if msg.signature else lines[-3:]
+
+
+def _a_name(candidate: str, first_name: Callable[[str], str]) -> str:
+    """The first name in a line of one to three capitalised words (emoji and marks aside)."""
+    words = [w for w in re.split(r"[\s,]+", candidate) if any(ch.isalpha() for ch in w)]
+    if not 1 <= len(words) <= 3 or not all(w[:1].isupper() for w in words):
+        return ""
+    if _SIGN_OFF.match(words[0]) and not words[0].startswith("-"):
+        return ""  # "Thanks", "Cheers": a sign-off, not a name
+    return first_name(" ".join(words))

@@ -1,0 +1,589 @@
+"""The words of a feedback draft: which phrasing, whose name, which template. Pure text.
+
+A letter is five parts, each a set of interchangeable phrasings (variants)::
+
+    opening      greeting and a first line in the spirit of "I hope you don't mind some feedback"
+    <offense>    the main offense: what happened, in plain words, and why it backfires
+    also         one sentence naming the other offenses briefly (only when there are several)
+    suggestion   what would work better for the main offense
+    closing      leaves the door open, signs off, then {signature}
+
+The wording lives in `triage/templates/*.txt` (shipped with the package), one file per part,
+variants separated by a line of three dashes, `#` lines being comments. A user overrides any
+part by putting a file with the same name in `<config dir>/templates/`. When the user is the
+*introducer* (on Cc of a follow-up to someone they introduced the sender to) the opening,
+offense and suggestion come from the `-introducer` files instead.
+
+Which variant of each part is used is decided by a hash of the original's Message-ID, so
+re-running gives the same letter and two offenders almost always get different ones; `avoid`
+makes "never the same letter twice in a run" a guarantee. Every letter stays under
+`WORD_LIMIT` words (your signature aside): the brief mention of other offenses is dropped first,
+then the quote is shortened, then user overrides that make the letter too long give way to the
+built-in wording.
+
+Templates are filled with `safe_format`: `{name}` placeholders only, no attribute or index
+access, no conversions or format specs (all left as literal text), unknown names left as is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import unicodedata
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from itertools import product
+from pathlib import Path
+
+from triage.config import DraftsConfig
+from triage.decide.policy import OFFENSE_NAMES
+from triage.errors import DraftError
+from triage.letters.draft_facts import (
+    MAX_QUOTE_WORDS,
+    Situation,
+    asks_for_contact_details,
+    asks_for_meeting,
+    closing_name,
+    signed_name,
+    situation,
+    the_ask,
+)
+from triage.message.parse import Address, Message
+
+log = logging.getLogger(__name__)
+
+WORD_LIMIT = 150  # every letter has fewer words than this, not counting your signature
+QUOTE_LENGTHS = (MAX_QUOTE_WORDS, 25, 15)  # the quote is shortened before a letter runs long
+MAX_TEMPLATE_BYTES = 16_000
+MAX_ATTEMPTS = 512  # variant combinations tried to satisfy `avoid` and the word limit
+
+OFFENSES: tuple[str, ...] = tuple(OFFENSE_NAMES)
+
+# How each offense is named in the one-sentence mention when it is not the main one. Neutral
+# wording, so it reads right whether the user was the target or the introducer.
+OFFENSE_MENTIONS: Mapping[str, str] = {
+    "introduction-ask": "asking for introductions before there is a relationship",
+    "network-harvesting": "the request to pass your offer along to others",
+    "referral-bounty": "the reward offered for referrals",
+    "mlm-recruiting": "the invitation to join your business",
+    "what-can-you-do-for-me": "asking for a job or a favour up front",
+    "pitch-on-introduction": "going straight to a pitch",
+}
+MAX_MENTIONS = 2  # other offenses named by the "also" sentence
+
+# Every file a user may put in <config dir>/templates/, without ".txt".
+PART_NAMES: tuple[str, ...] = (
+    "opening",
+    "opening-introducer",
+    "opening-reply",
+    "what-you-wrote",
+    "client-suggestion",
+    "decline-meeting",
+    "privacy-note",
+    *OFFENSES,
+    *(f"{code}-suggestion" for code in OFFENSES),
+    # every offense has its own wording when you made the introduction and were copied: the
+    # sender's ask went to the person you introduced, not to you
+    *(f"{code}-introducer" for code in OFFENSES),
+    "introducer-suggestion",
+    "also",
+    "closing",
+)
+
+PLACEHOLDERS: Mapping[str, str] = {
+    "greeting": '"Hi Jane," with the sender\'s first name, or "Hello," when it is not known',
+    "first_name": 'the sender\'s first name, or "there" when it is not known',
+    "sender_name": "the sender's display name as written, or their address",
+    "sender_email": "the address the draft goes to",
+    "subject": "the subject of their message, without Re:/Fwd: prefixes",
+    "your_name": "from_name from [drafts] in the config (may be empty)",
+    "your_email": "your address the draft is sent from",
+    "signature": "your from_name and signature from [drafts], as the sign-off block",
+    "introducer": 'who made the introduction: their first name, or "our mutual contact"',
+    "introduced_to": 'who the sender was introduced to: first name, or "my contact"',
+    "ask": "the sender's own sentence with their ask, as written (what-you-wrote.txt)",
+    "situation": 'how you stand, as the message shows it: "After Dana introduced us, you wrote"',
+    "offense": "the main offense in plain words, e.g. \"offers a reward for referrals\"",
+    "also": "the other offenses, briefly (only meaningful in also.txt)",
+}
+
+_VARIANT_SEPARATOR = re.compile(r"^-{3,}\s*$")
+_FIELD = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]")
+_TITLES = frozenset({
+    "mr", "mrs", "ms", "miss", "mx", "dr", "prof", "professor", "sir", "madam", "dame", "herr",
+    "frau", "mme", "mlle", "sr", "sra",
+})
+_SUFFIXES = frozenset({
+    "phd", "md", "mba", "cpa", "jr", "sr", "esq", "ii", "iii", "iv", "msc", "bsc", "ma", "ba",
+    "pmp", "cfa",
+})
+# Display names that are a role or a company rather than a person.
+_ROLE_WORDS = frozenset({
+    "team", "sales", "support", "info", "marketing", "hr", "recruiting", "recruitment", "admin",
+    "office", "contact", "hello", "noreply", "no-reply", "customer", "service", "careers", "jobs",
+    "newsletter", "notifications", "billing", "help", "partnerships", "growth", "community",
+    "the", "your", "our", "dear", "unknown", "sender", "desk", "mailer", "user", "career",
+})
+# Words that make a display name an organisation wherever they stand ("Rentwise Team").
+_ORGANISATION_WORDS = frozenset({
+    "team", "sales", "support", "desk", "group", "inc", "ltd", "llc", "gmbh", "hq", "office",
+    "careers", "jobs", "recruiting", "marketing", "billing", "info", "notifications",
+})
+_INTRODUCER_FALLBACK = "our mutual contact"
+_INTRO_WORDS = re.compile(r"(?i)\b(intro|introduc\w*|connect(?:ed|ing)? us|put us in touch|you two"
+                          r"|should meet|e-meet)\b")
+_INTRODUCED_TO_FALLBACK = "my contact"
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+class _KeepUnknown(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def _sanitise(template: str) -> str:
+    """Escape every brace that is not a plain `{name}` field, so format_map sees only those."""
+
+    def escape(match: re.Match[str]) -> str:
+        token = match.group(0)
+        if token in ("{{", "}}"):
+            return token
+        name = match.group(1)
+        if name is not None and _IDENTIFIER.fullmatch(name):
+            return token
+        return token.replace("{", "{{").replace("}", "}}")
+
+    return _FIELD.sub(escape, template)
+
+
+def safe_format(template: str, values: Mapping[str, str]) -> str:
+    """Fill `{name}` placeholders; anything else in braces (`{x.attr}`, `{0}`, `{x!r}`,
+    `{x:>9}`) stays literal text, and unknown names stay as `{name}`."""
+    return _sanitise(template).format_map(_KeepUnknown(values))
+
+
+def template_fields(template: str) -> list[str]:
+    """Placeholder names a template uses, and the brace expressions it would leave as text."""
+    fields = []
+    for match in _FIELD.finditer(template):
+        if match.group(1) is not None:
+            fields.append(match.group(1))
+    return fields
+
+
+def word_count(text: str) -> int:
+    return len(text.split())
+
+
+def clean_text(text: str, limit: int) -> str:
+    """One line: control, zero-width and bidi-override characters removed, spaces collapsed."""
+    return " ".join(_CONTROL.sub(" ", unicodedata.normalize("NFC", text)).split())[:limit]
+
+
+# --------------------------------------------------------------------------- templates
+
+
+def parse_variants(text: str) -> tuple[str, ...]:
+    """A template file's variants: split on `---` lines, `#` comment lines dropped."""
+    variants: list[str] = []
+    current: list[str] = []
+    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        if _VARIANT_SEPARATOR.match(line):
+            variants.append("\n".join(current).strip())
+            current = []
+        elif not line.startswith("#"):
+            current.append(line.rstrip())
+    variants.append("\n".join(current).strip())
+    return tuple(v for v in variants if v)
+
+
+@dataclass(frozen=True)
+class Templates:
+    """The variants of every part: built-in, with the user's overrides on top."""
+
+    parts: Mapping[str, tuple[str, ...]]
+    overridden: frozenset[str] = frozenset()  # part names that came from the user
+    builtin: Mapping[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
+
+    def variants(self, part: str, *, use_overrides: bool = True) -> tuple[str, ...]:
+        if use_overrides:
+            return self.parts[part]
+        return self.builtin.get(part) or self.parts[part]
+
+
+@lru_cache(maxsize=1)
+def _builtin_parts() -> Mapping[str, tuple[str, ...]]:
+    folder = resources.files("triage") / "templates"
+    parts = {}
+    for name in PART_NAMES:
+        parts[name] = parse_variants((folder / f"{name}.txt").read_text(encoding="utf-8"))
+    return parts
+
+
+def builtin_templates() -> Templates:
+    parts = _builtin_parts()
+    return Templates(parts=parts, builtin=parts)
+
+
+def _read_override(path: Path) -> tuple[tuple[str, ...], str]:
+    """The variants in a user's template file, or () and why it cannot be used."""
+    try:
+        data = path.read_bytes()[: MAX_TEMPLATE_BYTES + 1]
+    except OSError as exc:
+        return (), f"cannot read it: {exc.strerror or exc}"
+    if len(data) > MAX_TEMPLATE_BYTES:
+        return (), f"it is larger than {MAX_TEMPLATE_BYTES} bytes"
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return (), "it is not UTF-8 text"
+    variants = parse_variants(text)
+    if not variants:
+        return (), "it has no text (only comments or blank lines)"
+    return variants, ""
+
+
+def load_templates(directory: Path | None) -> Templates:
+    """The built-in wording with any `<directory>/<part>.txt` the user wrote on top.
+
+    A file that cannot be used is skipped with a warning in the log; it never stops a draft.
+    """
+    base = builtin_templates()
+    if directory is None or not directory.is_dir():
+        return base
+    parts = dict(base.parts)
+    overridden = set()
+    for name in PART_NAMES:
+        path = directory / f"{name}.txt"
+        if not path.is_file():
+            continue
+        variants, problem = _read_override(path)
+        if problem:
+            log.warning("template %s ignored: %s", path, problem)
+            continue
+        parts[name] = variants
+        overridden.add(name)
+    return Templates(parts=parts, overridden=frozenset(overridden), builtin=base.builtin)
+
+
+def check_templates(directory: Path) -> list[str]:
+    """Problems with the user's template files, one line each ([] when all is well)."""
+    problems = []
+    if not directory.is_dir():
+        return [f"{directory}: not a directory"]
+    known = set(PART_NAMES)
+    for path in sorted(directory.iterdir()):
+        if path.suffix != ".txt":
+            continue
+        if path.stem not in known:
+            problems.append(f"{path}: not a template name triage uses (see PART_NAMES)")
+            continue
+        variants, problem = _read_override(path)
+        if problem:
+            problems.append(f"{path}: {problem}")
+            continue
+        for number, variant in enumerate(variants, start=1):
+            for name in template_fields(variant):
+                if not _IDENTIFIER.fullmatch(name):
+                    problems.append(f"{path}: variant {number}: {{{name}}} is left as text "
+                                    "(only plain {name} placeholders are filled)")
+                elif name not in PLACEHOLDERS:
+                    problems.append(f"{path}: variant {number}: unknown placeholder {{{name}}}")
+    return problems
+
+
+# --------------------------------------------------------------------------- names
+
+
+def first_name(display_name: str, addr: str = "") -> str:
+    """The first name in a display name, or "" when there is no trustworthy one.
+
+    "Jane Doe" -> "Jane", "Doe, Jane" -> "Jane", "Dr. JANE DOE (Acme)" -> "Jane",
+    "Jane via LinkedIn" -> "Jane"; "jdoe123", "john.smith", "Sales Team", "🚀" -> "".
+    A display name that only repeats the address's local part is not a name.
+    """
+    name = clean_text(display_name, 200)
+    name = re.split(r"(?i)\s+via\s+", name)[0]
+    name = re.sub(r"\([^)]*\)|\[[^\]]*\]|<[^>]*>", " ", name)
+    name = name.replace('"', " ").replace("“", " ").replace("”", " ")
+    if "@" in name:
+        return ""
+    if "," in name:
+        before, _, after = name.partition(",")
+        after_words = [w.strip(".").lower() for w in after.split()]
+        suffix_only = all(w in _SUFFIXES for w in after_words)
+        name = before if suffix_only else after  # "Jane Doe, PhD" / "Doe, Jane"
+    tokens = []
+    for raw in name.split():
+        token = raw.strip(".,;:!?'`’*_~|/\\-")
+        if any(ch.isalpha() for ch in token):
+            tokens.append(token)
+    while tokens and tokens[0].lower().rstrip(".") in _TITLES:
+        tokens.pop(0)
+    if not tokens:
+        return ""
+    first = tokens[0]
+    if first.lower() in _ROLE_WORDS or any(t.lower() in _ORGANISATION_WORDS for t in tokens):
+        return ""  # "Sales Team", "Rentwise Team": an organisation, not a person
+    if not all(ch.isalpha() or ch in "-'’" for ch in first) or len(first) > 30:
+        return ""
+    if sum(ch.isalpha() for ch in first) < 2:
+        return ""
+    local = addr.partition("@")[0].lower()
+    plain = display_name.strip().strip('"')
+    if local and plain == plain.lower() and plain.lower() == local:
+        return ""  # "jdoe <jdoe@example.com>": the local part again, not a name
+    if first.isupper() or first.islower():
+        first = "-".join(part.capitalize() for part in first.split("-"))
+    return first
+
+
+# --------------------------------------------------------------------------- the letter
+
+
+@dataclass(frozen=True)
+class IntroContext:
+    """Who introduced whom, as far as the headers tell."""
+
+    user_is_introducer: bool = False
+    introducer: str = ""     # first name of whoever made the introduction, "" when unknown
+    introduced_to: str = ""  # first name of whom the sender was introduced to
+
+
+def introduction_context(original: Message, own_addresses: Collection[str]) -> IntroContext:
+    """The user is the introducer when they are on Cc (not To) of a message to someone else;
+    otherwise a third party on the message is taken to be the introducer."""
+    own = {a.lower() for a in own_addresses}
+    sender = original.sender.addr if original.sender else ""
+
+    def others(addresses: Iterable[Address]) -> list[Address]:
+        return [a for a in addresses if a.addr and a.addr not in own and a.addr != sender]
+
+    user_in_to = any(a.addr in own for a in original.to)
+    user_in_cc = any(a.addr in own for a in original.cc)
+    to_others, cc_others = others(original.to), others(original.cc)
+    if user_in_cc and not user_in_to and to_others:
+        person = to_others[0]
+        return IntroContext(True, "", first_name(person.name, person.addr))
+    candidates = cc_others or (to_others if len(to_others) == 1 else [])
+    if candidates:
+        return IntroContext(False, first_name(candidates[0].name, candidates[0].addr), "")
+    return IntroContext()
+
+
+def shown_situation(original: Message, context: IntroContext) -> Situation:
+    """The situation the message shows (triage.draft_facts.situation), with the introduction
+    read from the headers."""
+    return situation(original, context.user_is_introducer, context.introducer,
+                     context.introduced_to, introduction_shown=bool(context.introducer)
+                     and bool(_INTRO_WORDS.search(f"{original.subject}\n{original.new_text}")))
+
+
+def situation_lead(shown: Situation) -> str:
+    """How the quote of the sender's ask is introduced: the situation the message shows, and
+    no other ("After Dana introduced us, you wrote")."""
+    if shown.kind == "introducer":
+        whom = shown.introduced_to
+        return f"After I introduced you to {whom}, you wrote" if whom else \
+            "After my introduction, you wrote"
+    if shown.kind == "introduced":
+        return f"After {shown.introducer} introduced us, you wrote"
+    return {
+        "event": "After we met briefly, you wrote",
+        "client": "Our teams already work together; here you wrote",
+        "thread": "In your reply here, you wrote",
+        "cold": "In your first message to me, you wrote",
+    }.get(shown.kind, "Your message says")
+
+
+def _signature_line(line: str) -> str:
+    line = _CONTROL.sub("", line)
+    return line if line == "-- " else line.rstrip()  # keep the "-- " delimiter intact
+
+
+def signature_block(drafts: DraftsConfig) -> str:
+    """from_name and signature from [drafts], without saying the name twice."""
+    name = clean_text(drafts.from_name, 200)
+    lines_in = drafts.signature.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    signature = "\n".join(_signature_line(line) for line in lines_in).strip("\n")
+    lines = []
+    if name and name.lower() not in signature.lower():
+        lines.append(name)
+    if signature:
+        lines.append(signature)
+    return "\n".join(lines)
+
+
+def _join_mentions(items: Sequence[str]) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def fingerprint(text: str) -> str:
+    """What `avoid` holds: a short hash of a letter's words, blind to spacing and case."""
+    return hashlib.sha256(" ".join(text.lower().split()).encode("utf-8")).hexdigest()[:32]
+
+
+def message_key(original: Message) -> str:
+    """What the choice of phrasing hangs on: the Message-ID, or a stand-in when there is none."""
+    if original.message_id:
+        return original.message_id
+    sender = original.sender.addr if original.sender else ""
+    date = original.date.isoformat() if original.date else ""
+    return f"{sender}\n{original.subject}\n{date}\n{original.new_text[:2000]}"
+
+
+def _seed(key: str, part: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"{part}\0{key}".encode()).digest()[:8], "big")
+
+
+@dataclass(frozen=True)
+class Letter:
+    text: str
+    words: int
+    main_offense: str
+    offenses: tuple[str, ...]
+    user_is_introducer: bool
+    fingerprint: str
+    used_overrides: bool
+
+
+@dataclass(frozen=True)
+class _Plan:
+    parts: tuple[tuple[str, tuple[str, ...]], ...]  # (part name, variants) in letter order
+
+
+def _plan(
+    templates: Templates, main: str, intro: bool, with_also: bool, use_overrides: bool,
+    *, situation_kind: str = "", proposes_meeting: bool = False, wants_details: bool = False,
+) -> _Plan:
+    opening = ("opening-introducer" if intro else
+               "opening-reply" if situation_kind == "thread" else "opening")
+    names = [opening, "what-you-wrote",
+             f"{main}-introducer" if intro else main]
+    if wants_details:
+        names.append("privacy-note")
+    if with_also:
+        names.append("also")
+    names.append("introducer-suggestion" if intro else
+                 "client-suggestion" if situation_kind == "client" else f"{main}-suggestion")
+    if proposes_meeting:
+        names.append("decline-meeting")
+    names.append("closing")
+    return _Plan(tuple((n, templates.variants(n, use_overrides=use_overrides)) for n in names))
+
+
+def compose_letter(
+    original: Message,
+    offenses: Sequence[str],
+    drafts: DraftsConfig,
+    user_address: str,
+    *,
+    recipient: Address | None = None,
+    templates: Templates | None = None,
+    avoid: Collection[str] = (),
+) -> Letter:
+    """The feedback letter for `original`, whose sender showed `offenses` (strongest first).
+
+    `recipient` is whom the draft goes to (default: the sender). `avoid` holds fingerprints
+    of letters already written in this run: the first variant combination (in an order fixed
+    by the Message-ID) whose fingerprint is not in it is used. Raises DraftError when none of
+    `offenses` is a known offense code, or no sentence of the message shows the ask.
+    """
+    templates = templates or builtin_templates()
+    codes = tuple(dict.fromkeys(c for c in offenses if c in OFFENSE_NAMES))
+    if not codes:
+        raise DraftError(f"no known offense among {list(offenses)!r}")
+    main, others = codes[0], codes[1:]
+    own = {user_address.lower(), *drafts.addresses}
+    context = introduction_context(original, own)
+    intro = context.user_is_introducer
+    shown = shown_situation(original, context)
+    person = recipient or original.sender or Address("", "")
+    sender = original.sender or person
+    first = (signed_name(original) or first_name(sender.name, sender.addr)
+             or first_name(person.name, person.addr) or closing_name(original))
+    # the quote at each length it may be shortened to, worked out once
+    quotes = {words: the_ask(original, main, words) for words in QUOTE_LENGTHS}
+    if not quotes[MAX_QUOTE_WORDS]:
+        raise DraftError(f"the message shows no ask for {main} to answer")
+    values = {
+        "greeting": f"Hi {first}," if first else "Hello,",
+        "first_name": first or "there",
+        "sender_name": clean_text(sender.name, 80) or sender.addr,
+        "sender_email": person.addr,
+        "subject": clean_text(strip_reply_prefixes(original.subject), 120),
+        "your_name": clean_text(drafts.from_name, 120),
+        "your_email": user_address,
+        "signature": signature_block(drafts),
+        "situation": situation_lead(shown),
+        "introducer": context.introducer or _INTRODUCER_FALLBACK,
+        "introduced_to": context.introduced_to or _INTRODUCED_TO_FALLBACK,
+        "offense": OFFENSE_NAMES[main],
+        "also": _join_mentions([OFFENSE_MENTIONS[c] for c in others[:MAX_MENTIONS]]),
+    }
+    key = message_key(original)
+    meeting = asks_for_meeting(original)
+    signature_words = word_count(values["signature"])
+    modes = [(True, True), (False, True)] if others else [(False, True)]
+    if templates.overridden:
+        modes += [(with_also, False) for with_also, _ in modes]
+    fallback: Letter | None = None
+    for (with_also, use_overrides), quote_words in product(modes, QUOTE_LENGTHS):
+        values["ask"] = quotes[quote_words]
+        plan = _plan(templates, main, intro, with_also, use_overrides,
+                     situation_kind=shown.kind, proposes_meeting=meeting,
+                     wants_details=asks_for_contact_details(values["ask"]))
+        sizes = [len(variants) for _, variants in plan.parts]
+        starts = [_seed(key, name) % len(variants) for name, variants in plan.parts]
+        for attempt, offsets in enumerate(product(*(range(s) for s in sizes))):
+            if attempt >= MAX_ATTEMPTS:
+                break
+            chosen = [
+                variants[(start + offset) % len(variants)]
+                for (_, variants), start, offset in zip(plan.parts, starts, offsets, strict=True)
+            ]
+            text = "\n\n".join(safe_format(v, values).strip() for v in chosen).strip() + "\n"
+            letter = Letter(
+                text=text,
+                words=word_count(text) - signature_words,
+                main_offense=main,
+                offenses=codes,
+                user_is_introducer=intro,
+                fingerprint=fingerprint(text),
+                used_overrides=use_overrides and any(
+                    name in templates.overridden for name, _ in plan.parts
+                ),
+            )
+            if letter.fingerprint in avoid:
+                continue
+            if letter.words < WORD_LIMIT:
+                return letter
+            if fallback is None or letter.words < fallback.words:
+                fallback = letter
+    if fallback is None:  # every combination was in `avoid`: repeat rather than fail
+        return compose_letter(original, offenses, drafts, user_address, recipient=recipient,
+                              templates=templates)
+    log.warning("feedback draft has %d words (limit %d): the signature is long",
+                fallback.words, WORD_LIMIT)
+    return fallback
+
+
+_REPLY_PREFIX = re.compile(
+    r"^\s*(?:(?:re|aw|sv|vs|antw|odp|ynt|rif|r|ref|fwd?|fw|wg|tr|rv|enc)"
+    r"\s*(?:\[\d+\]|\(\d+\))?\s*[:：]\s*)+",
+    re.IGNORECASE,
+)
+
+
+def strip_reply_prefixes(subject: str) -> str:
+    """ "RE: Aw: Fwd: Hello" -> "Hello": reply and forward prefixes of common languages."""
+    return _REPLY_PREFIX.sub("", subject, count=1).strip()

@@ -1,0 +1,1 @@
+"""Reading mail: the Mailbox protocol, IMAP and Maildir, the header keys, credentials."""

@@ -1,0 +1,2 @@
+"""The model at classification time: features, the model file, inference without
+scikit-learn. Nothing here imports `triage.training`."""
