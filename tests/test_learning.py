@@ -45,7 +45,8 @@ from triage.store.corrections import (
     detect,
     view,
 )
-from triage.store.state import Intent, State
+from triage.store.records import Intent
+from triage.store.state import State
 from triage.training import learning
 
 REPO = Path(__file__).resolve().parent.parent

@@ -13,7 +13,9 @@ import pytest
 from triage.daemon.clock import Backoff
 from triage.errors import StateError
 from triage.mail.message_ids import message_key
-from triage.store.state import SCHEMA_VERSION, Intent, State, db_path
+from triage.store.records import Intent
+from triage.store.schema import SCHEMA_VERSION, db_path
+from triage.store.state import State
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
@@ -206,17 +208,17 @@ def test_message_keys_and_backoff() -> None:
 @pytest.mark.parametrize("had_corrections", [False, True])
 def test_a_version_1_database_is_upgraded_with_its_rows_kept(tmp_path: Path,
                                                             had_corrections: bool) -> None:
-    """Version 2 moved the corrections tables into State's schema; a database from before,
+    """Version 2 moved the corrections tables into the one schema; a database from before,
     with or without the tables triage.store.corrections used to make itself, keeps every row."""
     import sqlite3
 
-    from triage.store import state as state_module
+    from triage.store import schema
 
-    path = tmp_path / "state" / state_module.DB_NAME
+    path = tmp_path / "state" / schema.DB_NAME
     path.parent.mkdir()
     db = sqlite3.connect(path)
-    version_1 = state_module._SCHEMA.replace(state_module._CORRECTIONS_SCHEMA, "")
-    db.executescript(version_1 + (state_module._CORRECTIONS_SCHEMA if had_corrections else ""))
+    version_1 = schema.SCHEMA.replace(schema.CORRECTIONS_SCHEMA, "")
+    db.executescript(version_1 + (schema.CORRECTIONS_SCHEMA if had_corrections else ""))
     db.execute("INSERT INTO folders (account, folder, uidvalidity, last_uid, created_at, "
                "updated_at) VALUES ('a', 'INBOX', 7, 41, '2026-01-01T00:00:00.000000Z', "
                "'2026-01-01T00:00:00.000000Z')")
@@ -230,7 +232,7 @@ def test_a_version_1_database_is_upgraded_with_its_rows_kept(tmp_path: Path,
         checkpoint = state.folder("a", "INBOX")
         assert checkpoint is not None and checkpoint.last_uid == 41
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == state_module.SCHEMA_VERSION == 2
+    assert db.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION == 2
     tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"corrections", "label_state", "label_sync", "learn_runs"} <= tables
     runs = db.execute("SELECT last_correction_id FROM learn_runs").fetchall()

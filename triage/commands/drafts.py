@@ -27,7 +27,9 @@ from triage.errors import MailboxError, TriageError
 from triage.mail.credentials import get_password
 from triage.mail.imap import connect
 from triage.mail.protocol import HeaderSearch, Mailbox
-from triage.store.state import DraftRecord, State, db_path
+from triage.store.records import DraftRecord
+from triage.store.schema import db_path
+from triage.store.state import State
 
 log = logging.getLogger(__name__)
 

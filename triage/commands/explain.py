@@ -124,7 +124,8 @@ def _context(config: Config | None, msg: Message) -> SenderContext | None:
     """What the state knows about the sender, when there is a config and a state database."""
     if config is None or msg.sender is None:
         return None
-    from triage.store.state import State, db_path
+    from triage.store.schema import db_path
+    from triage.store.state import State
 
     if not db_path(config.state_dir).exists():
         return None
@@ -175,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def explain_message_id(args: argparse.Namespace) -> int:
-    from triage.store.state import db_path
+    from triage.store.schema import db_path
 
     message_id = args.path if args.path.startswith("<") else f"<{args.path.strip('<>')}>"
     config = load_config(args.config)

@@ -16,7 +16,7 @@ from triage.config import Config, add_config_argument, load_config
 from triage.errors import TriageError
 from triage.store import personal
 from triage.store.corrections import CorrectionStore
-from triage.store.state import db_path
+from triage.store.schema import db_path
 
 if TYPE_CHECKING:
     from triage.training.learning import LearnResult

@@ -22,7 +22,9 @@ from triage.config import add_config_argument, load_config
 from triage.daemon.heartbeat import HEARTBEAT_SECONDS
 from triage.store.corrections import CorrectionStore
 from triage.store.personal import account_report, report_lines
-from triage.store.state import Activity, State, db_path
+from triage.store.records import Activity
+from triage.store.schema import db_path
+from triage.store.state import State
 
 STALE_SECONDS = 2 * HEARTBEAT_SECONDS + 15  # no heartbeat for this long: not running
 CLASSES = ("relationship", "solicitation", "other")

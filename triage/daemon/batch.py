@@ -44,7 +44,7 @@ from triage.errors import ConnectionLostError, MailboxError, one_line
 from triage.mail.message_ids import message_id_in, message_key
 from triage.mail.protocol import FetchedMessage
 from triage.message.parse import Message, parse_message
-from triage.store.state import Intent, LedgerRow
+from triage.store.records import Intent, LedgerRow
 
 log = logging.getLogger(__name__)
 

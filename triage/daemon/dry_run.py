@@ -7,7 +7,8 @@ from datetime import datetime
 from pathlib import Path
 
 from triage.errors import StateError
-from triage.store.state import FolderCheckpoint, LedgerRow, State
+from triage.store.records import FolderCheckpoint, LedgerRow
+from triage.store.state import State
 
 
 class EmptyState:

@@ -29,7 +29,8 @@ from triage.daemon.sent import SentHistory
 from triage.errors import ConnectionLostError, MailboxError, StateError, one_line
 from triage.mail.protocol import FolderStatus, Mailbox
 from triage.model.classifier import Classifier
-from triage.store.state import FolderCheckpoint, State
+from triage.store.records import FolderCheckpoint
+from triage.store.state import State
 
 log = logging.getLogger(__name__)
 

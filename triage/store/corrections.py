@@ -28,7 +28,7 @@ labels only to messages it meets again after a UIDVALIDITY change, and then uses
 the same change is never recorded twice.
 
 Storage: the corrections tables of the state database, whose schema and migrations
-`triage.store.state` owns (version 2 moved them there). A correction keeps the message's bytes as
+`triage.store.schema` owns (version 2 moved them there). A correction keeps the message's bytes as
 the daemon fetched them (header plus at most `RAW_CAP` bytes of the body), so its training row can
 be rebuilt by any later version of the feature code; nothing else in the database holds message
 bodies, and only messages the user corrected or reviewed are kept.
@@ -49,15 +49,8 @@ from typing import Any, Literal, Protocol, runtime_checkable
 from triage.config import LabelSet
 from triage.errors import MailboxError, StateError
 from triage.mail.message_ids import message_id_in
-from triage.store.state import (
-    State,
-    connect,
-    db_path,
-    format_ts,
-    ledger_row,
-    parse_ts,
-    transaction,
-)
+from triage.store.records import ledger_row
+from triage.store.schema import connect, db_path, format_ts, migrate, parse_ts, transaction
 
 log = logging.getLogger(__name__)
 
@@ -205,9 +198,9 @@ class CorrectionStore:
         self.readonly = readonly
         try:
             # One per thread, but created on one thread and handed to another.
-            if not readonly:
-                State(self.path).close()  # the schema, corrections tables included, is State's
             self._db = connect(self.path, readonly=readonly, check_same_thread=False)
+            if not readonly:
+                migrate(self._db, self.path, readonly=False)  # tables included: one schema
             self._has_tables = self._table_exists("corrections")
             self._has_ledger = self._table_exists("messages")
         except sqlite3.Error as exc:

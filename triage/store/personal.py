@@ -44,7 +44,7 @@ from triage.message.parse import Message
 from triage.model import modelfile
 from triage.model.classifier import Classifier, shipped_model_path
 from triage.store.corrections import CorrectionStore, CorrectionWatcher
-from triage.store.state import db_path
+from triage.store.schema import db_path
 
 log = logging.getLogger(__name__)
 
