@@ -17,9 +17,9 @@ from datetime import timedelta
 import pytest
 
 from triage.errors import MessageParseError
-from triage.message import parse as message_module
+from triage.message import headers as header_module
+from triage.message.headers import MAX_HEADER_CHARS
 from triage.message.parse import (
-    MAX_HEADER_CHARS,
     MAX_PARSE_BYTES,
     MAX_TEXT_CHARS,
     Message,
@@ -216,7 +216,7 @@ def test_recipient_lists_read_the_same_with_and_without_the_full_address_parser(
     ]
     for header in headers:
         msg = parse_message(mail(f"To: {header}\n"))
-        assert msg.to == message_module._parsed_addresses([header]), header
+        assert msg.to == header_module._parsed_addresses([header]), header
     listed = parse_message(mail("To: Ana <ana@x.org>, bob@y.com,  Chen  Wei  <Chen.Wei@Z.cn> ,\n"))
     assert [(a.name, a.addr) for a in listed.to] == [
         ("Ana", "ana@x.org"), ("", "bob@y.com"), ("Chen Wei", "chen.wei@z.cn")]

@@ -46,7 +46,8 @@ from triage.letters.replies import (
     reply_subject,
     user_templates_dir,
 )
-from triage.message.parse import Address, Message, parse_message
+from triage.message.headers import Address
+from triage.message.parse import Message, parse_message
 
 USER = "sam@example.org"
 DRAFTS = DraftsConfig(

@@ -51,7 +51,8 @@ from triage.letters.draft_facts import (
     situation,
     the_ask,
 )
-from triage.message.parse import Address, Message
+from triage.message.headers import Address
+from triage.message.parse import Message
 
 log = logging.getLogger(__name__)
 

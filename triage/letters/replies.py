@@ -46,7 +46,8 @@ from triage.letters.draft_text import (
     message_key,
     strip_reply_prefixes,
 )
-from triage.message.parse import Address, Message
+from triage.message.headers import Address
+from triage.message.parse import Message
 
 MAX_NAME_CHARS = 120      # display names in From/To
 MAX_SUBJECT_CHARS = 250   # the base subject, before "Re: "
