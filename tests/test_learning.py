@@ -30,6 +30,7 @@ from triage.config import (
     load_config,
     parse_config,
 )
+from triage.daemon.corrections import CorrectionWatcher, detect, view
 from triage.decide.lists import ListMatch, SenderLists, override
 from triage.decide.policy import Decision
 from triage.errors import ConfigError, ModelError, TriageError
@@ -38,13 +39,7 @@ from triage.message.parse import parse_message
 from triage.model import modelfile
 from triage.model.classifier import Classifier, shipped_model_path
 from triage.store import personal
-from triage.store.corrections import (
-    CorrectionStore,
-    CorrectionWatcher,
-    Watched,
-    detect,
-    view,
-)
+from triage.store.corrections import CorrectionStore, Watched
 from triage.store.records import Intent
 from triage.store.state import State
 from triage.training import learning

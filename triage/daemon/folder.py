@@ -105,7 +105,7 @@ class FolderProcessor:
         return report
 
     def _check_corrections(self, folder: str, status: FolderStatus) -> None:
-        """Record the labels the user changed since the last look (see triage.store.corrections).
+        """Record the labels the user changed since the last look (see triage.daemon.corrections).
         A failure here only postpones that to the next catch-up."""
         corrections = self.parts.corrections
         if corrections is None or self.options.dry_run:

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from triage.daemon.clock import SYSTEM_CLOCK, Clock
+from triage.daemon.corrections import CorrectionWatcher
 from triage.daemon.outcomes import Outcome
 from triage.mail.protocol import Mailbox
 from triage.model.classifier import Classifier
-from triage.store.corrections import CorrectionWatcher
 from triage.store.state import State
 
 Compose = Callable[..., Any]  # replies.build_draft-compatible

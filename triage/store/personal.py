@@ -36,6 +36,7 @@ from typing import Any
 
 from triage import paths
 from triage.config import Config, LearningConfig
+from triage.daemon.corrections import CorrectionWatcher
 from triage.decide.lists import SenderLists
 from triage.decide.policy import Decision, DraftPolicy, SenderContext
 from triage.errors import ModelError, StateError, TriageError
@@ -43,7 +44,7 @@ from triage.files import write_atomically
 from triage.message.parse import Message
 from triage.model import modelfile
 from triage.model.classifier import Classifier, shipped_model_path
-from triage.store.corrections import CorrectionStore, CorrectionWatcher
+from triage.store.corrections import CorrectionStore
 from triage.store.schema import db_path
 
 log = logging.getLogger(__name__)
