@@ -13,12 +13,11 @@ from triage.model.features import (
     MAX_MODEL_TEXT,
     SIGNAL_NAMES,
     SIGNALS,
-    Text,
     model_text,
-    phrases,
     prepare,
     signal_vector,
 )
+from triage.model.phrases import Text, phrases
 
 
 def signals_of(msg: Message) -> dict[str, float]:

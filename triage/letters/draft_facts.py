@@ -14,7 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from triage.message.parse import Message
-from triage.model.features import ASK_PHRASES, Text, phrases
+from triage.model.features import ASK_PHRASES
+from triage.model.phrases import Text, phrases
 
 MAX_QUOTE_WORDS = 45
 MIN_ASK_SCORE = 2  # a word of the offense's ask (the form of an ask adds one)
