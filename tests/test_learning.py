@@ -30,6 +30,7 @@ from triage.config import (
     load_config,
     parse_config,
 )
+from triage.daemon import retraining
 from triage.daemon.corrections import CorrectionWatcher, detect, view
 from triage.decide.lists import ListMatch, SenderLists, override
 from triage.decide.policy import Decision
@@ -516,7 +517,7 @@ def test_lists_apply_on_top_of_the_account_model(tmp_path: Path, tiny_model_path
                                    "([lists] solicitation)")
 
 
-def retrained(auto: personal.AutoLearner, store: CorrectionStore) -> personal.RetrainOutcome:
+def retrained(auto: retraining.AutoLearner, store: CorrectionStore) -> retraining.RetrainOutcome:
     """Start the background retraining (it must be due) and wait for its outcome."""
     thread = auto.maybe_start(store)
     assert thread is not None
@@ -529,7 +530,7 @@ def test_auto_learner_retrains_after_retrain_after_corrections(
         tmp_path: Path, tiny_model_path: Path) -> None:
     state_dir = tmp_path / "state"
     settings = LearningConfig(retrain_after=4, base_model=tiny_model_path)
-    auto = personal.AutoLearner(state_dir, "acct", settings)
+    auto = retraining.AutoLearner(state_dir, "acct", settings)
     corrections_for(state_dir, range(1, 4))
     with CorrectionStore.open(state_dir) as store:
         assert auto.maybe_start(store) is None  # 3 < 4
@@ -539,7 +540,7 @@ def test_auto_learner_retrains_after_retrain_after_corrections(
         assert auto.maybe_start(store) is None  # counted again from zero
     assert personal.current_model_path(state_dir, "acct") is not None
     assert LearningConfig().retrain_after == 20
-    off = personal.AutoLearner(state_dir, "acct", LearningConfig(retrain_after=0))
+    off = retraining.AutoLearner(state_dir, "acct", LearningConfig(retrain_after=0))
     corrections_for(state_dir, range(10, 40))
     with CorrectionStore.open(state_dir) as store:
         assert off.maybe_start(store) is None
@@ -549,7 +550,7 @@ def test_a_failed_background_retraining_is_logged_and_not_retried_at_once(
         tmp_path: Path) -> None:
     state_dir = tmp_path / "state"
     missing = tmp_path / "no-such.model"
-    auto = personal.AutoLearner(state_dir, "acct",
+    auto = retraining.AutoLearner(state_dir, "acct",
                                 LearningConfig(retrain_after=2, base_model=missing))
     corrections_for(state_dir, range(1, 3))
     with CorrectionStore.open(state_dir) as store:
@@ -563,11 +564,11 @@ def test_a_failed_background_retraining_is_logged_and_not_retried_at_once(
 RETRAIN_IN_DAEMON = """
 import json, sys
 from pathlib import Path
-from triage.store import personal
+from triage.daemon import retraining
 from triage.config import LearningConfig
 from triage.store.corrections import CorrectionStore
 state_dir, model = Path(sys.argv[1]), Path(sys.argv[2])
-auto = personal.AutoLearner(state_dir, "acct", LearningConfig(retrain_after=4, base_model=model))
+auto = retraining.AutoLearner(state_dir, "acct", LearningConfig(retrain_after=4, base_model=model))
 with CorrectionStore.open(state_dir) as store:
     auto.maybe_start(store).join(timeout=120)
 print(json.dumps({"status": auto.last_result.status,

@@ -28,6 +28,7 @@ from dovecot import TestAccount
 from tiny_model import eml
 
 from triage.config import load_config
+from triage.daemon import retraining
 from triage.decide.policy import DraftPolicy
 from triage.message.parse import parse_message
 from triage.model import modelfile
@@ -92,8 +93,8 @@ def relabel(box: Box, uid: int, remove: list[str], add: list[str]) -> None:
         box.client.add_flags([uid], add)
 
 
-def personal_for(config_path: Path, classifier: Classifier) -> personal.Personal:
-    return personal.Personal(load_config(config_path), classifier)
+def personal_for(config_path: Path, classifier: Classifier) -> retraining.Personal:
+    return retraining.Personal(load_config(config_path), classifier)
 
 
 def classify_json(config: Path, paths: list[Path]) -> dict[str, dict]:
@@ -336,7 +337,7 @@ def test_gmail_label_swaps_are_corrections(tmp_path: Path, tiny_model_path: Path
             config = load_config(path)
             parts = DaemonParts(tiny_classifier,
                                 lambda a: connect(a, Secret(gmail.password), timeout=10),
-                                personal=personal.Personal(config, tiny_classifier))
+                                personal=retraining.Personal(config, tiny_classifier))
             return Daemon(config, parts, RunOptions(once=True, progress=False)).run()
 
         assert run() == 0

@@ -19,12 +19,13 @@ from triage.commands.common import add_model_argument
 from triage.config import Account, Config, add_config_argument, load_config
 from triage.daemon.options import RunOptions
 from triage.daemon.outcomes import Outcome
+from triage.daemon.retraining import Personal
 from triage.daemon.supervisor import Daemon, DaemonParts
 from triage.mail.credentials import Secret, get_password
 from triage.mail.imap import connect
 from triage.mail.protocol import Mailbox
 from triage.model.classifier import Classifier
-from triage.store.personal import Personal, base_model_path, draft_policy
+from triage.store.personal import base_model_path, draft_policy
 
 log = logging.getLogger(__name__)
 

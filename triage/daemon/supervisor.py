@@ -36,7 +36,7 @@ from triage.model.classifier import Classifier
 from triage.store.state import State
 
 if TYPE_CHECKING:
-    from triage.store.personal import Personal
+    from triage.daemon.retraining import Personal
 
 log = logging.getLogger(__name__)
 

@@ -352,7 +352,7 @@ def learn(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """`python -m triage.training.learning STATE_DIR ACCOUNT BASE_MODEL WEIGHT`: one retraining as
-    the daemon starts it (triage.store.personal.AutoLearner), never waiting for another trainer's
+    the daemon starts it (triage.daemon.retraining.AutoLearner), never waiting for another trainer's
     lock. Logs go to stderr; the outcome is one JSON line on stdout, with a status of "saved",
     "rejected", "nothing", "busy" or "failed"."""
     parser = argparse.ArgumentParser(prog="python -m triage.training.learning")
