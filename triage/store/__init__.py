@@ -1,2 +1,2 @@
 """What triage keeps on disk: the state database (checkpoints, ledger), the
-users' corrections and the personal model versions."""
+user's corrections and the personal model versions."""
