@@ -24,7 +24,8 @@ from triage.daemon.folder import FolderProcessor, process_folder
 from triage.daemon.options import Options
 from triage.daemon.parts import FolderParts
 from triage.errors import MailboxError
-from triage.mail.maildir import MaildirMailbox, flags_of
+from triage.mail.maildir import MaildirMailbox
+from triage.mail.maildir_files import flags_of
 from triage.message.parse import parse_message
 from triage.model.classifier import Classifier
 from triage.store.state import State

@@ -18,7 +18,7 @@ import pytest
 
 from triage.cli import main
 from triage.commands.demo import USER_ADDRESS, sample_messages
-from triage.mail.maildir import flags_of
+from triage.mail.maildir_files import flags_of
 from triage.message.parse import parse_message
 from triage.model.classifier import shipped_model_path
 

@@ -11,13 +11,8 @@ from pathlib import Path
 import pytest
 
 from triage.errors import MailboxError
-from triage.mail.maildir import (
-    UIDLIST,
-    MaildirMailbox,
-    base_name,
-    flags_of,
-    info_of,
-)
+from triage.mail.maildir import MaildirMailbox
+from triage.mail.maildir_files import UIDLIST, base_name, flags_of, info_of
 from triage.mail.protocol import HeaderSearch, Mailbox
 
 

@@ -30,7 +30,8 @@ from triage.daemon.folder import process_folder
 from triage.daemon.outcomes import FolderReport
 from triage.decide.policy import Decision, DraftPolicy
 from triage.errors import MailboxError
-from triage.mail.maildir import MaildirMailbox, flags_of
+from triage.mail.maildir import MaildirMailbox
+from triage.mail.maildir_files import flags_of
 from triage.message.parse import Message, parse_message
 from triage.model.classifier import Classifier
 

@@ -27,104 +27,45 @@ that already holds the base name or the Message-ID gets no second copy. `append`
 from __future__ import annotations
 
 import errno
-import itertools
 import logging
 import os
 import re
-import socket
-import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 from triage.errors import MailboxError
+from triage.mail.maildir_files import (
+    MAX_HEADER_BYTES,
+    SUBDIRS,
+    Entry,
+    base_name,
+    file_names,
+    header_end,
+    info_of,
+    is_maildir,
+    read_header,
+    scan,
+    select_fields,
+    sync,
+    unique_name,
+)
 from triage.mail.message_ids import ids_in, message_id_in
 from triage.mail.protocol import FetchedMessage, FolderStatus, LabelStyle, SpecialFolders
 
 log = logging.getLogger(__name__)
 
 INBOX = "INBOX"
-UIDLIST = "triage-uidlist"
-UIDLIST_HEADER = "triage-uidlist 1"
 FOLDER_MARKER = "maildirfolder"  # Maildir++: marks a subfolder (Dovecot and Courier write it)
-SUBDIRS = ("cur", "new", "tmp")
 
 # Like the IMAP adapter's BODY.PEEK: the whole header plus this much of the body.
 FETCH_BODY_BYTES = 256 * 1024
-MAX_HEADER_BYTES = 256 * 1024
 
-# IMAP system flags <-> Maildir info letters (https://cr.yp.to/proto/maildir.html).
-FLAG_LETTERS = {
-    "\\Draft": "D",
-    "\\Flagged": "F",
-    "\\Answered": "R",
-    "\\Seen": "S",
-    "\\Deleted": "T",
-}
-LETTER_FLAGS = {letter: flag for flag, letter in FLAG_LETTERS.items()}
 
 DRAFTS_NAMES = ("Drafts", "Draft")
 SENT_NAMES = ("Sent", "Sent Messages", "Sent Items", "Sent Mail", "[Gmail]/Sent Mail")
 
-_MBSYNC_UID = re.compile(r",U=\d+")
 _BAD_COMPONENT = re.compile(r"[\x00-\x1f\x7f\\]")
-_counter = itertools.count(1)
-
-
-def base_name(file_name: str) -> str:
-    """The part of a Maildir file name that stays the same while flags change."""
-    unique = file_name.split(":", 1)[0]
-    return _MBSYNC_UID.sub("", unique)
-
-
-def flags_of(file_name: str) -> frozenset[str]:
-    """IMAP flags from the `:2,` info of a file name (files in new/ have none)."""
-    _unique, sep, info = file_name.partition(":2,")
-    if not sep:
-        return frozenset()
-    return frozenset(LETTER_FLAGS[c] for c in info if c in LETTER_FLAGS)
-
-
-def info_of(flags: Iterable[str]) -> str:
-    """The `:2,` info letters for IMAP flags, in ASCII order as the spec asks."""
-    letters = set()
-    for flag in flags:
-        letter = FLAG_LETTERS.get(flag) or FLAG_LETTERS.get(flag.capitalize())
-        if letter:
-            letters.add(letter)
-        else:
-            log.debug("maildir: flag %r has no Maildir letter; not stored", flag)
-    return "".join(sorted(letters))
-
-
-def unique_name() -> str:
-    """A new file name per the Maildir spec: time, microseconds, pid, counter, host."""
-    now = time.time()
-    host = socket.gethostname() or "localhost"
-    host = host.replace("/", "\\057").replace(":", "\\072")
-    return f"{int(now)}.M{int(now % 1 * 1_000_000)}P{os.getpid()}Q{next(_counter)}.{host}"
-
-
-def is_maildir(path: Path) -> bool:
-    return all((path / sub).is_dir() for sub in SUBDIRS)
-
-
-@dataclass(frozen=True)
-class _Entry:
-    uid: int
-    path: Path
-
-    @property
-    def flags(self) -> frozenset[str]:
-        return flags_of(self.path.name)
-
-
-@dataclass
-class _UidList:
-    uidvalidity: int
-    uidnext: int
-    uids: dict[str, int]  # base name -> uid
 
 
 class MaildirMailbox:
@@ -189,13 +130,13 @@ class MaildirMailbox:
 
     def open_folder(self, folder: str) -> FolderStatus:
         path = self._existing(folder)
-        uidlist, _entries = self._sync(path)
+        uidlist, _entries = sync(path)
         return FolderStatus(uidvalidity=uidlist.uidvalidity, uidnext=uidlist.uidnext)
 
     # -- reading -----------------------------------------------------------------------------
 
     def search(self, folder: str, *, min_uid: int = 1, since: date | None = None) -> list[int]:
-        _uidlist, entries = self._sync(self._existing(folder))
+        _uidlist, entries = sync(self._existing(folder))
         uids = []
         for entry in entries:
             if entry.uid < min_uid:
@@ -208,7 +149,7 @@ class MaildirMailbox:
         return uids
 
     def fetch(self, folder: str, uids: Sequence[int]) -> list[FetchedMessage]:
-        _uidlist, entries = self._sync(self._existing(folder))
+        _uidlist, entries = sync(self._existing(folder))
         by_uid = {e.uid: e for e in entries}
         fetched = []
         for uid in sorted(set(uids)):
@@ -246,7 +187,7 @@ class MaildirMailbox:
             return []
         found = []
         for uid, head in self._headers(folder):
-            fields = _select_fields(head, ("in-reply-to", "references"))
+            fields = select_fields(head, ("in-reply-to", "references"))
             if wanted in ids_in(fields):
                 found.append(uid)
         return found
@@ -255,23 +196,23 @@ class MaildirMailbox:
                       names: Sequence[str]) -> dict[int, bytes]:
         """Only the named header fields of each message (with their continuation lines)."""
         wanted = tuple(n.lower() for n in names)
-        _uidlist, entries = self._sync(self._existing(folder))
+        _uidlist, entries = sync(self._existing(folder))
         chosen = set(uids)
         result = {}
         for entry in entries:
             if entry.uid in chosen:
-                head = _read_header(entry.path)
+                head = read_header(entry.path)
                 if head is not None:
-                    result[entry.uid] = _select_fields(head, wanted) + b"\n"
+                    result[entry.uid] = select_fields(head, wanted) + b"\n"
         return result
 
     def _headers(self, folder: str) -> Iterator[tuple[int, bytes]]:
         path = self.folder_path(folder)
         if not is_maildir(path):
             return
-        _uidlist, entries = self._sync(path)
+        _uidlist, entries = sync(path)
         for entry in entries:
-            head = _read_header(entry.path)
+            head = read_header(entry.path)
             if head is not None:
                 yield entry.uid, head
 
@@ -279,7 +220,7 @@ class MaildirMailbox:
 
     def message_path(self, folder: str, uid: int) -> Path | None:
         """Where the message with this UID is stored now, or None."""
-        _uidlist, entries = self._sync(self._existing(folder))
+        _uidlist, entries = sync(self._existing(folder))
         return next((e.path for e in entries if e.uid == uid), None)
 
     def count(self, folder: str) -> int:
@@ -287,7 +228,7 @@ class MaildirMailbox:
         path = self.folder_path(folder)
         if not is_maildir(path):
             return 0
-        return sum(1 for _ in self._files(path))
+        return sum(1 for _ in file_names(path))
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -297,13 +238,13 @@ class MaildirMailbox:
         target = self.folder_path(label)
         if target == source:
             return
-        _uidlist, entries = self._sync(source)
+        _uidlist, entries = sync(source)
         wanted = set(uids)
         chosen = [e for e in entries if e.uid in wanted]
         if not chosen:
             return
         self._make_maildir(target, subfolder=target != self.root)
-        present = {base_name(name) for name in self._files(target)}
+        present = {base_name(name) for name in file_names(target)}
         message_ids = self._target_message_ids(target)
         for entry in chosen:
             key = base_name(entry.path.name)
@@ -359,7 +300,7 @@ class MaildirMailbox:
             raise MailboxError(f"invalid Maildir file name {name!r}")
         target = self.folder_path(folder)
         self._make_maildir(target, subfolder=target != self.root)
-        if name in {base_name(n) for n in self._files(target)}:
+        if name in {base_name(n) for n in file_names(target)}:
             return False
         mtime = received.timestamp() if received else None
         self._deliver(target, "new", name, raw.replace(b"\r\n", b"\n"), mtime)
@@ -392,97 +333,6 @@ class MaildirMailbox:
             raise MailboxError(f"cannot create the Maildir folder {path}: "
                                f"{exc.strerror or exc}") from None
 
-    @staticmethod
-    def _files(path: Path) -> Iterator[str]:
-        for sub in ("new", "cur"):
-            try:
-                names = os.listdir(path / sub)
-            except FileNotFoundError:
-                continue
-            for name in names:
-                if not name.startswith("."):
-                    yield name
-
-    def _scan(self, path: Path) -> dict[str, Path]:
-        """base name -> current file; cur/ wins over new/ while a client is moving a file."""
-        found: dict[str, Path] = {}
-        for sub in ("new", "cur"):
-            try:
-                names = os.listdir(path / sub)
-            except OSError as exc:
-                raise MailboxError(f"cannot read {path / sub}: {exc.strerror or exc}") from None
-            for name in names:
-                if not name.startswith("."):
-                    found[base_name(name)] = path / sub / name
-        return found
-
-    def _sync(self, path: Path) -> tuple[_UidList, list[_Entry]]:
-        """Read the folder and its UID list; give new files UIDs and persist the list."""
-        uidlist = self._load_uidlist(path)
-        files = self._scan(path)
-        changed = False
-        for key in [k for k in uidlist.uids if k not in files]:
-            del uidlist.uids[key]  # expunged by someone else; its UID is never reused
-            changed = True
-        fresh = [k for k in files if k not in uidlist.uids]
-        if fresh:
-            fresh.sort(key=lambda k: (_mtime(files[k]), k))
-            for key in fresh:
-                uidlist.uids[key] = uidlist.uidnext
-                uidlist.uidnext += 1
-            changed = True
-        if changed:
-            self._save_uidlist(path, uidlist)
-        entries = sorted((_Entry(uid, files[k]) for k, uid in uidlist.uids.items()),
-                         key=lambda e: e.uid)
-        return uidlist, entries
-
-    def _load_uidlist(self, path: Path) -> _UidList:
-        file = path / UIDLIST
-        try:
-            text = file.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return self._new_uidlist(path, "")
-        except (OSError, UnicodeDecodeError) as exc:
-            return self._new_uidlist(path, f"unreadable ({exc})")
-        try:
-            lines = text.splitlines()
-            if lines[0] != UIDLIST_HEADER:
-                raise ValueError("unknown format")
-            fields = dict(line.split(" ", 1) for line in lines[1:3])
-            uidvalidity, uidnext = int(fields["uidvalidity"]), int(fields["uidnext"])
-            uids: dict[str, int] = {}
-            for line in lines[3:]:
-                if line:
-                    uid, key = line.split(" ", 1)
-                    uids[key] = int(uid)
-            if uidvalidity <= 0 or any(u <= 0 or u >= uidnext for u in uids.values()):
-                raise ValueError("inconsistent UIDs")
-        except (ValueError, KeyError, IndexError) as exc:
-            old = re.search(r"(?m)^uidvalidity (\d{1,10})$", text)
-            return self._new_uidlist(path, f"damaged ({exc})", int(old[1]) if old else 0)
-        return _UidList(uidvalidity, uidnext, uids)
-
-    def _new_uidlist(self, path: Path, problem: str, old_uidvalidity: int = 0) -> _UidList:
-        # Like Dovecot: the time, and always a different value from the list it replaces.
-        uidvalidity = max(int(time.time()), old_uidvalidity + 1) % 2**32 or 1
-        if problem:
-            log.warning("maildir: %s is %s; numbering the folder anew (UIDVALIDITY %d)",
-                        path / UIDLIST, problem, uidvalidity)
-        return _UidList(uidvalidity, 1, {})
-
-    def _save_uidlist(self, path: Path, uidlist: _UidList) -> None:
-        lines = [UIDLIST_HEADER, f"uidvalidity {uidlist.uidvalidity}",
-                 f"uidnext {uidlist.uidnext}"]
-        lines += [f"{uid} {key}" for key, uid in sorted(uidlist.uids.items(),
-                                                        key=lambda kv: kv[1])]
-        temp = path / f".{UIDLIST}.{os.getpid()}.tmp"
-        try:
-            temp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-            os.replace(temp, path / UIDLIST)
-        except OSError as exc:
-            temp.unlink(missing_ok=True)
-            raise MailboxError(f"cannot write {path / UIDLIST}: {exc.strerror or exc}") from None
 
     def _deliver(self, folder: Path, sub: str, name: str, data: bytes,
                  mtime: float | None) -> Path:
@@ -514,15 +364,15 @@ class MaildirMailbox:
         """The header and the first `body_bytes` of the body, like BODY.PEEK[HEADER]+TEXT<0.N>."""
         with path.open("rb") as handle:
             data = handle.read(MAX_HEADER_BYTES + self.body_bytes)
-        end = _header_end(data)
+        end = header_end(data)
         if end < 0:
             return data[:MAX_HEADER_BYTES]
         return data[: end + self.body_bytes]
 
-    def _refind(self, entry: _Entry) -> _Entry | None:
+    def _refind(self, entry: Entry) -> Entry | None:
         key = base_name(entry.path.name)
-        current = self._scan(entry.path.parent.parent).get(key)
-        return _Entry(entry.uid, current) if current else None
+        current = scan(entry.path.parent.parent).get(key)
+        return Entry(entry.uid, current) if current else None
 
     @staticmethod
     def _internal_date(path: Path) -> datetime | None:
@@ -536,52 +386,12 @@ class MaildirMailbox:
         """Message-IDs already in a label folder, read once per folder and kept up to date."""
         if target not in self._message_ids:
             ids = set()
-            for file in self._scan(target).values():
-                head = _read_header(file)
+            for file in scan(target).values():
+                head = read_header(file)
                 message_id = message_id_in(head) if head is not None else ""
                 if message_id:
                     ids.add(message_id)
             self._message_ids[target] = ids
         return self._message_ids[target]
-
-
-def _mtime(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except FileNotFoundError:
-        return 0.0
-
-
-def _header_end(data: bytes) -> int:
-    """Offset just past the blank line that ends the header, or -1."""
-    match = re.search(rb"\r?\n\r?\n", data)
-    return match.end() if match else -1
-
-
-def _read_header(path: Path) -> bytes | None:
-    """The header block of a message file (None when the file has gone)."""
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_HEADER_BYTES)
-    except FileNotFoundError:
-        return None
-    end = _header_end(data)
-    return data[:end] if end >= 0 else data
-
-
-def _select_fields(head: bytes, names: Sequence[str]) -> bytes:
-    """The lines of the named fields (lower-case names), continuation lines included."""
-    kept: list[bytes] = []
-    keep = False
-    for line in head.splitlines(keepends=True):
-        if line[:1] in (b" ", b"\t"):
-            if keep:
-                kept.append(line)
-            continue
-        name = line.split(b":", 1)[0].strip().lower().decode("ascii", "replace")
-        keep = b":" in line and name in names
-        if keep:
-            kept.append(line)
-    return b"".join(kept)
 
 
