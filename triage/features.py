@@ -161,6 +161,10 @@ _OFFER = phrases(
     "no pressure", "no worries if not", "feel free to (ignore|say no|pass)",
     "totally understand if", "(anything|something) i can do", "thought (you|this) might",
     "in case it's useful", "for what it's worth",
+    # an easy way out of the ask
+    "(totally|completely|fully) (understand|get it)", "(i|i'll) understand if",
+    "if (you're|you are) [too] busy", "if you('d| would) rather not", "if you prefer not",
+    "no problem if not", "if not no worries", "no worries at all",
 )
 _THANKS = phrases("thank", "thanks", "grateful", "appreciate", "appreciated", "thx", "gracias",
                   "merci")

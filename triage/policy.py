@@ -39,6 +39,9 @@ OFFENSE_RULED_OUT_BY: dict[str, tuple[str, ...]] = {
     "introduction-ask": ("offers_introduction", "offers_help"),
     "what-can-you-do-for-me": ("applies_to_posting",),
     "referral-bounty": ("only_gives",),
+    # an introduced person proposing a small, easily declined next step is what domain.md
+    # calls a good follow-up, not a pitch pushed through the introduction
+    "pitch-on-introduction": ("offers_help",),
 }
 # Offenses that need a named signal to be named at all: using an introduction to pitch needs
 # an introduction the message shows.
