@@ -40,6 +40,7 @@ def _decide(offense: str, scores: dict[str, float] = SURE, message: Message = ME
         ("introduction-ask", "asks_introduction", "offers_help"),
         ("what-can-you-do-for-me", "asks_for_job", "applies_to_posting"),
         ("referral-bounty", "offers_reward", "only_gives"),
+        ("pitch-on-introduction", "introduction_context", "offers_help"),
     ],
 )
 def test_an_offense_the_message_rules_out_is_not_named_or_drafted(
