@@ -5,7 +5,7 @@ The providers cannot be reached from tests, so this plays both of their parts, a
 - `/authorize`: the browser page of the authorization-code flow; it "signs in" the one user
   at once and redirects to the client's loopback `redirect_uri` with a code (RFC 6749 4.1),
   remembering the PKCE challenge (RFC 7636)
-- `/device`: the device authorization endpoint (RFC 8628); `approve(user_code)` is the user
+- `/device`: the device authorization endpoint (RFC 8628); `approve_all()` is the user
   typing the code in on another device
 - `/token`: the authorization_code, device_code and refresh_token grants, with the errors of
   RFC 6749 5.2 and RFC 8628 3.5 (`invalid_client`, `invalid_grant`, `authorization_pending`)
@@ -77,9 +77,14 @@ class AuthServer:
 
     # ------------------------------------------------------------------ what tests do
 
-    def approve(self, user_code: str) -> None:
+    def approve_all(self) -> list[str]:
+        """The user enters every code shown and not yet entered; those codes."""
         with self._lock:
-            self._devices[self._user_codes[user_code]].approved = True
+            entered = [user_code for user_code, device_code in self._user_codes.items()
+                       if device_code in self._devices and not self._devices[device_code].approved]
+            for user_code in entered:
+                self._devices[self._user_codes[user_code]].approved = True
+            return entered
 
     def expire_access_tokens(self) -> None:
         with self._lock:

@@ -49,16 +49,17 @@ def settings(account: Account) -> OAuth2Config:
 
 
 def request_tokens(account: Account, form: dict[str, str]) -> Grant:
-    """POST a grant to the account's token endpoint with its client's credentials."""
+    """POST a grant to the account's token endpoint with its client's credentials.
+
+    The provider's refusal stays an OAuth2Error (the device flow waits on some of them);
+    `explain` turns it into what the user should do.
+    """
     config = settings(account)
     form = {**form, "client_id": config.client_id}
     if config.client_secret:
         form["client_secret"] = config.client_secret
     started = time.time()
-    try:
-        answer = post_form(config.token_url, form)
-    except OAuth2Error as exc:
-        raise explain(account, exc) from None
+    answer = post_form(config.token_url, form)
     access = answer.get("access_token")
     if not isinstance(access, str) or not access:
         raise CredentialError(f"account {account.name!r}: the token endpoint sent no "
@@ -128,8 +129,11 @@ class RefreshTokens:
             if self._refresh is None:
                 raise CredentialError(f"account {name!r} is not signed in yet: run "
                                       f"`triage login {name}`")
-        grant = request_tokens(self.account, {"grant_type": "refresh_token",
-                                              "refresh_token": self._refresh.reveal()})
+        try:
+            grant = request_tokens(self.account, {"grant_type": "refresh_token",
+                                                  "refresh_token": self._refresh.reveal()})
+        except OAuth2Error as exc:
+            raise explain(self.account, exc) from None
         if grant.refresh is not None and grant.refresh != self._refresh:
             store_password(self.account, grant.refresh)  # providers that rotate refresh tokens
             self._refresh = grant.refresh
