@@ -413,6 +413,22 @@ def test_config_check_prints_the_settings_in_effect_and_no_secret(
     assert code == 2 and "config error" in err
 
 
+@pytest.mark.parametrize("keys", [
+    'oauth2_provider = "google"\noauth2_client_id = "cid"\n'
+    'oauth2_client_secret = "GOCSPX-hunter2"\n',
+    'oauth2_command = "echo hunter2"\n',
+])
+def test_config_check_shows_oauth2_keys_but_no_secret(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], keys: str
+) -> None:
+    path = write(tmp_path, MINIMAL + 'auth = "oauth2"\n' + keys)
+    code, out, err = run_cli(["config", "check", "--config", str(path)], capsys)
+    assert code == 0, err
+    assert 'auth = "oauth2"' in out and "= (set, not shown)" in out
+    assert "hunter2" not in out + err
+    assert ('oauth2_scopes = ["https://mail.google.com/"]' in out) == ("google" in keys)
+
+
 def test_oauth2_presets_carry_endpoints_and_scopes() -> None:
     microsoft = parse_config(
         MINIMAL + 'auth = "oauth2"\noauth2_provider = "microsoft"\noauth2_client_id = "c"\n'

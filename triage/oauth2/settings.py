@@ -25,7 +25,7 @@ _PRESET_ONLY_HERE = {"oauth2_tenant": "microsoft"}
 
 @dataclass(frozen=True)
 class OAuth2Config:
-    """Where and how an account gets its access tokens (`provider` "command": `command`)."""
+    """Where and how an account gets its access tokens (provider "": from `command`)."""
 
     provider: str
     client_id: str = ""
@@ -109,7 +109,7 @@ def read_oauth2(table: _Table, auth: str) -> OAuth2Config | None:
         if others:
             raise table.fail(others[0], "not used together with oauth2_command, which gets "
                              "the access token by itself")
-        return OAuth2Config("command", command=command)
+        return OAuth2Config("", command=command)
     if not provider:
         raise table.fail("oauth2_provider", 'missing: set "google", "microsoft" or "custom" '
                          "(or oauth2_command for a token helper)")
