@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,8 +22,9 @@ from oauth2_server import AuthServer
 from oauth2_support import OAuth2Dovecot, oauth2_mailbox, oauth2_toml
 
 from triage.cli import main
-from triage.config import load_config
-from triage.oauth2.flows import DEVICE_GRANT
+from triage.config import load_config, parse_config
+from triage.errors import CredentialError
+from triage.oauth2.flows import DEVICE_GRANT, browser_flow
 from triage.oauth2.login import login
 
 
@@ -204,3 +206,29 @@ def test_token_command_accounts_have_nothing_to_log_in(
     path = config_path(tmp_path, provider, oauth2_dovecot, command="oama access me")
     assert main(["login", "test", "--config", str(path)]) == 3
     assert "oauth2_command: there is nothing to sign in to" in capsys.readouterr().err
+
+
+def test_google_is_asked_for_a_refresh_token_with_pkce() -> None:
+    """Google sends a refresh token only with access_type=offline, and again only with
+    prompt=consent; the URL is checked here without going anywhere."""
+    account = parse_config(
+        '[[account]]\nname = "gmail"\nhost = "imap.gmail.com"\nusername = "me@gmail.com"\n'
+        'auth = "oauth2"\noauth2_provider = "google"\noauth2_client_id = "cid"\n'
+        'oauth2_client_secret = "s"\n', Path("/c.toml")).account("gmail")
+    shown: list[str] = []
+
+    def no_browser_here(url: str) -> bool:
+        shown.append(url)
+        return False
+
+    with pytest.raises(CredentialError, match="no sign-in within 0.2 s; nothing stored"):
+        browser_flow(account, say=shown.append, read_line=lambda: "",
+                     open_browser=no_browser_here, timeout=0.2)
+    url = urllib.parse.urlsplit(shown[0])
+    query = dict(urllib.parse.parse_qsl(url.query))
+    assert url.netloc == "accounts.google.com"
+    assert query["access_type"] == "offline" and query["prompt"] == "consent"
+    assert query["scope"] == "https://mail.google.com/" and query["client_id"] == "cid"
+    assert query["code_challenge_method"] == "S256" and len(query["code_challenge"]) == 43
+    assert query["redirect_uri"].startswith("http://127.0.0.1:")
+    assert "paste it here" in shown[1]

@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from triage.config import Account
@@ -42,6 +41,7 @@ class Grant:
 
 
 def settings(account: Account) -> OAuth2Config:
+    """The account's OAuth2 settings (a CredentialError for a password account)."""
     if account.oauth2 is None:
         raise CredentialError(f"account {account.name!r} does not sign in with OAuth2 "
                               '(auth = "oauth2" in the config)')
@@ -95,9 +95,8 @@ def explain(account: Account, exc: OAuth2Error) -> TriageError:
 class RefreshTokens:
     """Access tokens from the refresh token in the keyring; one refresh at a time."""
 
-    def __init__(self, account: Account, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, account: Account) -> None:
         self.account = account
-        self._clock = clock
         self._grant: Grant | None = None
         self._refresh: Secret | None = None
         self._lock = threading.Lock()  # the folders of an account connect from several threads
@@ -106,7 +105,7 @@ class RefreshTokens:
         """The current access token, refreshed first when it expires soon."""
         with self._lock:
             grant = self._grant
-            if grant is None or self._clock() >= grant.renew_at:
+            if grant is None or time.time() >= grant.renew_at:
                 grant = self._renew()
             return grant.access
 
