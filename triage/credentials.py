@@ -128,8 +128,7 @@ def get_password(account: Account, *, timeout: float = PASSWORD_COMMAND_TIMEOUT)
 
 
 def run_password_command(account: Account, *, timeout: float = PASSWORD_COMMAND_TIMEOUT) -> str:
-    """Run the account's `password_command` via the shell; its first output line is the password.
-    """
+    """The first line the account's `password_command` prints (see `run_secret_command`)."""
     return run_secret_command(account.password_command,
                               f"password_command of account {account.name!r}", "password",
                               timeout=timeout)
