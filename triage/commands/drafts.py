@@ -22,11 +22,10 @@ from dataclasses import dataclass
 
 from triage.commands.common import add_model_argument
 from triage.config import Account, Config, add_config_argument, load_config
-from triage.credentials import get_password
 from triage.errors import MailboxError, TriageError
 from triage.mailbox import HeaderSearch, Mailbox
-from triage.mailbox.imap import connect
 from triage.render import table
+from triage.signin import Connector
 from triage.state import DraftRecord, State, db_path
 
 log = logging.getLogger(__name__)
@@ -84,7 +83,7 @@ def draft_states(mailbox: Mailbox, records: list[DraftRecord]) -> list[DraftStat
 
 def _check_account(account: Account, records: list[DraftRecord]) -> list[DraftState]:
     try:
-        mailbox = connect(account, get_password(account), readonly=True)
+        mailbox = Connector(readonly=True)(account)
     except TriageError as exc:
         log.warning("%s: cannot look in the mailbox: %s", account.name, exc)
         return [DraftState(r, "unknown") for r in records]

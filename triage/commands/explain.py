@@ -272,11 +272,10 @@ def _fetch(config: Config, entry: LedgerEntry, message_id: str,
 
 
 def _from_mailbox(config: Config, entry: LedgerEntry, message_id: str) -> bytes | None:
-    from triage.credentials import get_password
-    from triage.mailbox.imap import connect
+    from triage.signin import Connector
 
     account = config.account(entry.account)
-    with connect(account, get_password(account), readonly=True) as session:
+    with Connector(readonly=True)(account) as session:
         session.open_folder(entry.folder)
         uids = session.find_message_id(entry.folder, message_id)
         if not uids:

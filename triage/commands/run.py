@@ -11,18 +11,15 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
-import threading
 from datetime import date
 from types import FrameType
 
 from triage.classifier import Classifier
 from triage.commands.common import add_model_argument
-from triage.config import Account, Config, add_config_argument, load_config
-from triage.credentials import Secret, get_password
+from triage.config import Config, add_config_argument, load_config
 from triage.daemon import Daemon, Outcome
-from triage.mailbox import Mailbox
-from triage.mailbox.imap import connect
 from triage.personal import Personal, base_model_path, draft_policy
+from triage.signin import Connector
 
 log = logging.getLogger(__name__)
 
@@ -57,23 +54,6 @@ def _date(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
-
-
-class _Connector:
-    """Connects an account with its password, looked up once and kept in memory only."""
-
-    def __init__(self, readonly: bool) -> None:
-        self.readonly = readonly
-        self._passwords: dict[str, Secret] = {}
-        self._lock = threading.Lock()
-
-    def __call__(self, account: Account) -> Mailbox:
-        with self._lock:
-            password = self._passwords.get(account.name)
-            if password is None:
-                password = get_password(account)
-                self._passwords[account.name] = password
-        return connect(account, password, readonly=self.readonly)
 
 
 def print_outcome(outcome: Outcome) -> None:
@@ -116,7 +96,7 @@ def build_daemon(args: argparse.Namespace, config: Config) -> Daemon:
     return Daemon(
         config,
         classifier,
-        _Connector(readonly=args.dry_run),
+        Connector(readonly=args.dry_run),
         accounts=accounts,
         once=args.once,
         dry_run=args.dry_run,
