@@ -33,9 +33,9 @@ from triage.draft_text import (
     template_fields,
     word_count,
 )
+from triage.errors import DraftError
 from triage.message import Address, Message, parse_message
 from triage.policy import Decision
-from triage.errors import DraftError
 from triage.replies import (
     MAX_REFERENCES,
     build_draft,

@@ -26,7 +26,7 @@ from triage.charngrams import CharNgramTfidf
 from triage.offenses import OFFENSES, OffenseScores
 
 
-class HashedCharNgrams(TransformerMixin, BaseEstimator):
+class HashedCharNgrams(TransformerMixin, BaseEstimator):  # type: ignore[misc]  # untyped sklearn
     """TF-IDF over hashed byte n-grams of the first `max_chars` characters of each text."""
 
     def __init__(self, ngram_range: tuple[int, int] = (3, 5), bits: int = 20,
@@ -58,7 +58,8 @@ def probability_of_true(estimator: LogisticRegression | DummyClassifier,
     classes = list(estimator.classes_)
     if True not in classes:
         return np.zeros(x.shape[0])
-    return estimator.predict_proba(x)[:, classes.index(True)]
+    probabilities: np.ndarray = estimator.predict_proba(x)[:, classes.index(True)]
+    return probabilities
 
 
 class OffenseHead:

@@ -17,10 +17,10 @@ from pathlib import Path
 from triage.commands.classify import classify_stream
 from triage.commands.common import load_classifier, pick_account, wants_config
 from triage.config import DraftsConfig, load_config
+from triage.errors import DraftError
 from triage.inputs import iter_messages
 from triage.message import Message
 from triage.policy import Decision
-from triage.errors import DraftError
 from triage.replies import build_draft, user_templates_dir
 
 PREVIEW_NAME = "(your name)"  # the signature of a preview made without a config

@@ -31,7 +31,7 @@ from triage.state import DraftRecord, State, db_path
 log = logging.getLogger(__name__)
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "drafts",
         help="list the feedback drafts written: still in Drafts, sent, or discarded",

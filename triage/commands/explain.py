@@ -37,7 +37,7 @@ _SIGN = {True: "+", False: "-"}
 _MESSAGE_ID = re.compile(r"<?[^<>\s@]+@[^<>\s@]+>?")
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "explain",
         help="show why a message got its class",

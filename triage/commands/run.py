@@ -24,7 +24,7 @@ from triage.signin import Connector
 log = logging.getLogger(__name__)
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "run",
         help="watch the mailboxes: label networking mail, draft feedback (the daemon)",
