@@ -133,7 +133,7 @@ def test_preview_shows_the_letter_or_why_none_with_no_account(
 
 
 def test_a_reply_in_a_thread_is_not_thanked_for_reaching_out() -> None:
-    from triage.draft_text import builtin_templates
+    from triage.draft_templates import builtin_templates
 
     replies = [c for c in CASES if c.fields["context"] == "thread"]
     openings = builtin_templates().parts["opening-reply"]
@@ -145,7 +145,7 @@ def test_a_reply_in_a_thread_is_not_thanked_for_reaching_out() -> None:
 
 
 def test_an_ask_for_other_peoples_details_gets_a_word_on_privacy() -> None:
-    from triage.draft_text import builtin_templates
+    from triage.draft_templates import builtin_templates
 
     notes = builtin_templates().parts["privacy-note"]
     asked = [c for c in CASES if c.name in ("harvest-event-03", "harvest-client-05")]

@@ -1,4 +1,5 @@
-"""Feedback drafts: the letter (triage.draft_text) and the RFC 5322 message (triage.replies)."""
+"""Feedback drafts: the letter (triage.draft_text and its helpers) and the RFC 5322 message
+(triage.replies)."""
 
 from __future__ import annotations
 
@@ -17,25 +18,23 @@ import pytest
 
 from triage.config import DraftsConfig, parse_config
 from triage.draft_facts import MAX_QUOTE_WORDS
-from triage.draft_text import (
+from triage.draft_names import first_name
+from triage.draft_templates import (
     OFFENSES,
     PART_NAMES,
     PLACEHOLDERS,
-    QUOTE_LENGTHS,
-    WORD_LIMIT,
     builtin_templates,
     check_templates,
-    compose_letter,
-    first_name,
     load_templates,
     parse_variants,
     safe_format,
     template_fields,
     word_count,
 )
+from triage.draft_text import QUOTE_LENGTHS, WORD_LIMIT, compose_letter
+from triage.errors import DraftError
 from triage.message import Address, Message, parse_message
 from triage.policy import Decision
-from triage.errors import DraftError
 from triage.replies import (
     MAX_REFERENCES,
     build_draft,

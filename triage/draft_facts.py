@@ -10,7 +10,6 @@ a fact, the letter does not state it.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from triage.features import ASK_PHRASES, Text, phrases
@@ -88,11 +87,6 @@ _CONTACT_DETAILS = re.compile(r"(?i)\b(names|e-?mails?( addresses)?|phone number
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
 _GREETING = re.compile(r"(?i)^(hi|hey|hello|dear|good (morning|afternoon|evening))\b[^,!:.]{0,30}"
                        r"[,!:.]+\s*")
-_SIGN_OFF = re.compile(
-    r"(?i)^\s*(?:best(?:\s+regards|\s+wishes)?|regards|kind\s+regards|warm\s+regards|thanks"
-    r"|thank\s+you|thx|cheers|sincerely|yours(?:\s+truly)?|all\s+the\s+best|warmly|talk\s+soon"
-    r"|many\s+thanks|br|rgds|love(?:\s+and\s+light)?|xo+|x+|hugs|--+|—|–|-)\s*[,.!-]*\s*"
-    r"(?P<name>.*)$")
 
 
 @dataclass(frozen=True)
@@ -199,47 +193,3 @@ def situation(msg: Message, user_is_introducer: bool, introducer: str,
     if _FIRST_CONTACT.search(text) or Text.of(text).grams & ASK_PHRASES["stranger"]:
         return Situation("cold")
     return Situation("")
-
-
-def signed_name(msg: Message) -> str:
-    """The name after the last sign-off ("Best,\nMarta", "Cheers, Dev", "xx Tamsin") when it
-    reads as a name (one to three capitalised words); "" when there is none."""
-    from triage.draft_text import first_name  # the letter's own notion of a name
-
-    lines = _closing_lines(msg)
-    for i in range(len(lines) - 1, -1, -1):
-        match = _SIGN_OFF.match(lines[i])
-        if not match:
-            continue
-        candidate = match.group("name").strip() or (lines[i + 1] if i + 1 < len(lines) else "")
-        name = _a_name(candidate, first_name)
-        if name:
-            return name
-    return ""
-
-
-def closing_name(msg: Message) -> str:
-    """A name alone on the last line, with no sign-off before it ("...next week?\nBrooke"):
-    weaker evidence than a sign-off, used only when the display name is not a name."""
-    from triage.draft_text import first_name
-
-    lines = _closing_lines(msg)
-    return _a_name(lines[-1], first_name) if lines else ""
-
-
-def _closing_lines(msg: Message) -> list[str]:
-    """The last lines of the message, never its first (a "Thanks Jenna!" opening a reply is
-    not a sign-off)."""
-    signed = f"{msg.new_text}\n{msg.signature}" if msg.new_text else msg.body
-    lines = [line.strip() for line in signed.strip().splitlines() if line.strip()][1:]
-    return lines[-6:] if msg.signature else lines[-3:]
-
-
-def _a_name(candidate: str, first_name: Callable[[str], str]) -> str:
-    """The first name in a line of one to three capitalised words (emoji and marks aside)."""
-    words = [w for w in re.split(r"[\s,]+", candidate) if any(ch.isalpha() for ch in w)]
-    if not 1 <= len(words) <= 3 or not all(w[:1].isupper() for w in words):
-        return ""
-    if _SIGN_OFF.match(words[0]) and not words[0].startswith("-"):
-        return ""  # "Thanks", "Cheers": a sign-off, not a name
-    return first_name(" ".join(words))
