@@ -66,9 +66,12 @@ _MET_AT_EVENT = re.compile(
     r"\b(summit|conference|mixer|meetup|meet-up|retreat|expo|fair|panel|workshop|talk|dinner"
     r"|reception|ceremony|party|event|festival|hackathon|booth|gala|breakfast|lunch|webinar"
     r"|session|class|course|wedding)\b")
+# "our partners" and "a partner" are the sender's own relations, not the user's
 _WORK_TOGETHER = re.compile(
-    r"(?i)\b(your|a|our|one of your)\s+(team's\s+)?((longest|long)[- ]standing|long[- ]time|"
+    r"(?i)\b(your|one of your)\s+(team's\s+)?((longest|long)[- ]standing|long[- ]time|"
     r"existing|loyal)?\s*(client|customer|vendor|supplier|partner|contractor)s?\b"
+    r"|\ba\s+((longest|long)[- ]standing|long[- ]time|existing|loyal)\s+(client|customer)\b"
+    r"|\byour\s+\w+\s+(vendor|supplier|partner|contractor)\b"
     r"|\b(already|still)\s+(a|our|your)?\s*(client|customer|vendor|partner)"
     r"|\b(clients?|customers?) of your\b|\bfor your (team|company) since\b"
     r"|\b(outsourcing|delivery|implementation|agency) partner\b|\bwork(ing|ed)? (together|with"

@@ -47,6 +47,7 @@ from triage.draft_templates import (
     safe_format,
     word_count,
 )
+from triage.draft_warmth import Reading, plain_request, read_message
 from triage.errors import DraftError
 from triage.message import Address, Message
 from triage.policy import OFFENSE_NAMES
@@ -116,21 +117,28 @@ def shown_situation(original: Message, context: IntroContext) -> Situation:
                      and bool(_INTRO_WORDS.search(f"{original.subject}\n{original.new_text}")))
 
 
-def situation_lead(shown: Situation) -> str:
-    """How the quote of the sender's ask is introduced: the situation the message shows, and
-    no other ("After Dana introduced us, you wrote")."""
+_CONTEXTS = {
+    "event": "After we met briefly,",
+    "client": "Our teams already work together; here",
+    "thread": "In your reply here,",
+    "cold": "In your first message to me,",
+}
+
+
+def situation_context(shown: Situation) -> str:
+    """How the sender's ask is introduced: the situation the message shows, and no other
+    ("After Dana introduced us,")."""
     if shown.kind == "introducer":
         whom = shown.introduced_to
-        return f"After I introduced you to {whom}, you wrote" if whom else \
-            "After my introduction, you wrote"
+        return f"After I introduced you to {whom}," if whom else "After my introduction,"
     if shown.kind == "introduced":
-        return f"After {shown.introducer} introduced us, you wrote"
-    return {
-        "event": "After we met briefly, you wrote",
-        "client": "Our teams already work together; here you wrote",
-        "thread": "In your reply here, you wrote",
-        "cold": "In your first message to me, you wrote",
-    }.get(shown.kind, "Your message says")
+        return f"After {shown.introducer} introduced us,"
+    return _CONTEXTS.get(shown.kind, "In your message,")
+
+
+def situation_lead(shown: Situation) -> str:
+    """What comes before the quote of their ask ("After Dana introduced us, you wrote")."""
+    return f"{situation_context(shown)} you wrote" if shown.kind else "Your message says"
 
 
 def _signature_line(line: str) -> str:
@@ -184,6 +192,7 @@ class Letter:
     user_is_introducer: bool
     fingerprint: str
     used_overrides: bool
+    parts: tuple[str, ...] = ()  # the template parts it is made of, in order
 
 
 @dataclass(frozen=True)
@@ -191,20 +200,60 @@ class _Plan:
     parts: tuple[tuple[str, tuple[str, ...]], ...]  # (part name, variants) in letter order
 
 
+_SITUATION_OPENINGS = {
+    "introducer": "opening-introducer", "introduced": "opening-introduced",
+    "event": "opening-event", "thread": "opening-reply",
+}
+_SITUATION_SUGGESTIONS = {
+    "introducer": "introducer-suggestion", "client": "client-suggestion",
+    "event": "event-suggestion", "introduced": "introduced-suggestion",
+    "thread": "thread-suggestion",
+}
+
+
+def opening_part(shown: Situation, reading: Reading) -> str:
+    """The opening: what is good in the message, or what the sender is going through, before
+    any feedback; a templated message is answered as one."""
+    if shown.kind == "introducer":
+        return "opening-introducer"  # the follow-up went to someone else: thank them for it
+    for applies, part in ((reading.templated, "opening-template"),
+                          (reading.job_loss, "opening-job-loss"),
+                          (reading.student, "opening-student"),
+                          (reading.answered, "opening-answer")):
+        if applies:
+            return part
+    return _SITUATION_OPENINGS.get(shown.kind, "opening")
+
+
+def suggestion_part(main: str, shown: Situation, reading: Reading) -> str:
+    """What would work better, for this sender: the advice follows the situation (a client is
+    not told to get to know people first) and, for a job seeker, what they are looking for."""
+    if shown.kind == "introducer":
+        return _SITUATION_SUGGESTIONS[shown.kind]
+    if main == "what-can-you-do-for-me":
+        return "student-suggestion" if reading.student else "jobseeker-suggestion"
+    if shown.kind == "client":
+        return _SITUATION_SUGGESTIONS[shown.kind]
+    if reading.templated:
+        return "template-suggestion"
+    if main == "pitch-on-introduction":
+        return f"{main}-suggestion"  # its own advice is already about introductions
+    return _SITUATION_SUGGESTIONS.get(shown.kind, f"{main}-suggestion")
+
+
 def _plan(
-    templates: Templates, main: str, intro: bool, with_also: bool, use_overrides: bool,
-    *, situation_kind: str = "", proposes_meeting: bool = False, wants_details: bool = False,
+    templates: Templates, main: str, shown: Situation, reading: Reading, with_also: bool,
+    use_overrides: bool, *, proposes_meeting: bool = False, wants_details: bool = False,
 ) -> _Plan:
-    opening = ("opening-introducer" if intro else
-               "opening-reply" if situation_kind == "thread" else "opening")
-    names = [opening, "what-you-wrote",
+    intro = shown.kind == "introducer"
+    names = [opening_part(shown, reading),
+             "what-you-asked" if reading.plain else "what-you-wrote",
              f"{main}-introducer" if intro else main]
-    if wants_details:
-        names.append("privacy-note")
+    if reading.sensitive or wants_details:  # one note at most: the letter stays short
+        names.append(reading.sensitive or "privacy-note")
     if with_also:
         names.append("also")
-    names.append("introducer-suggestion" if intro else
-                 "client-suggestion" if situation_kind == "client" else f"{main}-suggestion")
+    names.append(suggestion_part(main, shown, reading))
     if proposes_meeting:
         names.append("decline-meeting")
     names.append("closing")
@@ -237,6 +286,7 @@ def compose_letter(
     context = introduction_context(original, own)
     intro = context.user_is_introducer
     shown = shown_situation(original, context)
+    reading = read_message(original)
     person = recipient or original.sender or Address("", "")
     sender = original.sender or person
     first = (signed_name(original) or first_name(sender.name, sender.addr)
@@ -255,6 +305,9 @@ def compose_letter(
         "your_email": user_address,
         "signature": signature_block(drafts),
         "situation": situation_lead(shown),
+        "context": situation_context(shown),
+        "request": plain_request(main, quotes[MAX_QUOTE_WORDS]),
+        "event": reading.event or "we met",
         "introducer": context.introducer or _INTRODUCER_FALLBACK,
         "introduced_to": context.introduced_to or _INTRODUCED_TO_FALLBACK,
         "offense": OFFENSE_NAMES[main],
@@ -269,8 +322,8 @@ def compose_letter(
     fallback: Letter | None = None
     for (with_also, use_overrides), quote_words in product(modes, QUOTE_LENGTHS):
         values["ask"] = quotes[quote_words]
-        plan = _plan(templates, main, intro, with_also, use_overrides,
-                     situation_kind=shown.kind, proposes_meeting=meeting,
+        plan = _plan(templates, main, shown, reading, with_also, use_overrides,
+                     proposes_meeting=meeting,
                      wants_details=asks_for_contact_details(values["ask"]))
         sizes = [len(variants) for _, variants in plan.parts]
         starts = [_seed(key, name) % len(variants) for name, variants in plan.parts]
@@ -292,6 +345,7 @@ def compose_letter(
                 used_overrides=use_overrides and any(
                     name in templates.overridden for name, _ in plan.parts
                 ),
+                parts=tuple(name for name, _ in plan.parts),
             )
             if letter.fingerprint in avoid:
                 continue

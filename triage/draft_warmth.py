@@ -1,0 +1,140 @@
+"""What a feedback letter should be kind about, read from the message alone.
+
+A letter a user would sign starts with what is genuinely good (they answered a question, they
+followed up after an event, they were introduced by a friend) and treads gently where the
+sender is vulnerable (out of work, a student). When the sender writes in a second language or
+in text-speak, quoting them word for word reads as mocking, so the letter says plainly what
+they asked instead. A message with an unfilled merge field went to many people, and the letter
+says so without blame. As in triage.draft_facts, nothing here is guessed: a fact the message
+does not show is not read into it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from triage.features import MERGE_FIELD
+from triage.message import Message
+
+_TEXT_LIMIT = 5_000
+
+# A named event where they met: "at the DevRel Summit", "from the yoga retreat in Tulum". A
+# lower-case name needs an article ("at lunch" is not an event).
+_EVENT_WORD = (r"(?:[Ss]ummit|[Cc]onference|[Mm]ixer|[Mm]eetup|[Mm]eet-up|[Ee]xpo|[Ff]air"
+               r"|[Ww]orkshop|[Bb]reakfast|[Ff]estival|[Hh]ackathon|[Gg]ala|[Rr]etreat|[Dd]inner"
+               r"|[Ll]unch|[Rr]eception|[Ww]ebinar)\b(?:\s+in\s+[A-Z][\w'-]+)?")
+_EVENT = re.compile(
+    r"\b(?:at|from|during)\s+"
+    rf"(?:(?:the|our|your)\s+((?:[\w&'’-]+\s+){{0,3}}?{_EVENT_WORD})"
+    rf"|((?:[A-Z][\w&'’-]*\s+){{1,3}}{_EVENT_WORD}))")
+# They answered a question the user asked: how a reply that answers begins.
+_ANSWER = re.compile(r"(?i)\b(?:good|great|fair) question\b|\bto answer your\b|\bshort answer\b"
+                     r"|^\W*(?:(?:hi|hey|hello)\b[^\n,!]{0,30}[,!]?\s+)?(?:yes|sure|of course"
+                     r"|absolutely)\b")
+_JOB_LOSS = re.compile(
+    r"(?i)\b(between jobs|laid off|lost my (job|position|role)|made redundant|out of work"
+    r"|unemployed|let go\b|(contract|role|position|job) (at \w+ )?(ends|ended|is ending)"
+    r"|my (company|employer|startup) (closed|shut down|folded))")
+_STUDENT = re.compile(
+    r"(?i)\b(i'?m a (student|junior|senior|sophomore|freshman)|final[- ]year"
+    r"|graduat(ed|ing|e student)|class of 20\d\d|my (degree|studies|thesis|internship)"
+    r"|(university|college|phd|master'?s) student|alumni directory)\b")
+# Other people's hard times used as a way in: money trouble, layoffs, someone's leave or health.
+# The letter says a kind word about it (money-note.txt, layoff-note.txt, personal-note.txt).
+_MONEY_TROUBLE = re.compile(r"(?i)\bstruggling with (money|debt|bills)|\bwho (are|is|'re) (in debt"
+                            r"|short of money|struggling financially)|\bmoney (worries|problems)")
+_LAYOFFS = re.compile(r"(?i)\blayoffs?\b|\b(were|was|been|got|being) (laid off|let go)\b")
+_PERSONAL = re.compile(r"(?i)\b(on|taking) (maternity|paternity|parental|sick|medical) leave\b"
+                       r"|\b(your|her|his|their) (illness|diagnosis|divorce|pregnancy)\b")
+# Signs that quoting would read as mocking: text-speak, and turns of phrase typical of
+# writing in a second language. Two make a message one to paraphrase, not quote.
+_TEXT_SPEAK = re.compile(r"\b(u|ur|pls|plz|thx|ppl|bc|tmrw|rn|ya)\b|\?\?")
+_SECOND_LANGUAGE = re.compile(
+    r"(?i)\bgreeting from\b|\bwaiting (for )?your (kind |urgent )?(reply|response)\b"
+    r"|\bfor (introduce|help|connect|support)\b|\bsatisfy with\b|\bbeside my work\b"
+    r"|\bhope to hear good news\b|\bi find in your\b|\bwe are professional\b"
+    r"|\bdear (mr|mrs|ms)\.? [a-z]+,|\bany position is ok\b|\bi will contact by myself\b"
+    r"|\bonly need the\b|\bi join a\b|\bkindly (introduce|help|tell)\b")
+PLAIN_AT = 2  # signs of text-speak or a second language that make the letter paraphrase
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the letter is kind about, or careful with."""
+
+    event: str = ""             # the named event where they met ("the DevRel Summit")
+    answered: bool = False      # a reply that answers the user's question
+    job_loss: bool = False      # they lost or are losing their job
+    student: bool = False       # a student or a recent graduate
+    plain: bool = False         # paraphrase their ask rather than quote it
+    templated: bool = False     # an unfilled merge field: the message went to many people
+    sensitive: str = ""         # the note on others' hard times it needs: "money-note", ...
+
+
+def read_message(msg: Message) -> Reading:
+    text = (msg.new_text or msg.body)[:_TEXT_LIMIT]
+    signs = len(_TEXT_SPEAK.findall(text)) + len(_SECOND_LANGUAGE.findall(text))
+    return Reading(
+        event=event_name(text),
+        answered=bool(msg.in_reply_to or re.match(r"(?i)\s*re\s*:", msg.subject))
+        and bool(_ANSWER.search(text[:200])),
+        job_loss=bool(_JOB_LOSS.search(text)),
+        student=bool(_STUDENT.search(text)),
+        plain=signs >= PLAIN_AT,
+        templated=bool(MERGE_FIELD.search(text)),
+        sensitive=_sensitive_note(text),
+    )
+
+
+def _sensitive_note(text: str) -> str:
+    """The note on other people's hard times the letter needs, "" when none. Their own job
+    loss is met in the opening instead (opening-job-loss.txt)."""
+    if _MONEY_TROUBLE.search(text):
+        return "money-note"
+    if _LAYOFFS.search(text) and not _JOB_LOSS.search(text):
+        return "layoff-note"
+    return "personal-note" if _PERSONAL.search(text) else ""
+
+
+def event_name(text: str) -> str:
+    """The event the message names ("the Women in Data breakfast"), "" when it names none."""
+    match = _EVENT.search(text)
+    if not match:
+        return ""
+    return f"the {' '.join((match.group(1) or match.group(2)).split())}"
+
+
+# ----------------------------------------------------------------- saying the ask plainly
+
+_MONEY = re.compile(r"(?:[$€£₦¥₹]\s?[\d,.]+(?:\s?(?:k|m|million))?|\d[\d,.]*\s?(?:usd|eur|gbp)"
+                    r"|\d+\s?%)", re.I)
+# An organisation or a place named after a preposition: "at Quillfield Games", "in Lumora Home".
+_NAMED = re.compile(r"\b(?:at|in|with|from|to|for)\s+((?:[A-Z][\w&'’-]+\s?){1,3})")
+_NOT_NAMES = frozenset({"I", "I'm", "I'd", "Can", "Could", "Please", "Only", "My", "Your",
+                        "The", "We", "You", "If", "Thanks", "Thank", "Hi", "Dear"})
+_WHO_FOR = {
+    "introduction-ask": "asked me to introduce you to someone{at}",
+    "network-harvesting": "asked me to pass your offer on to people I know",
+    "referral-bounty": "offered {money} for each person I send your way",
+    "mlm-recruiting": "invited me to join your business{with}{money_to_start}",
+    "what-can-you-do-for-me": "asked what job I could offer you{visa}",
+    "pitch-on-introduction": "proposed doing business{with} straight away{money_price}",
+}
+
+
+def plain_request(offense: str, ask: str) -> str:
+    """What they asked, in plain words built from their ask ("asked me to introduce you to
+    someone at Lumora Home"), for a letter that does not quote them."""
+    money = _MONEY.search(ask)
+    named = [m.group(1).strip() for m in _NAMED.finditer(ask)
+             if m.group(1).split()[0] not in _NOT_NAMES]
+    details = {
+        "at": f" at {named[0]}" if named else "",
+        "with": f" with {named[0]}" if named else "",
+        "money": money.group(0) if money else "a reward",
+        "money_to_start": f", for {money.group(0)} to start" if money else "",
+        "money_price": f", at {money.group(0)}" if money else "",
+        "visa": ", with visa sponsorship" if re.search(r"(?i)\bvisa\b", ask) else "",
+    }
+    return _WHO_FOR[offense].format_map(details)
