@@ -57,7 +57,8 @@ _ASK_MARKERS = re.compile(
     r"|\bwould you mind\b|\blet me know\b"
     r"|\b(i'?d|i would) love (for )?you\b|\bwant me to\b|\b(can|could|shall) we\b"
     r"|\bi need\b|\bneed (you|an?)\b|\bsend me\b|\bgive me\b|\bjust need\b|\bhelp me\b"
-    r"|\breply with\b|\bjust (send|reply|email|forward)\b"
+    r"|\breply with\b|\bjust (send|reply|email|forward)\b|\bif you('d| could| would)\b"
+    r"|\bit would mean (so much|a lot)\b"
     r"|^(join|sign up|forward|share|post|send|grab|book|click|reply|introduce|connect)\b")
 _MET_AT_EVENT = re.compile(
     r"(?i)\bwe met\b|\bmet you\b|\bmeeting you\b|\bmet at\b"

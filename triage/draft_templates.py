@@ -60,6 +60,7 @@ PART_NAMES: tuple[str, ...] = (
     # every offense has its own wording when you made the introduction and were copied: the
     # sender's ask went to the person you introduced, not to you
     *(f"{code}-introducer" for code in OFFENSES),
+    "what-can-you-do-for-me-job-loss",  # the same offense, for someone who lost their job
     "introducer-suggestion",
     "also",
     "closing",

@@ -71,8 +71,9 @@ OFFENSE_MENTIONS: Mapping[str, str] = {
 MAX_MENTIONS = 2  # other offenses named by the "also" sentence
 
 _INTRODUCER_FALLBACK = "our mutual contact"
-_INTRO_WORDS = re.compile(r"(?i)\b(intro|introduc\w*|connect(?:ed|ing)? us|put us in touch|you two"
-                          r"|should meet|e-meet)\b")
+_INTRO_WORDS = re.compile(r"(?i)\b(intro|introduc\w*|connect(?:ed|ing)? us|connecting"
+                          r"|the connection|put us in touch|you two|should meet|e-meet)\b"
+                          r"|\S\s*<>\s*\S")  # "Re: Kevin <> Samuel"
 _INTRODUCED_TO_FALLBACK = "my contact"
 
 
@@ -248,7 +249,8 @@ def _plan(
     intro = shown.kind == "introducer"
     names = [opening_part(shown, reading),
              "what-you-asked" if reading.plain else "what-you-wrote",
-             f"{main}-introducer" if intro else main]
+             f"{main}-introducer" if intro else
+             f"{main}-job-loss" if reading.job_loss and main == "what-can-you-do-for-me" else main]
     if reading.sensitive or wants_details:  # one note at most: the letter stays short
         names.append(reading.sensitive or "privacy-note")
     if with_also:

@@ -29,13 +29,18 @@ _EVENT = re.compile(
     rf"(?:(?:the|our|your)\s+((?:[\w&'’-]+\s+){{0,3}}?{_EVENT_WORD})"
     rf"|((?:[A-Z][\w&'’-]*\s+){{1,3}}{_EVENT_WORD}))")
 # They answered a question the user asked: how a reply that answers begins.
-_ANSWER = re.compile(r"(?i)\b(?:good|great|fair) question\b|\bto answer your\b|\bshort answer\b"
+_ANSWER = re.compile(r"(?i)\b(?:good|great) question\b|\bto answer your\b|\bshort answer\b"
+                     r"|\bglad (?:that|it|this) (?:helped|fixed it|worked)\b|\bhappy to help\b"
                      r"|^\W*(?:(?:hi|hey|hello)\b[^\n,!]{0,30}[,!]?\s+)?(?:yes|sure|of course"
                      r"|absolutely)\b")
+# The sender's own job loss, in the first person ("I was laid off", "my contract ends"); someone
+# else's is a layoff-note instead.
 _JOB_LOSS = re.compile(
-    r"(?i)\b(between jobs|laid off|lost my (job|position|role)|made redundant|out of work"
-    r"|unemployed|let go\b|(contract|role|position|job) (at \w+ )?(ends|ended|is ending)"
-    r"|my (company|employer|startup) (closed|shut down|folded))")
+    r"(?i)\b(i was|i've been|i have been|i got|i'm|i am|we were)\s+(just\s+|recently\s+)?"
+    r"(laid off|let go|made redundant|impacted by (the )?layoffs|between jobs|out of work"
+    r"|unemployed)\b|(^|[.!?]\s+)got laid off\b|\blost my (job|position|role)\b"
+    r"|\bmy (contract|role|position|job) (at \w+ )?(ends|ended|is ending)\b"
+    r"|\bmy (company|employer|startup) (closed|shut down|folded)\b")
 _STUDENT = re.compile(
     r"(?i)\b(i'?m a (student|junior|senior|sophomore|freshman)|final[- ]year"
     r"|graduat(ed|ing|e student)|class of 20\d\d|my (degree|studies|thesis|internship)"
@@ -55,7 +60,8 @@ _SECOND_LANGUAGE = re.compile(
     r"|\bfor (introduce|help|connect|support)\b|\bsatisfy with\b|\bbeside my work\b"
     r"|\bhope to hear good news\b|\bi find in your\b|\bwe are professional\b"
     r"|\bdear (mr|mrs|ms)\.? [a-z]+,|\bany position is ok\b|\bi will contact by myself\b"
-    r"|\bonly need the\b|\bi join a\b|\bkindly (introduce|help|tell)\b")
+    r"|\bonly need the\b|\bi join a\b|\bkindly (introduce|help|tell)\b|\brespected\b"
+    r"|\b\w+ (madam|ji)\b|\bawaiting your (kind |positive )")
 PLAIN_AT = 2  # signs of text-speak or a second language that make the letter paraphrase
 
 
@@ -107,8 +113,9 @@ def event_name(text: str) -> str:
 
 # ----------------------------------------------------------------- saying the ask plainly
 
-_MONEY = re.compile(r"(?:[$€£₦¥₹]\s?[\d,.]+(?:\s?(?:k|m|million))?|\d[\d,.]*\s?(?:usd|eur|gbp)"
-                    r"|\d+\s?%)", re.I)
+# An amount of money ("$150", "300 USD"); not a percentage, which is often a commission rate.
+_MONEY = re.compile(r"[$€£₦¥₹]\s?[\d,.]*\d(?:\s?(?:k|m|million)\b)?"
+                    r"|\d[\d,.]*\s?(?:usd|eur|gbp)\b", re.I)
 # An organisation or a place named after a preposition: "at Quillfield Games", "in Lumora Home".
 _NAMED = re.compile(r"\b(?:at|in|with|from|to|for)\s+((?:[A-Z][\w&'’-]+\s?){1,3})")
 _NOT_NAMES = frozenset({"I", "I'm", "I'd", "Can", "Could", "Please", "Only", "My", "Your",
@@ -128,7 +135,8 @@ def plain_request(offense: str, ask: str) -> str:
     someone at Lumora Home"), for a letter that does not quote them."""
     money = _MONEY.search(ask)
     named = [m.group(1).strip() for m in _NAMED.finditer(ask)
-             if m.group(1).split()[0] not in _NOT_NAMES]
+             if m.group(1).split()[0] not in _NOT_NAMES
+             and any(ch.islower() for ch in m.group(1))]  # "Lumora Home", not "HR"
     details = {
         "at": f" at {named[0]}" if named else "",
         "with": f" with {named[0]}" if named else "",
