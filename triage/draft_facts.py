@@ -85,9 +85,11 @@ _FIRST_CONTACT = re.compile(
 _MEETING = re.compile(r"(?i)\b(call|zoom|meeting|coffee|demo|calendly|calendar invite|swing by"
                       r"|drop by|stop by|visit your office|hop on|jump on|book (a|some) time"
                       r"|put \d+ minutes on your calendar)\b")
-# An ask for other people's details, which a draft answers with a word on privacy.
-_CONTACT_DETAILS = re.compile(r"(?i)\b(names|e-?mails?( addresses)?|phone numbers?|numbers|contact"
-                              r" (details|info|information|list)|contacts'|linkedin profiles)\b")
+# An ask for other people's details, which a draft answers with a word on privacy ("I got your
+# email" is the user's own address, not an ask).
+_CONTACT_DETAILS = re.compile(r"(?i)\b(?<!your )(names|e-?mails?( addresses)?|phone numbers?|numbers"
+                              r"|contact (details|info|information|list)|contacts'"
+                              r"|linkedin profiles)\b")
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
 _GREETING = re.compile(r"(?i)^(hi|hey|hello|dear|good (morning|afternoon|evening))\b[^,!:.]{0,30}"
                        r"[,!:.]+\s*")

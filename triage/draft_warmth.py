@@ -42,9 +42,13 @@ _JOB_LOSS = re.compile(
     r"|\bmy (contract|role|position|job) (at \w+ )?(ends|ended|is ending)\b"
     r"|\bmy (company|employer|startup) (closed|shut down|folded)\b")
 _STUDENT = re.compile(
-    r"(?i)\b(i'?m a (student|junior|senior|sophomore|freshman)|final[- ]year"
-    r"|graduat(ed|ing|e student)|class of 20\d\d|my (degree|studies|thesis|internship)"
-    r"|(university|college|phd|master'?s) student|alumni directory)\b")
+    r"(?i)\b(i'?m a (student|junior|senior|sophomore|freshman) (at|in)\b|final[- ]year"
+    r"|graduating\b|graduate student|(just|recently) graduated|graduated (in|this) (may|june"
+    r"|july|spring|summer|year)|20\d\d grad\b|class of 20\d\d|my (studies|thesis|internship)"
+    r"|(i am|i'm) an? (university|college|phd|master'?s|masters) student|(first|second|third|2nd|3rd)[- ]year"
+    r" (phd|student|undergrad))")
+# A parent or relative writing for a graduate: the letter is to them, not to a student.
+_ON_BEHALF = re.compile(r"(?i)\bmy (son|daughter|nephew|niece|kid|child)\b")
 # Other people's hard times used as a way in: money trouble, layoffs, someone's leave or health.
 # The letter says a kind word about it (money-note.txt, layoff-note.txt, personal-note.txt).
 _MONEY_TROUBLE = re.compile(r"(?i)\bstruggling with (money|debt|bills)|\bwho (are|is|'re) (in debt"
@@ -86,7 +90,7 @@ def read_message(msg: Message) -> Reading:
         answered=bool(msg.in_reply_to or re.match(r"(?i)\s*re\s*:", msg.subject))
         and bool(_ANSWER.search(text[:200])),
         job_loss=bool(_JOB_LOSS.search(text)),
-        student=bool(_STUDENT.search(text)),
+        student=bool(_STUDENT.search(text)) and not _ON_BEHALF.search(text),
         plain=signs >= PLAIN_AT,
         templated=bool(MERGE_FIELD.search(text)),
         sensitive=_sensitive_note(text),
