@@ -45,8 +45,8 @@ _STUDENT = re.compile(
     r"(?i)\b(i'?m a (student|junior|senior|sophomore|freshman) (at|in)\b|final[- ]year"
     r"|graduating\b|graduate student|(just|recently) graduated|graduated (in|this) (may|june"
     r"|july|spring|summer|year)|20\d\d grad\b|class of 20\d\d|my (studies|thesis|internship)"
-    r"|(i am|i'm) an? (university|college|phd|master'?s|masters) student|(first|second|third|2nd|3rd)[- ]year"
-    r" (phd|student|undergrad))")
+    r"|(i am|i'm) an? (university|college|phd|master'?s|masters) student"
+    r"|(first|second|third|2nd|3rd)[- ]year (phd|student|undergrad))")
 # A parent or relative writing for a graduate: the letter is to them, not to a student.
 _ON_BEHALF = re.compile(r"(?i)\bmy (son|daughter|nephew|niece|kid|child)\b")
 # Other people's hard times used as a way in: money trouble, layoffs, someone's leave or health.
