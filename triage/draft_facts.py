@@ -87,8 +87,9 @@ _MEETING = re.compile(r"(?i)\b(call|zoom|meeting|coffee|demo|calendly|calendar i
                       r"|put \d+ minutes on your calendar)\b")
 # An ask for other people's details, which a draft answers with a word on privacy ("I got your
 # email" is the user's own address, not an ask).
-_CONTACT_DETAILS = re.compile(r"(?i)\b(?<!your )(names|e-?mails?( addresses)?|phone numbers?"
-                              r"|numbers|contact (details|info|information|list)|contacts'"
+_CONTACT_DETAILS = re.compile(r"(?i)\b(?<!your )(names|e-?mails?(?! intro)( addresses)?"
+                              r"|phone numbers?|numbers|contact (details|info|information|list)"
+                              r"|contacts'"
                               r"|linkedin profiles)\b")
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
 _GREETING = re.compile(r"(?i)^(hi|hey|hello|dear|good (morning|afternoon|evening))\b[^,!:.]{0,30}"

@@ -38,6 +38,9 @@ PART_NAMES: tuple[str, ...] = (
     "opening-answer",
     "opening-introduced",
     "opening-job-loss",
+    "opening-newcomer",
+    "opening-kind-words",
+    "opening-mutual",
     "opening-student",
     "opening-template",
     "what-you-wrote",
@@ -60,7 +63,7 @@ PART_NAMES: tuple[str, ...] = (
     # every offense has its own wording when you made the introduction and were copied: the
     # sender's ask went to the person you introduced, not to you
     *(f"{code}-introducer" for code in OFFENSES),
-    "what-can-you-do-for-me-job-loss",  # the same offense, for someone who lost their job
+    "what-can-you-do-for-me-gentle",  # the same offense, for someone out of work or just moved
     "introducer-suggestion",
     "also",
     "closing",
@@ -82,6 +85,7 @@ PLACEHOLDERS: Mapping[str, str] = {
     "context": 'the same without the verb, for what-you-asked.txt: "After Dana introduced us,"',
     "request": 'their ask said plainly: "asked me to introduce you to someone at Acme"',
     "event": 'the event where you met, as the message names it ("the DevRel Summit"), or "we met"',
+    "mutual": 'who sent them to you, as the message says ("Lucia"), or "our mutual contact"',
     "offense": "the main offense in plain words, e.g. \"offers a reward for referrals\"",
     "also": "the other offenses, briefly (only meaningful in also.txt)",
 }

@@ -219,10 +219,14 @@ def opening_part(shown: Situation, reading: Reading) -> str:
         return "opening-introducer"  # the follow-up went to someone else: thank them for it
     for applies, part in ((reading.templated, "opening-template"),
                           (reading.job_loss, "opening-job-loss"),
+                          (reading.newcomer, "opening-newcomer"),
                           (reading.student, "opening-student"),
-                          (reading.answered, "opening-answer")):
+                          (reading.answered, "opening-answer"),
+                          (reading.kind_words, "opening-kind-words")):
         if applies:
             return part
+    if shown.kind not in _SITUATION_OPENINGS and reading.mutual:
+        return "opening-mutual"
     return _SITUATION_OPENINGS.get(shown.kind, "opening")
 
 
@@ -250,7 +254,8 @@ def _plan(
     names = [opening_part(shown, reading),
              "what-you-asked" if reading.plain else "what-you-wrote",
              f"{main}-introducer" if intro else
-             f"{main}-job-loss" if reading.job_loss and main == "what-can-you-do-for-me" else main]
+             f"{main}-gentle" if main == "what-can-you-do-for-me"
+             and (reading.job_loss or reading.newcomer) else main]
     if reading.sensitive or wants_details:  # one note at most: the letter stays short
         names.append(reading.sensitive or "privacy-note")
     if with_also:
@@ -310,6 +315,7 @@ def compose_letter(
         "context": situation_context(shown),
         "request": plain_request(main, quotes[MAX_QUOTE_WORDS]),
         "event": reading.event or "we met",
+        "mutual": reading.mutual or _INTRODUCER_FALLBACK,
         "introducer": context.introducer or _INTRODUCER_FALLBACK,
         "introduced_to": context.introduced_to or _INTRODUCED_TO_FALLBACK,
         "offense": OFFENSE_NAMES[main],

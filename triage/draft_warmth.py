@@ -1,12 +1,13 @@
 """What a feedback letter should be kind about, read from the message alone.
 
 A letter a user would sign starts with what is genuinely good (they answered a question, they
-followed up after an event, they were introduced by a friend) and treads gently where the
-sender is vulnerable (out of work, a student). When the sender writes in a second language or
-in text-speak, quoting them word for word reads as mocking, so the letter says plainly what
-they asked instead. A message with an unfilled merge field went to many people, and the letter
-says so without blame. As in triage.draft_facts, nothing here is guessed: a fact the message
-does not show is not read into it.
+followed up after an event, they were introduced by a friend, they sent congratulations) and
+treads gently where the sender is vulnerable (out of work, just moved country, a student).
+When the sender writes in a second language or in text-speak, quoting them word for word reads
+as mocking, so the letter says plainly what they asked instead. A message with an unfilled
+merge field went to many people, and the letter says so without blame. As in
+triage.draft_facts, nothing here is guessed: a fact the message does not show is not read into
+it.
 """
 
 from __future__ import annotations
@@ -47,6 +48,21 @@ _STUDENT = re.compile(
     r"|july|spring|summer|year)|20\d\d grad\b|class of 20\d\d|my (studies|thesis|internship)"
     r"|(i am|i'm) an? (university|college|phd|master'?s|masters) student"
     r"|(first|second|third|2nd|3rd)[- ]year (phd|student|undergrad))")
+# Someone who has just moved country: a hard time, met as kindly as a job loss.
+_NEWCOMER = re.compile(r"(?i)\bi (just|recently|have just) (arrived|moved|immigrated|relocated)"
+                       r" (in|to) (?-i:[A-Z])|\bnew (to|in) (the|this) country\b"
+                       r"|\blanded (in )?(?-i:[A-Z])")
+# Kind words about the user's news: what the letter thanks them for first.
+_KIND_WORDS = re.compile(r"(?i)\b(congrats|congratulations|happy birthday|so proud of you)\b")
+# Someone the user knows who sent them ("My friend Lucia gave me your email", "a friend of your
+# brother Mike", "Aiden suggested I reach out"): the letter may name them.
+_MUTUAL = re.compile(
+    r"\b(?!(?:You|He|She|They|We|It|And|But|So)\b)([A-Z][^\W\d_]+)(?: [A-Z][^\W\d_]+)?"
+    r" (?:gave me your (?:email|name"
+    r"|number|address|contact)|suggested I (?:reach out|write|get in touch|contact you)"
+    r"|mentioned you\b|told me about you\b)"
+    r"|\bfriend of (?:a friend of )?your (?:brother|sister|cousin|colleague|friend|neighbou?r)"
+    r" ([A-Z][a-z]+)")
 # A parent or relative writing for a graduate: the letter is to them, not to a student.
 _ON_BEHALF = re.compile(r"(?i)\bmy (son|daughter|nephew|niece|kid|child)\b")
 # Other people's hard times used as a way in: money trouble, layoffs, someone's leave or health.
@@ -65,8 +81,10 @@ _SECOND_LANGUAGE = re.compile(
     r"|\bhope to hear good news\b|\bi find in your\b|\bwe are professional\b"
     r"|\bdear (mr|mrs|ms)\.? [a-z]+,|\bany position is ok\b|\bi will contact by myself\b"
     r"|\bonly need the\b|\bi join a\b|\bkindly (introduce|help|tell)\b|\brespected\b"
-    r"|\b\w+ (madam|ji)\b|\bawaiting your (kind |positive )")
+    r"|\b\w+ (madam|ji)\b|\bawaiting your (kind |positive )"
+    r"|(^|[.!?]\s)i send you\b")
 PLAIN_AT = 2  # signs of text-speak or a second language that make the letter paraphrase
+# (one is enough from someone who has just moved country)
 
 
 @dataclass(frozen=True)
@@ -76,6 +94,9 @@ class Reading:
     event: str = ""             # the named event where they met ("the DevRel Summit")
     answered: bool = False      # a reply that answers the user's question
     job_loss: bool = False      # they lost or are losing their job
+    newcomer: bool = False      # they have just moved country
+    kind_words: bool = False    # they congratulated the user or wished them well
+    mutual: str = ""            # someone the user knows who sent them ("Lucia")
     student: bool = False       # a student or a recent graduate
     plain: bool = False         # paraphrase their ask rather than quote it
     templated: bool = False     # an unfilled merge field: the message went to many people
@@ -85,16 +106,25 @@ class Reading:
 def read_message(msg: Message) -> Reading:
     text = (msg.new_text or msg.body)[:_TEXT_LIMIT]
     signs = len(_TEXT_SPEAK.findall(text)) + len(_SECOND_LANGUAGE.findall(text))
+    newcomer = bool(_NEWCOMER.search(text))
     return Reading(
         event=event_name(text),
         answered=bool(msg.in_reply_to or re.match(r"(?i)\s*re\s*:", msg.subject))
         and bool(_ANSWER.search(text[:200])),
         job_loss=bool(_JOB_LOSS.search(text)),
+        newcomer=newcomer,
+        kind_words=bool(_KIND_WORDS.search(text)),
+        mutual=_mutual(text),
         student=bool(_STUDENT.search(text)) and not _ON_BEHALF.search(text),
-        plain=signs >= PLAIN_AT,
+        plain=signs >= PLAIN_AT or (signs > 0 and newcomer),
         templated=bool(MERGE_FIELD.search(text)),
         sensitive=_sensitive_note(text),
     )
+
+
+def _mutual(text: str) -> str:
+    match = _MUTUAL.search(text)
+    return (match.group(1) or match.group(2)) if match else ""
 
 
 def _sensitive_note(text: str) -> str:
