@@ -86,8 +86,8 @@ _MEETING = re.compile(r"(?i)\b(call|zoom|meeting|coffee|demo|calendly|calendar i
                       r"|drop by|stop by|visit your office|hop on|jump on|book (a|some) time"
                       r"|put \d+ minutes on your calendar)\b")
 # An ask for other people's details, which a draft answers with a word on privacy ("I got your
-# email" is the user's own address, not an ask).
-_CONTACT_DETAILS = re.compile(r"(?i)\b(?<!your )(names|e-?mails?(?! intro)( addresses)?"
+# email" is the user's own address, "forward this email" the message itself: not asks).
+_CONTACT_DETAILS = re.compile(r"(?i)\b(?<!your )(?<!this )(names|e-?mails?(?! intro)( addresses)?"
                               r"|phone numbers?|numbers|contact (details|info|information|list)"
                               r"|contacts'"
                               r"|linkedin profiles)\b")

@@ -51,7 +51,7 @@ _STUDENT = re.compile(
 # Someone who has just moved country: a hard time, met as kindly as a job loss.
 _NEWCOMER = re.compile(r"(?i)\bi (just|recently|have just) (arrived|moved|immigrated|relocated)"
                        r" (in|to) (?-i:[A-Z])|\bnew (to|in) (the|this) country\b"
-                       r"|\blanded (in )?(?-i:[A-Z])")
+                       r"|\blanded (in )?(?-i:[A-Z])|\b(just )?moved here from\b|\bnew in town\b")
 # Kind words about the user's news: what the letter thanks them for first.
 _KIND_WORDS = re.compile(r"(?i)\b(congrats|congratulations|happy birthday|so proud of you)\b")
 # Someone the user knows who sent them ("My friend Lucia gave me your email", "a friend of your
@@ -82,7 +82,8 @@ _SECOND_LANGUAGE = re.compile(
     r"|\bdear (mr|mrs|ms)\.? [a-z]+,|\bany position is ok\b|\bi will contact by myself\b"
     r"|\bonly need the\b|\bi join a\b|\bkindly (introduce|help|tell)\b|\brespected\b"
     r"|\b\w+ (madam|ji)\b|\bawaiting your (kind |positive )"
-    r"|(^|[.!?]\s)i send you\b")
+    r"|(^|[.!?]\s)i send you\b|(?<!can )(?<!could )(?<!shall )(?<!will )\bi send my\b"
+    r"|\bdear (mr\./mrs|sir/madam)\b")
 PLAIN_AT = 2  # signs of text-speak or a second language that make the letter paraphrase
 # (one is enough from someone who has just moved country)
 
