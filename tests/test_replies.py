@@ -1,4 +1,5 @@
-"""Feedback drafts: the letter (triage.draft_text) and the RFC 5322 message (triage.replies)."""
+"""Feedback drafts: the letter (triage.draft_text and its helpers) and the RFC 5322 message
+(triage.replies)."""
 
 from __future__ import annotations
 
@@ -17,22 +18,20 @@ import pytest
 
 from triage.config import DraftsConfig, parse_config
 from triage.draft_facts import MAX_QUOTE_WORDS
-from triage.draft_text import (
+from triage.draft_names import first_name
+from triage.draft_templates import (
     OFFENSES,
     PART_NAMES,
     PLACEHOLDERS,
-    QUOTE_LENGTHS,
-    WORD_LIMIT,
     builtin_templates,
     check_templates,
-    compose_letter,
-    first_name,
     load_templates,
     parse_variants,
     safe_format,
     template_fields,
     word_count,
 )
+from triage.draft_text import QUOTE_LENGTHS, WORD_LIMIT, compose_letter
 from triage.errors import DraftError
 from triage.message import Address, Message, parse_message
 from triage.policy import Decision
@@ -194,15 +193,18 @@ def test_every_variant_combination_of_the_longest_parts_fits() -> None:
         return max(word_count(v) for v in templates.parts[part])
 
     quote_and_names = QUOTE_LENGTHS[-1] + 16
-    advice = max(longest("client-suggestion"), *(longest(f"{m}-suggestion") for m in OFFENSES))
-    opening = max(longest("opening"), longest("opening-reply"))
+    advice = max(longest(p) for p in PART_NAMES
+                 if p.endswith("-suggestion") and p != "introducer-suggestion")
+    opening = max(longest(p) for p in PART_NAMES
+                  if p.startswith("opening") and p != "opening-introducer")
+    note = max(longest(p) for p in PART_NAMES if p.endswith("-note"))
     for main in OFFENSES:
-        parts = ["what-you-wrote", main, "privacy-note", "decline-meeting", "closing"]
-        assert sum(longest(p) for p in parts) + opening + advice + quote_and_names < WORD_LIMIT, \
-            main
-        parts = ["opening-introducer", "what-you-wrote", f"{main}-introducer", "privacy-note",
+        parts = ["what-you-wrote", main, "decline-meeting", "closing"]
+        assert sum(longest(p) for p in parts) + opening + advice + note + quote_and_names \
+            < WORD_LIMIT, main
+        parts = ["opening-introducer", "what-you-wrote", f"{main}-introducer",
                  "introducer-suggestion", "decline-meeting", "closing"]
-        assert sum(longest(p) for p in parts) + quote_and_names < WORD_LIMIT, main
+        assert sum(longest(p) for p in parts) + note + quote_and_names < WORD_LIMIT, main
 
 
 def test_every_part_has_at_least_three_distinct_kind_variants() -> None:
@@ -513,10 +515,11 @@ def test_check_templates_reports_problems(tmp_path: Path) -> None:
 
 def test_every_placeholder_is_documented_and_filled() -> None:
     every = " ".join("{" + name + "}" for name in PLACEHOLDERS)
+    openings = {name: (every,) for name in PART_NAMES if name.startswith("opening")}
     templates = dataclasses.replace(
         builtin_templates(),
-        parts={**builtin_templates().parts, "opening": (every,)},
-        overridden=frozenset({"opening"}),
+        parts={**builtin_templates().parts, **openings},
+        overridden=frozenset(openings),
     )
     msg = message(cc='"Alex Kim" <alex@third.example>')
     letter = compose_letter(msg, ("pitch-on-introduction", "referral-bounty"), DRAFTS, USER,

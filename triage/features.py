@@ -182,7 +182,9 @@ _TEMPLATE = phrases(
     "mutually beneficial", "explore [potential|possible] (opportunities|collaboration)",
     "decision maker", "decision makers",
 )
-_MERGE_FIELD = re.compile(
+# An unfilled merge field ("Hi {{FirstName}}", "[Name]"): also what tells a letter
+# (triage.draft_warmth) that the message went to many people.
+MERGE_FIELD = re.compile(
     r"\{\{|\}\}|\[(?:first ?name|name|company)\]|%[A-Z_]{3,}%|\{(?:first_?name|company|name)\}",
     re.I,
 )
@@ -433,7 +435,7 @@ SIGNALS: tuple[Signal, ...] = (
     Signal("congratulates", "congratulates you", _phrase_count(_CONGRATS, 2)),
     Signal("shared_history", "refers to history you share", _phrase_count(_HISTORY, 2)),
     Signal("template_markers", "reads like a template or mass mail",
-           _phrase_count(_TEMPLATE, extra=_MERGE_FIELD, extra_needs=("{", "}", "[", "%"))),
+           _phrase_count(_TEMPLATE, extra=MERGE_FIELD, extra_needs=("{", "}", "[", "%"))),
     Signal("calendar_link", "pushes a calendar link or a meeting slot",
            _phrase_count(_CALENDAR, 2, substrings=_CALENDAR_LINKS)),
     Signal("bump_followup", "bumps an earlier unanswered message", _phrase_count(_BUMP, 2)),

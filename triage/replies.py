@@ -34,16 +34,8 @@ from pathlib import Path
 
 from triage import paths
 from triage.config import Config, DraftsConfig
-from triage.draft_text import (
-    Letter,
-    Templates,
-    builtin_templates,
-    clean_text,
-    compose_letter,
-    load_templates,
-    message_key,
-    strip_reply_prefixes,
-)
+from triage.draft_templates import Templates, builtin_templates, clean_text, load_templates
+from triage.draft_text import Letter, compose_letter, message_key, strip_reply_prefixes
 from triage.errors import DraftError
 from triage.message import Address, Message
 from triage.policy import Decision
