@@ -398,6 +398,26 @@ def test_the_letter_quotes_the_senders_ask_and_nothing_else_of_theirs() -> None:
             assert " ".join(words[start:start + 6]) not in outside
 
 
+@pytest.mark.parametrize(("body", "offense", "whole"), [
+    ("Ravi, I'll be brief: our tool writes grant applications in minutes. Here's my calendar "
+     "for a demo this week: calendly.com/kieran-grantly/30", "pitch-on-introduction",
+     "calendly.com/kieran-grantly/30"),
+    ("We're raising a $2M seed and have $1.3M committed, let me know if you'd like a call "
+     "before the round closes.", "pitch-on-introduction", "$1.3M committed"),
+    ("Great to meet you. Our card processing costs 0.9%, so can I pop into the shop Tuesday "
+     "to show you a demo of our pricing?", "pitch-on-introduction", "costs 0.9%, so can I"),
+])
+def test_a_quote_keeps_dots_inside_links_and_numbers(body: str, offense: str,
+                                                     whole: str) -> None:
+    """A full stop ends a sentence only before a space: a quote cut at "calendly." or
+    "$1." is nonsense to its reader."""
+    msg = message(body=body, subject="Re: intro")
+    text = compose_letter(msg, (offense,), DRAFTS, USER).text
+    (quote,) = re.findall(r"“([^”]*)”", text)
+    assert whole in quote, text
+    assert quote.rstrip(".") in body, (quote, body)
+
+
 def test_no_letter_without_an_ask_to_quote() -> None:
     msg = message(body="Hope your week is going well. The weather here has been lovely.")
     with pytest.raises(DraftError, match="no ask"):

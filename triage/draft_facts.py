@@ -91,7 +91,9 @@ _CONTACT_DETAILS = re.compile(r"(?i)\b(?<!your )(?<!this )(names|e-?mails?(?! in
                               r"|phone numbers?|numbers|contact (details|info|information|list)"
                               r"|contacts'"
                               r"|linkedin profiles)\b")
-_SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
+# A sentence ends at . ! or ? before a space or the end: "calendly.com/x", "$1.3M" and "0.9%"
+# stay inside their sentence.
+_SENTENCE = re.compile(r"(?:[^.!?\n]|[.!?](?=[^\s.!?]))+[.!?]*")
 _GREETING = re.compile(r"(?i)^(hi|hey|hello|dear|good (morning|afternoon|evening))\b[^,!:.]{0,30}"
                        r"[,!:.]+\s*")
 
