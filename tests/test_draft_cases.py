@@ -25,10 +25,10 @@ CASES_FILE = Path(__file__).with_name("draft_cases.txt")
 USER = "sam@example.org"
 DRAFTS = DraftsConfig(from_name="Sam Reader", addresses=(USER,))
 # What a letter says for each situation the message shows. A first message that does not say
-# so ("we haven't met", "I came across your profile") is "Your message says" (or "In your
-# message," when the ask is said plainly): the letter never claims a first contact it cannot see.
+# so ("we haven't met", "I came across your profile") is "You wrote" (or "In your message,"
+# when the ask is said plainly): the letter never claims a first contact it cannot see.
 SITUATION_WORDS = {
-    "cold": ("first message", "Your message says", "In your message,"),
+    "cold": ("first message", "You wrote", "In your message,"),
     "event": ("met briefly",),
     "client": ("already work together",),
     "thread": ("reply",),

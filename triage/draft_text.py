@@ -139,7 +139,7 @@ def situation_context(shown: Situation) -> str:
 
 def situation_lead(shown: Situation) -> str:
     """What comes before the quote of their ask ("After Dana introduced us, you wrote")."""
-    return f"{situation_context(shown)} you wrote" if shown.kind else "Your message says"
+    return f"{situation_context(shown)} you wrote" if shown.kind else "You wrote"
 
 
 def _signature_line(line: str) -> str:
