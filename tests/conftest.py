@@ -19,6 +19,12 @@ from certs import TestCA
 from daemon_support import box, daemon_classifier, daemon_model  # noqa: F401 - fixtures
 from dovecot import DovecotServer, TestAccount, find_binary
 from keyring.backend import KeyringBackend
+from oauth2_support import (  # noqa: F401 - fixtures
+    auth_server,
+    oauth2_dovecot,
+    provider,
+    xoauth2_dovecot,
+)
 from tiny_model import train_tiny_model
 
 

@@ -172,6 +172,22 @@ class DovecotServer:
 
     # ------------------------------------------------------------------ config
 
+    auth_mechanisms = "plain login"
+
+    def _passdbs(self) -> str:
+        """The fixed account's password file, then the static password for everyone else."""
+        r = self.root
+        return f"""\
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {r}/passwd
+}}
+passdb {{
+  driver = static
+  args = password={self.static_password}
+}}
+"""
+
     def _config(self) -> str:
         r = self.root
         mailboxes = "".join(
@@ -198,19 +214,11 @@ ssl = yes
 ssl_cert = <{r}/server.pem
 ssl_key = <{r}/server.key
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = {self.auth_mechanisms}
 auth_failure_delay = 0
 mail_location = maildir:~/Maildir
 mail_fsync = never
-passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%u {r}/passwd
-}}
-passdb {{
-  driver = static
-  args = password={self.static_password}
-}}
-userdb {{
+{self._passdbs()}userdb {{
   driver = static
   args = uid={self.uid} gid={self.gid} home={r}/mail/%u
 }}

@@ -1,8 +1,10 @@
-"""Drafts for 48 offender messages in our own words (tests/draft_cases.txt): every letter names
-the offense its sender committed, the situation the message shows, and quotes the specific ask.
+"""Drafts for offender messages in our own words (tests/draft_cases.txt): every letter names
+the offense its sender committed, the situation the message shows, and the specific ask.
 
 Each case says what a good draft must mention: the contact, company, reward or number of names
-the sender asked about, copied from their ask. The letters of one run must also read as
+the sender asked about, copied from their ask, or the event where they met. Some say what it
+must not contain (their broken English quoted back) and which parts it must use (an opening for
+someone out of work, a note on someone's leave). The letters of one run must also read as
 written for their recipient: no sentence of ours in more than a fifth of them.
 """
 
@@ -23,10 +25,10 @@ CASES_FILE = Path(__file__).with_name("draft_cases.txt")
 USER = "sam@example.org"
 DRAFTS = DraftsConfig(from_name="Sam Reader", addresses=(USER,))
 # What a letter says for each situation the message shows. A first message that does not say
-# so ("we haven't met", "I came across your profile") is quoted as "Your message says": the
-# letter never claims a first contact it cannot see.
+# so ("we haven't met", "I came across your profile") is "You wrote" (or "In your message,"
+# when the ask is said plainly): the letter never claims a first contact it cannot see.
 SITUATION_WORDS = {
-    "cold": ("first message", "Your message says"),
+    "cold": ("first message", "You wrote", "In your message,"),
     "event": ("met briefly",),
     "client": ("already work together",),
     "thread": ("reply",),
@@ -75,6 +77,14 @@ def load_cases() -> list[Case]:
 CASES = load_cases()
 
 
+def listed(case: Case, key: str) -> list[str]:
+    """A case's optional list: `absent` (phrases the letter must not contain, such as the
+    sender's broken English quoted back) or `parts` (template parts it must use, such as
+    `opening-job-loss`)."""
+    value = case.fields.get(key, "")
+    return [item.strip() for item in value.split(" | ")] if value else []
+
+
 def sentences(letter: str) -> list[str]:
     """Our sentences: without the greeting, the quote and the signature block."""
     text = re.sub(r"“[^”]*”", "", letter.split("\n", 1)[1])
@@ -99,6 +109,10 @@ def test_the_draft_names_the_offense_the_situation_and_the_ask(case: Case) -> No
     assert any(words in text for words in SITUATION_WORDS[case.fields["context"]]), text
     for phrase in case.fields["mention"].split(" | "):
         assert phrase in text, (phrase, text)
+    for phrase in listed(case, "absent"):
+        assert phrase not in text, (phrase, text)
+    for part in listed(case, "parts"):
+        assert part in letter.parts, (part, letter.parts, text)
     signed = case.fields["signed"]
     if signed != "-":
         assert text.startswith(f"Hi {signed},\n"), text
@@ -133,19 +147,17 @@ def test_preview_shows_the_letter_or_why_none_with_no_account(
 
 
 def test_a_reply_in_a_thread_is_not_thanked_for_reaching_out() -> None:
-    from triage.letters.draft_text import builtin_templates
-
     replies = [c for c in CASES if c.fields["context"] == "thread"]
-    openings = builtin_templates().parts["opening-reply"]
     for case in replies:
-        text = compose_letter(parse_message(case.raw()), (case.fields["offense"],), DRAFTS,
-                              USER).text
-        assert "reaching out" not in text and "getting in touch" not in text, text
-        assert any(v.split("\n\n", 1)[1] in text for v in openings), text
+        letter = compose_letter(parse_message(case.raw()), (case.fields["offense"],), DRAFTS,
+                                USER)
+        assert "reaching out" not in letter.text and "getting in touch" not in letter.text
+        assert letter.parts[0] in ("opening-reply", "opening-answer", "opening-kind-words"), \
+            letter.text
 
 
 def test_an_ask_for_other_peoples_details_gets_a_word_on_privacy() -> None:
-    from triage.letters.draft_text import builtin_templates
+    from triage.letters.draft_templates import builtin_templates
 
     notes = builtin_templates().parts["privacy-note"]
     asked = [c for c in CASES if c.name in ("harvest-event-03", "harvest-client-05")]

@@ -92,6 +92,8 @@ def test_signal_names_are_unique_and_described() -> None:
          "Attached is the agenda for Thursday."),
         ("offers_help", "Happy to help if it's useful, no pressure at all.",
          "The build failed again on the main branch."),
+        ("offers_help", "Could we talk for 20 minutes? If you're too busy I totally get it.",
+         "Could we talk for 20 minutes? I am busy this week."),
         ("thanks", "Thank you so much, I'm really grateful.", "The build failed again."),
         ("congratulates", "Congratulations on the new role, so well deserved!",
          "The build failed again."),

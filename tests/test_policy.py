@@ -40,6 +40,7 @@ def _decide(offense: str, scores: dict[str, float] = SURE, message: Message = ME
         ("introduction-ask", "asks_introduction", "offers_help"),
         ("what-can-you-do-for-me", "asks_for_job", "applies_to_posting"),
         ("referral-bounty", "offers_reward", "only_gives"),
+        ("pitch-on-introduction", "introduction_context", "offers_help"),
     ],
 )
 def test_an_offense_the_message_rules_out_is_not_named_or_drafted(
@@ -121,6 +122,9 @@ def _offender(headers: bytes = b"", sender: bytes = b"Sam Ortiz <sam@ortiz.examp
         ("mailing list", _offender(b"List-Id: <friends.lists.example>\n"), SenderContext()),
         ("bulk", _offender(b"Precedence: bulk\n"), SenderContext()),
         ("no-reply sender", _offender(sender=b"Acme <noreply@acme.example>"), SenderContext()),
+        ("no-reply sender, role Reply-To", _offender(b"Reply-To: info@acme.example\n",
+                                                     sender=b"Acme <noreply@acme.example>"),
+         SenderContext()),
         ("no sender", _offender(sender=b"undisclosed-recipients:;"), SenderContext()),
         ("cooldown", _offender(), SenderContext(recently_drafted=True)),
     ],
@@ -138,6 +142,18 @@ def test_every_never_draft_rule_holds(why: str, message: Message,
     assert decision.no_draft_because
     control = decide(_offender(), SURE, heads, (), signals=values, model_version="test")
     assert control.draft
+
+
+def test_a_contact_form_is_answered_at_the_visitor_s_reply_to() -> None:
+    """Contact forms send a visitor's message from a no-reply address with the visitor in
+    Reply-To: the draft (addressed by triage.replies to the Reply-To) may be written."""
+    values = dict.fromkeys(SIGNAL_NAMES, 0.0) | {"asks_introduction": 1.0}
+    heads = OffenseScores(worst=0.95, by_offense={code: 0.9 if code == "introduction-ask"
+                                                   else 0.05 for code in OFFENSES})
+    form = _offender(b"Reply-To: Sam Ortiz <sam@ortiz.example>\n",
+                     sender=b"Website <noreply@forms.example>")
+    decision = decide(form, SURE, heads, (), signals=values, model_version="test")
+    assert decision.draft, decision.no_draft_because
 
 
 def test_drafts_turned_off_write_none() -> None:

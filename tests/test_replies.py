@@ -1,5 +1,5 @@
-"""Feedback drafts: the letter (triage.letters.draft_text) and the RFC 5322 message
-(triage.letters.replies)."""
+"""Feedback drafts: the letter (triage.draft_text and its helpers) and the RFC 5322 message
+(triage.replies)."""
 
 from __future__ import annotations
 
@@ -20,22 +20,20 @@ from triage.config import DraftsConfig, parse_config
 from triage.decide.policy import Decision
 from triage.errors import DraftError
 from triage.letters.draft_facts import MAX_QUOTE_WORDS
-from triage.letters.draft_text import (
+from triage.letters.draft_names import first_name
+from triage.letters.draft_templates import (
     OFFENSES,
     PART_NAMES,
     PLACEHOLDERS,
-    QUOTE_LENGTHS,
-    WORD_LIMIT,
     builtin_templates,
     check_templates,
-    compose_letter,
-    first_name,
     load_templates,
     parse_variants,
     safe_format,
     template_fields,
     word_count,
 )
+from triage.letters.draft_text import QUOTE_LENGTHS, WORD_LIMIT, compose_letter
 from triage.letters.replies import (
     MAX_REFERENCES,
     build_draft,
@@ -196,15 +194,18 @@ def test_every_variant_combination_of_the_longest_parts_fits() -> None:
         return max(word_count(v) for v in templates.parts[part])
 
     quote_and_names = QUOTE_LENGTHS[-1] + 16
-    advice = max(longest("client-suggestion"), *(longest(f"{m}-suggestion") for m in OFFENSES))
-    opening = max(longest("opening"), longest("opening-reply"))
+    advice = max(longest(p) for p in PART_NAMES
+                 if p.endswith("-suggestion") and p != "introducer-suggestion")
+    opening = max(longest(p) for p in PART_NAMES
+                  if p.startswith("opening") and p != "opening-introducer")
+    note = max(longest(p) for p in PART_NAMES if p.endswith("-note"))
     for main in OFFENSES:
-        parts = ["what-you-wrote", main, "privacy-note", "decline-meeting", "closing"]
-        assert sum(longest(p) for p in parts) + opening + advice + quote_and_names < WORD_LIMIT, \
-            main
-        parts = ["opening-introducer", "what-you-wrote", f"{main}-introducer", "privacy-note",
+        parts = ["what-you-wrote", main, "decline-meeting", "closing"]
+        assert sum(longest(p) for p in parts) + opening + advice + note + quote_and_names \
+            < WORD_LIMIT, main
+        parts = ["opening-introducer", "what-you-wrote", f"{main}-introducer",
                  "introducer-suggestion", "decline-meeting", "closing"]
-        assert sum(longest(p) for p in parts) + quote_and_names < WORD_LIMIT, main
+        assert sum(longest(p) for p in parts) + note + quote_and_names < WORD_LIMIT, main
 
 
 def test_every_part_has_at_least_three_distinct_kind_variants() -> None:
@@ -398,6 +399,26 @@ def test_the_letter_quotes_the_senders_ask_and_nothing_else_of_theirs() -> None:
             assert " ".join(words[start:start + 6]) not in outside
 
 
+@pytest.mark.parametrize(("body", "offense", "whole"), [
+    ("Ravi, I'll be brief: our tool writes grant applications in minutes. Here's my calendar "
+     "for a demo this week: calendly.com/kieran-grantly/30", "pitch-on-introduction",
+     "calendly.com/kieran-grantly/30"),
+    ("We're raising a $2M seed and have $1.3M committed, let me know if you'd like a call "
+     "before the round closes.", "pitch-on-introduction", "$1.3M committed"),
+    ("Great to meet you. Our card processing costs 0.9%, so can I pop into the shop Tuesday "
+     "to show you a demo of our pricing?", "pitch-on-introduction", "costs 0.9%, so can I"),
+])
+def test_a_quote_keeps_dots_inside_links_and_numbers(body: str, offense: str,
+                                                     whole: str) -> None:
+    """A full stop ends a sentence only before a space: a quote cut at "calendly." or
+    "$1." is nonsense to its reader."""
+    msg = message(body=body, subject="Re: intro")
+    text = compose_letter(msg, (offense,), DRAFTS, USER).text
+    (quote,) = re.findall(r"“([^”]*)”", text)
+    assert whole in quote, text
+    assert quote.rstrip(".") in body, (quote, body)
+
+
 def test_no_letter_without_an_ask_to_quote() -> None:
     msg = message(body="Hope your week is going well. The weather here has been lovely.")
     with pytest.raises(DraftError, match="no ask"):
@@ -515,10 +536,11 @@ def test_check_templates_reports_problems(tmp_path: Path) -> None:
 
 def test_every_placeholder_is_documented_and_filled() -> None:
     every = " ".join("{" + name + "}" for name in PLACEHOLDERS)
+    openings = {name: (every,) for name in PART_NAMES if name.startswith("opening")}
     templates = dataclasses.replace(
         builtin_templates(),
-        parts={**builtin_templates().parts, "opening": (every,)},
-        overridden=frozenset({"opening"}),
+        parts={**builtin_templates().parts, **openings},
+        overridden=frozenset(openings),
     )
     msg = message(cc='"Alex Kim" <alex@third.example>')
     letter = compose_letter(msg, ("pitch-on-introduction", "referral-bounty"), DRAFTS, USER,

@@ -21,9 +21,8 @@ import pytest
 DATA = Path(__file__).resolve().parent.parent / "training_data"
 sys.path.insert(0, str(DATA))
 
-import sources  # noqa: E402
-
 import build  # noqa: E402
+import sources  # noqa: E402
 
 MIN_MESSAGES = 2000
 MIN_PER_SUBTYPE = 10

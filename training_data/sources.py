@@ -36,8 +36,8 @@ SUBTYPES = {
     "relationship": (
         "thank-you", "congratulations", "check-in", "resource-share", "reconnect",
         "double-opt-in-intro", "intro-followup-good", "invite-with-note", "warm-cold-note",
-        "favor-from-friend", "advice-ask-good", "mentoring", "referral-offer", "event-followup", "fan-mail",
-        "support-note", "intro-offer", "referral-heads-up", "welcome-reply",
+        "favor-from-friend", "advice-ask-good", "mentoring", "referral-offer", "event-followup",
+        "fan-mail", "support-note", "intro-offer", "referral-heads-up", "welcome-reply",
     ),
     "solicitation": (
         "sales-pitch", "sales-sequence", "bump-followup", "canned-connection", "invite-pitch",

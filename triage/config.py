@@ -7,7 +7,7 @@ expected, for example::
     expected an integer 1-65535, got "abc"
 
 (printed on one line). The file holds no secrets: passwords live in the OS keyring or come from
-an account's `password_command` (see `triage.credentials`).
+an account's `password_command` (see `triage.mail.credentials`).
 
 Adding a section later: write a frozen dataclass with defaults for every field, a
 `_read_<section>(table)` function that reads each key through the `_Table` helpers (which
@@ -30,16 +30,19 @@ from typing import Any, Literal, cast
 
 from triage import paths
 from triage.errors import ConfigError
+from triage.oauth2.settings import OAuth2Config, read_oauth2
 
 TlsMode = Literal["implicit", "starttls", "none"]
 LabelMode = Literal["auto", "gmail", "keywords", "folders"]
 LabelStyle = Literal["gmail", "keywords", "folders"]
 Mode = Literal["active", "shadow"]
+Auth = Literal["password", "oauth2"]
 ListKind = Literal["relationship", "solicitation", "ignore"]
 
 TLS_MODES: tuple[TlsMode, ...] = ("implicit", "starttls", "none")
 LABEL_MODES: tuple[LabelMode, ...] = ("auto", "gmail", "keywords", "folders")
 MODES: tuple[Mode, ...] = ("active", "shadow")
+AUTHS: tuple[Auth, ...] = ("password", "oauth2")
 LIST_KINDS: tuple[ListKind, ...] = ("relationship", "solicitation", "ignore")
 DEFAULT_PORTS: Mapping[str, int] = {"implicit": 993, "starttls": 143, "none": 143}
 
@@ -61,7 +64,7 @@ def is_valid_keyword(name: str) -> bool:
 
 @dataclass(frozen=True)
 class Account:
-    """One IMAP account. The password is never here: see `triage.credentials`."""
+    """One IMAP account. The password is never here: see `triage.mail.credentials`."""
 
     name: str
     host: str
@@ -78,6 +81,8 @@ class Account:
     # (no class labels, no drafts) until the user switches to "active". Default: the top-level
     # `mode` key.
     mode: Mode = "active"
+    auth: Auth = "password"
+    oauth2: OAuth2Config | None = None  # with auth = "oauth2": see `triage.oauth2.settings`
 
 
 @dataclass(frozen=True)
@@ -219,6 +224,9 @@ def _show(value: Any) -> str:
 def _suggest(key: str, known: list[str]) -> str | None:
     """The known key a misspelt one most likely meant: "hostname" -> "host"."""
     lowered = key.lower()
+    nearly = difflib.get_close_matches(lowered, known, n=1, cutoff=0.75)
+    if nearly:  # one letter off: "oauth2_clientid" is not "auth" although it contains it
+        return nearly[0]
     for match in (
         lambda k: lowered == k.lower(),
         lambda k: lowered.startswith(k) or k.startswith(lowered),
@@ -439,19 +447,23 @@ def _read_account(table: _Table, base_dir: Path, default_mode: Mode = "active") 
     )
     labels = table.choice("labels", LABEL_MODES, "auto")
     mode = table.choice("mode", MODES, default_mode)
+    auth = table.choice("auth", AUTHS, "password")
+    oauth2 = read_oauth2(table, auth)
     table.finish()
     return Account(
         name=name,
         host=host,
         username=username,
         port=port,
-        tls=cast(TlsMode, tls),
+        tls=tls,
         ca_file=ca_file,
         password_command=password_command,
         folders=folders,
         labels=cast(LabelMode, labels),
         allow_insecure=allow_insecure,
         mode=cast(Mode, mode),
+        auth=cast(Auth, auth),
+        oauth2=oauth2,
     )
 
 

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 BATCH = 256
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "classify",
         help="classify messages from files, directories, mbox or stdin",

@@ -18,6 +18,7 @@ from triage import paths
 from triage.config import Config, add_config_argument, load_config
 from triage.errors import ConfigError
 from triage.files import write_atomically
+from triage.oauth2.settings import OAuth2Config
 
 EXAMPLE = "config.example.toml"
 
@@ -82,8 +83,22 @@ def _print(config: Config) -> None:
                 value = "(set, not shown)" if value else "(not set: the OS keyring)"
                 print(f"{field.name} = {value}")
                 continue
+            if field.name == "oauth2":
+                _print_oauth2(value)
+                continue
             print(f"{field.name} = {_shown(value)}")
     for section in ("daemon", "labels", "drafts", "learning", "lists"):
         print(f"\n[{section}]")
         for field in dataclasses.fields(getattr(config, section)):
             print(f"{field.name} = {_shown(getattr(getattr(config, section), field.name))}")
+
+
+def _print_oauth2(settings: OAuth2Config | None) -> None:
+    """The oauth2_* keys in effect; the client secret and the command (repr=False) unshown."""
+    if settings is None:
+        return
+    for field in dataclasses.fields(settings):
+        value = getattr(settings, field.name)
+        if value:
+            print(f"oauth2_{field.name} = "
+                  + (_shown(value) if field.repr else "(set, not shown)"))

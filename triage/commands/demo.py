@@ -48,7 +48,7 @@ CLASS_ORDER = ("relationship", "solicitation", "other")
 BODY_WIDTH = 76
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "demo",
         help="run the whole pipeline on built-in sample mail (no account, no network)",

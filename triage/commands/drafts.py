@@ -24,9 +24,8 @@ from triage.commands.common import add_model_argument
 from triage.commands.render import table
 from triage.config import Account, Config, add_config_argument, load_config
 from triage.errors import MailboxError, TriageError
-from triage.mail.credentials import get_password
-from triage.mail.imap import connect
 from triage.mail.protocol import HeaderSearch, Mailbox
+from triage.mail.signin import Connector
 from triage.store.records import DraftRecord
 from triage.store.schema import db_path
 from triage.store.state import State
@@ -34,7 +33,7 @@ from triage.store.state import State
 log = logging.getLogger(__name__)
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "drafts",
         help="list the feedback drafts written: still in Drafts, sent, or discarded",
@@ -86,7 +85,7 @@ def draft_states(mailbox: Mailbox, records: list[DraftRecord]) -> list[DraftStat
 
 def _check_account(account: Account, records: list[DraftRecord]) -> list[DraftState]:
     try:
-        mailbox = connect(account, get_password(account), readonly=True)
+        mailbox = Connector(readonly=True)(account)
     except TriageError as exc:
         log.warning("%s: cannot look in the mailbox: %s", account.name, exc)
         return [DraftState(r, "unknown") for r in records]

@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 from triage.commands.common import add_model_argument, load_classifier
 from triage.commands.report import summary, write_report
 from triage.errors import TriageError
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "evaluate",
         help="measure the classifier: cross-validation and labelled test sets",
@@ -46,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     if args.skip_cv and not args.data:
         raise TriageError("--skip-cv leaves nothing to evaluate: add --data DIR (a labelled "
                           "directory), or drop --skip-cv to cross-validate the training data")
-    results: dict[str, dict] = {}
+    results: dict[str, dict[str, Any]] = {}
     if not args.skip_cv:
         data = load_labelled(args.training_data or default_data_dir())
         for name, held_out in (("cv-stratified", None), ("cv-held-out-subtypes", "subtype"),

@@ -37,7 +37,7 @@ _SIGN = {True: "+", False: "-"}
 _MESSAGE_ID = re.compile(r"<?[^<>\s@]+@[^<>\s@]+>?")
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "explain",
         help="show why a message got its class",
@@ -273,11 +273,10 @@ def _fetch(config: Config, entry: LedgerEntry, message_id: str,
 
 
 def _from_mailbox(config: Config, entry: LedgerEntry, message_id: str) -> bytes | None:
-    from triage.mail.credentials import get_password
-    from triage.mail.imap import connect
+    from triage.mail.signin import Connector
 
     account = config.account(entry.account)
-    with connect(account, get_password(account), readonly=True) as session:
+    with Connector(readonly=True)(account) as session:
         session.open_folder(entry.folder)
         uids = session.find_message_id(entry.folder, message_id)
         if not uids:

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     import argparse
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from triage.commands.common import add_model_argument
 
     parser = subparsers.add_parser(

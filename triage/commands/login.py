@@ -1,5 +1,7 @@
 """`triage login ACCOUNT`: ask for an account's password, check it with the server, store it.
 
+For an account with auth = "oauth2" it signs in at the provider instead (`triage.oauth2.login`).
+
 The password goes into the OS keyring under the service "triage" with the account name as the
 key; `triage run` and the other commands find it there. On a machine without a keyring, set the
 account's `password_command` instead.
@@ -20,10 +22,12 @@ from triage.mail.imap import connect
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "login",
-        help="store an account's password in the OS keyring",
+        help="store an account's password (or OAuth2 sign-in) in the OS keyring",
         description=(
             "Ask for the password of ACCOUNT (without echo), log in to its server to check it, "
-            "and store it in the OS keyring. For Gmail, use an app password."
+            "and store it in the OS keyring. For Gmail, use an app password. For an account "
+            'with auth = "oauth2", sign in at the provider instead (a code to enter on any '
+            "device for Microsoft, the browser for Google) and store the refresh token."
         ),
     )
     parser.add_argument("account", metavar="ACCOUNT", help="the account's name in the config")
@@ -37,6 +41,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--password-stdin",
         action="store_true",
         help="read the password from the first line of standard input instead of prompting",
+    )
+    parser.add_argument(
+        "--no-browser",
+        action="store_true",
+        help="OAuth2 in the browser: print the address to open instead of opening a browser, "
+        "and read back the address the browser ends up at",
     )
     parser.set_defaults(func=run)
 
@@ -63,6 +73,11 @@ def _read_password(account: Account, from_stdin: bool) -> Secret:
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     account = config.account(args.account)
+    if account.auth == "oauth2":
+        from triage.oauth2.login import login, no_browser, open_browser
+
+        return login(account, verify=not args.no_verify,
+                     browser=no_browser if args.no_browser else open_browser)
     check_keyring(account)  # where the password would go, before asking for it
     password = _read_password(account, args.password_stdin)
 

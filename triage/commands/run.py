@@ -11,26 +11,23 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
-import threading
 from datetime import date
 from types import FrameType
 
 from triage.commands.common import add_model_argument
-from triage.config import Account, Config, add_config_argument, load_config
+from triage.config import Config, add_config_argument, load_config
 from triage.daemon.options import RunOptions
 from triage.daemon.outcomes import Outcome
 from triage.daemon.retraining import Personal
 from triage.daemon.supervisor import Daemon, DaemonParts
-from triage.mail.credentials import Secret, get_password
-from triage.mail.imap import connect
-from triage.mail.protocol import Mailbox
+from triage.mail.signin import Connector
 from triage.model.classifier import Classifier
 from triage.store.personal import base_model_path, draft_policy
 
 log = logging.getLogger(__name__)
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "run",
         help="watch the mailboxes: label networking mail, draft feedback (the daemon)",
@@ -60,23 +57,6 @@ def _date(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
-
-
-class _Connector:
-    """Connects an account with its password, looked up once and kept in memory only."""
-
-    def __init__(self, readonly: bool) -> None:
-        self.readonly = readonly
-        self._passwords: dict[str, Secret] = {}
-        self._lock = threading.Lock()
-
-    def __call__(self, account: Account) -> Mailbox:
-        with self._lock:
-            password = self._passwords.get(account.name)
-            if password is None:
-                password = get_password(account)
-                self._passwords[account.name] = password
-        return connect(account, password, readonly=self.readonly)
 
 
 def print_outcome(outcome: Outcome) -> None:
@@ -120,7 +100,7 @@ def build_daemon(args: argparse.Namespace, config: Config) -> Daemon:
         config,
         DaemonParts(
             classifier,
-            _Connector(readonly=args.dry_run),
+            Connector(readonly=args.dry_run),
             personal=personal,
             on_outcome=print_outcome if args.dry_run else None,
         ),

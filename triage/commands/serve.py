@@ -14,7 +14,7 @@ from triage.filter.server import FilterServer
 log = logging.getLogger(__name__)
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "serve",
         help="keep the model loaded so that triage filter answers in milliseconds",

@@ -37,7 +37,7 @@ LAUNCHD_LABEL = "org.triage.daemon"
 Runner = Callable[[Sequence[str]], "subprocess.CompletedProcess[str]"]
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "service",
         help="install or remove the daemon as a systemd user service (launchd on macOS)",

@@ -30,7 +30,7 @@ STALE_SECONDS = 2 * HEARTBEAT_SECONDS + 15  # no heartbeat for this long: not ru
 CLASSES = ("relationship", "solicitation", "other")
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "status",
         help="show what the daemon is doing: connections, activity, counts, errors",

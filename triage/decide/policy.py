@@ -39,6 +39,9 @@ OFFENSE_RULED_OUT_BY: dict[str, tuple[str, ...]] = {
     "introduction-ask": ("offers_introduction", "offers_help"),
     "what-can-you-do-for-me": ("applies_to_posting",),
     "referral-bounty": ("only_gives",),
+    # an introduced person proposing a small, easily declined next step is what domain.md
+    # calls a good follow-up, not a pitch pushed through the introduction
+    "pitch-on-introduction": ("offers_help",),
 }
 # Offenses that need a named signal to be named at all: using an introduction to pitch needs
 # an introduction the message shows.
@@ -130,6 +133,16 @@ def is_noreply(msg: Message) -> bool:
     return bool(msg.sender and _NOREPLY.match(msg.sender.addr))
 
 
+def personal_reply_address(msg: Message) -> bool:
+    """Someone a reply would reach: a personal sender, or a personal Reply-To, as contact
+    forms and relays send a visitor's message from a no-reply address with the visitor's own
+    address in Reply-To."""
+    addresses = [a.addr for a in msg.reply_to]
+    if msg.sender and not is_noreply(msg):
+        addresses.append(msg.sender.addr)
+    return any("@" in a and not _NOREPLY.match(a) for a in addresses)
+
+
 FREE_MAIL_DOMAINS = frozenset(
     "gmail.com googlemail.com yahoo.com yahoo.co.uk yahoo.fr hotmail.com hotmail.co.uk "
     "outlook.com live.com msn.com icloud.com me.com mac.com aol.com proton.me protonmail.com "
@@ -161,7 +174,7 @@ def _never_draft(msg: Message, context: SenderContext) -> str:
     bulk = is_bulk(msg)
     if bulk:
         return bulk
-    if is_noreply(msg) or not msg.sender or not msg.sender.addr:
+    if not personal_reply_address(msg):
         return "the sender has no personal reply address"
     if context.recently_drafted:
         return "this sender already got a draft recently"

@@ -10,7 +10,6 @@ a fact, the letter does not state it.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from triage.message.parse import Message
@@ -59,7 +58,8 @@ _ASK_MARKERS = re.compile(
     r"|\bwould you mind\b|\blet me know\b"
     r"|\b(i'?d|i would) love (for )?you\b|\bwant me to\b|\b(can|could|shall) we\b"
     r"|\bi need\b|\bneed (you|an?)\b|\bsend me\b|\bgive me\b|\bjust need\b|\bhelp me\b"
-    r"|\breply with\b|\bjust (send|reply|email|forward)\b"
+    r"|\breply with\b|\bjust (send|reply|email|forward)\b|\bif you('d| could| would)\b"
+    r"|\bit would mean (so much|a lot)\b"
     r"|^(join|sign up|forward|share|post|send|grab|book|click|reply|introduce|connect)\b")
 _MET_AT_EVENT = re.compile(
     r"(?i)\bwe met\b|\bmet you\b|\bmeeting you\b|\bmet at\b"
@@ -68,9 +68,12 @@ _MET_AT_EVENT = re.compile(
     r"\b(summit|conference|mixer|meetup|meet-up|retreat|expo|fair|panel|workshop|talk|dinner"
     r"|reception|ceremony|party|event|festival|hackathon|booth|gala|breakfast|lunch|webinar"
     r"|session|class|course|wedding)\b")
+# "our partners" and "a partner" are the sender's own relations, not the user's
 _WORK_TOGETHER = re.compile(
-    r"(?i)\b(your|a|our|one of your)\s+(team's\s+)?((longest|long)[- ]standing|long[- ]time|"
+    r"(?i)\b(your|one of your)\s+(team's\s+)?((longest|long)[- ]standing|long[- ]time|"
     r"existing|loyal)?\s*(client|customer|vendor|supplier|partner|contractor)s?\b"
+    r"|\ba\s+((longest|long)[- ]standing|long[- ]time|existing|loyal)\s+(client|customer)\b"
+    r"|\byour\s+\w+\s+(vendor|supplier|partner|contractor)\b"
     r"|\b(already|still)\s+(a|our|your)?\s*(client|customer|vendor|partner)"
     r"|\b(clients?|customers?) of your\b|\bfor your (team|company) since\b"
     r"|\b(outsourcing|delivery|implementation|agency) partner\b|\bwork(ing|ed)? (together|with"
@@ -83,17 +86,17 @@ _FIRST_CONTACT = re.compile(
 _MEETING = re.compile(r"(?i)\b(call|zoom|meeting|coffee|demo|calendly|calendar invite|swing by"
                       r"|drop by|stop by|visit your office|hop on|jump on|book (a|some) time"
                       r"|put \d+ minutes on your calendar)\b")
-# An ask for other people's details, which a draft answers with a word on privacy.
-_CONTACT_DETAILS = re.compile(r"(?i)\b(names|e-?mails?( addresses)?|phone numbers?|numbers|contact"
-                              r" (details|info|information|list)|contacts'|linkedin profiles)\b")
-_SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
+# An ask for other people's details, which a draft answers with a word on privacy ("I got your
+# email" is the user's own address, "forward this email" the message itself: not asks).
+_CONTACT_DETAILS = re.compile(r"(?i)\b(?<!your )(?<!this )(names|e-?mails?(?! intro)( addresses)?"
+                              r"|phone numbers?|numbers|contact (details|info|information|list)"
+                              r"|contacts'"
+                              r"|linkedin profiles)\b")
+# A sentence ends at . ! or ? before a space or the end: "calendly.com/x", "$1.3M" and "0.9%"
+# stay inside their sentence.
+_SENTENCE = re.compile(r"(?:[^.!?\n]|[.!?](?=[^\s.!?]))+[.!?]*")
 _GREETING = re.compile(r"(?i)^(hi|hey|hello|dear|good (morning|afternoon|evening))\b[^,!:.]{0,30}"
                        r"[,!:.]+\s*")
-_SIGN_OFF = re.compile(
-    r"(?i)^\s*(?:best(?:\s+regards|\s+wishes)?|regards|kind\s+regards|warm\s+regards|thanks"
-    r"|thank\s+you|thx|cheers|sincerely|yours(?:\s+truly)?|all\s+the\s+best|warmly|talk\s+soon"
-    r"|many\s+thanks|br|rgds|love(?:\s+and\s+light)?|xo+|x+|hugs|--+|—|–|-)\s*[,.!-]*\s*"
-    r"(?P<name>.*)$")
 
 
 @dataclass(frozen=True)
@@ -200,47 +203,3 @@ def situation(msg: Message, user_is_introducer: bool, introducer: str,
     if _FIRST_CONTACT.search(text) or Text.of(text).grams & ASK_PHRASES["stranger"]:
         return Situation("cold")
     return Situation("")
-
-
-def signed_name(msg: Message) -> str:
-    """The name after the last sign-off ("Best,\nMarta", "Cheers, Dev", "xx Tamsin") when it
-    reads as a name (one to three capitalised words); "" when there is none."""
-    from triage.letters.draft_text import first_name  # the letter's own notion of a name
-
-    lines = _closing_lines(msg)
-    for i in range(len(lines) - 1, -1, -1):
-        match = _SIGN_OFF.match(lines[i])
-        if not match:
-            continue
-        candidate = match.group("name").strip() or (lines[i + 1] if i + 1 < len(lines) else "")
-        name = _a_name(candidate, first_name)
-        if name:
-            return name
-    return ""
-
-
-def closing_name(msg: Message) -> str:
-    """A name alone on the last line, with no sign-off before it ("...next week?\nBrooke"):
-    weaker evidence than a sign-off, used only when the display name is not a name."""
-    from triage.letters.draft_text import first_name
-
-    lines = _closing_lines(msg)
-    return _a_name(lines[-1], first_name) if lines else ""
-
-
-def _closing_lines(msg: Message) -> list[str]:
-    """The last lines of the message, never its first (a "Thanks Jenna!" opening a reply is
-    not a sign-off)."""
-    signed = f"{msg.new_text}\n{msg.signature}" if msg.new_text else msg.body
-    lines = [line.strip() for line in signed.strip().splitlines() if line.strip()][1:]
-    return lines[-6:] if msg.signature else lines[-3:]
-
-
-def _a_name(candidate: str, first_name: Callable[[str], str]) -> str:
-    """The first name in a line of one to three capitalised words (emoji and marks aside)."""
-    words = [w for w in re.split(r"[\s,]+", candidate) if any(ch.isalpha() for ch in w)]
-    if not 1 <= len(words) <= 3 or not all(w[:1].isupper() for w in words):
-        return ""
-    if _SIGN_OFF.match(words[0]) and not words[0].startswith("-"):
-        return ""  # "Thanks", "Cheers": a sign-off, not a name
-    return first_name(" ".join(words))

@@ -8,9 +8,7 @@ A letter is five parts, each a set of interchangeable phrasings (variants)::
     suggestion   what would work better for the main offense
     closing      leaves the door open, signs off, then {signature}
 
-The wording lives in `triage/templates/*.txt` (shipped with the package), one file per part,
-variants separated by a line of three dashes, `#` lines being comments. A user overrides any
-part by putting a file with the same name in `<config dir>/templates/`. When the user is the
+The wording is read by triage.draft_templates; when the user is the
 *introducer* (on Cc of a follow-up to someone they introduced the sender to) the opening,
 offense and suggestion come from the `-introducer` files instead.
 
@@ -20,9 +18,6 @@ makes "never the same letter twice in a run" a guarantee. Every letter stays und
 `WORD_LIMIT` words (your signature aside): the brief mention of other offenses is dropped first,
 then the quote is shortened, then user overrides that make the letter too long give way to the
 built-in wording.
-
-Templates are filled with `safe_format`: `{name}` placeholders only, no attribute or index
-access, no conversions or format specs (all left as literal text), unknown names left as is.
 """
 
 from __future__ import annotations
@@ -30,13 +25,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-import unicodedata
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from functools import lru_cache
-from importlib import resources
+from dataclasses import dataclass
 from itertools import product
-from pathlib import Path
 
 from triage.config import DraftsConfig
 from triage.decide.policy import OFFENSE_NAMES
@@ -46,11 +37,19 @@ from triage.letters.draft_facts import (
     Situation,
     asks_for_contact_details,
     asks_for_meeting,
-    closing_name,
-    signed_name,
     situation,
     the_ask,
 )
+from triage.letters.draft_names import closing_name, first_name, signed_name
+from triage.letters.draft_templates import (
+    CONTROL_CHARS,
+    Templates,
+    builtin_templates,
+    clean_text,
+    safe_format,
+    word_count,
+)
+from triage.letters.draft_warmth import Reading, plain_request, read_message
 from triage.message.headers import Address
 from triage.message.parse import Message
 
@@ -58,10 +57,7 @@ log = logging.getLogger(__name__)
 
 WORD_LIMIT = 150  # every letter has fewer words than this, not counting your signature
 QUOTE_LENGTHS = (MAX_QUOTE_WORDS, 25, 15)  # the quote is shortened before a letter runs long
-MAX_TEMPLATE_BYTES = 16_000
 MAX_ATTEMPTS = 512  # variant combinations tried to satisfy `avoid` and the word limit
-
-OFFENSES: tuple[str, ...] = tuple(OFFENSE_NAMES)
 
 # How each offense is named in the one-sentence mention when it is not the main one. Neutral
 # wording, so it reads right whether the user was the target or the introducer.
@@ -75,275 +71,11 @@ OFFENSE_MENTIONS: Mapping[str, str] = {
 }
 MAX_MENTIONS = 2  # other offenses named by the "also" sentence
 
-# Every file a user may put in <config dir>/templates/, without ".txt".
-PART_NAMES: tuple[str, ...] = (
-    "opening",
-    "opening-introducer",
-    "opening-reply",
-    "what-you-wrote",
-    "client-suggestion",
-    "decline-meeting",
-    "privacy-note",
-    *OFFENSES,
-    *(f"{code}-suggestion" for code in OFFENSES),
-    # every offense has its own wording when you made the introduction and were copied: the
-    # sender's ask went to the person you introduced, not to you
-    *(f"{code}-introducer" for code in OFFENSES),
-    "introducer-suggestion",
-    "also",
-    "closing",
-)
-
-PLACEHOLDERS: Mapping[str, str] = {
-    "greeting": '"Hi Jane," with the sender\'s first name, or "Hello," when it is not known',
-    "first_name": 'the sender\'s first name, or "there" when it is not known',
-    "sender_name": "the sender's display name as written, or their address",
-    "sender_email": "the address the draft goes to",
-    "subject": "the subject of their message, without Re:/Fwd: prefixes",
-    "your_name": "from_name from [drafts] in the config (may be empty)",
-    "your_email": "your address the draft is sent from",
-    "signature": "your from_name and signature from [drafts], as the sign-off block",
-    "introducer": 'who made the introduction: their first name, or "our mutual contact"',
-    "introduced_to": 'who the sender was introduced to: first name, or "my contact"',
-    "ask": "the sender's own sentence with their ask, as written (what-you-wrote.txt)",
-    "situation": 'how you stand, as the message shows it: "After Dana introduced us, you wrote"',
-    "offense": "the main offense in plain words, e.g. \"offers a reward for referrals\"",
-    "also": "the other offenses, briefly (only meaningful in also.txt)",
-}
-
-_VARIANT_SEPARATOR = re.compile(r"^-{3,}\s*$")
-_FIELD = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]")
-_TITLES = frozenset({
-    "mr", "mrs", "ms", "miss", "mx", "dr", "prof", "professor", "sir", "madam", "dame", "herr",
-    "frau", "mme", "mlle", "sr", "sra",
-})
-_SUFFIXES = frozenset({
-    "phd", "md", "mba", "cpa", "jr", "sr", "esq", "ii", "iii", "iv", "msc", "bsc", "ma", "ba",
-    "pmp", "cfa",
-})
-# Display names that are a role or a company rather than a person.
-_ROLE_WORDS = frozenset({
-    "team", "sales", "support", "info", "marketing", "hr", "recruiting", "recruitment", "admin",
-    "office", "contact", "hello", "noreply", "no-reply", "customer", "service", "careers", "jobs",
-    "newsletter", "notifications", "billing", "help", "partnerships", "growth", "community",
-    "the", "your", "our", "dear", "unknown", "sender", "desk", "mailer", "user", "career",
-})
-# Words that make a display name an organisation wherever they stand ("Rentwise Team").
-_ORGANISATION_WORDS = frozenset({
-    "team", "sales", "support", "desk", "group", "inc", "ltd", "llc", "gmbh", "hq", "office",
-    "careers", "jobs", "recruiting", "marketing", "billing", "info", "notifications",
-})
 _INTRODUCER_FALLBACK = "our mutual contact"
-_INTRO_WORDS = re.compile(r"(?i)\b(intro|introduc\w*|connect(?:ed|ing)? us|put us in touch|you two"
-                          r"|should meet|e-meet)\b")
+_INTRO_WORDS = re.compile(r"(?i)\b(intro|introduc\w*|connect(?:ed|ing)? us|connecting"
+                          r"|the connection|put us in touch|you two|should meet|e-meet)\b"
+                          r"|\S\s*<>\s*\S")  # "Re: Kevin <> Samuel"
 _INTRODUCED_TO_FALLBACK = "my contact"
-
-
-# --------------------------------------------------------------------------- formatting
-
-
-class _KeepUnknown(dict[str, str]):
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
-
-
-def _sanitise(template: str) -> str:
-    """Escape every brace that is not a plain `{name}` field, so format_map sees only those."""
-
-    def escape(match: re.Match[str]) -> str:
-        token = match.group(0)
-        if token in ("{{", "}}"):
-            return token
-        name = match.group(1)
-        if name is not None and _IDENTIFIER.fullmatch(name):
-            return token
-        return token.replace("{", "{{").replace("}", "}}")
-
-    return _FIELD.sub(escape, template)
-
-
-def safe_format(template: str, values: Mapping[str, str]) -> str:
-    """Fill `{name}` placeholders; anything else in braces (`{x.attr}`, `{0}`, `{x!r}`,
-    `{x:>9}`) stays literal text, and unknown names stay as `{name}`."""
-    return _sanitise(template).format_map(_KeepUnknown(values))
-
-
-def template_fields(template: str) -> list[str]:
-    """Placeholder names a template uses, and the brace expressions it would leave as text."""
-    fields = []
-    for match in _FIELD.finditer(template):
-        if match.group(1) is not None:
-            fields.append(match.group(1))
-    return fields
-
-
-def word_count(text: str) -> int:
-    return len(text.split())
-
-
-def clean_text(text: str, limit: int) -> str:
-    """One line: control, zero-width and bidi-override characters removed, spaces collapsed."""
-    return " ".join(_CONTROL.sub(" ", unicodedata.normalize("NFC", text)).split())[:limit]
-
-
-# --------------------------------------------------------------------------- templates
-
-
-def parse_variants(text: str) -> tuple[str, ...]:
-    """A template file's variants: split on `---` lines, `#` comment lines dropped."""
-    variants: list[str] = []
-    current: list[str] = []
-    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
-        if _VARIANT_SEPARATOR.match(line):
-            variants.append("\n".join(current).strip())
-            current = []
-        elif not line.startswith("#"):
-            current.append(line.rstrip())
-    variants.append("\n".join(current).strip())
-    return tuple(v for v in variants if v)
-
-
-@dataclass(frozen=True)
-class Templates:
-    """The variants of every part: built-in, with the user's overrides on top."""
-
-    parts: Mapping[str, tuple[str, ...]]
-    overridden: frozenset[str] = frozenset()  # part names that came from the user
-    builtin: Mapping[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
-
-    def variants(self, part: str, *, use_overrides: bool = True) -> tuple[str, ...]:
-        if use_overrides:
-            return self.parts[part]
-        return self.builtin.get(part) or self.parts[part]
-
-
-@lru_cache(maxsize=1)
-def _builtin_parts() -> Mapping[str, tuple[str, ...]]:
-    folder = resources.files("triage") / "templates"
-    parts = {}
-    for name in PART_NAMES:
-        parts[name] = parse_variants((folder / f"{name}.txt").read_text(encoding="utf-8"))
-    return parts
-
-
-def builtin_templates() -> Templates:
-    parts = _builtin_parts()
-    return Templates(parts=parts, builtin=parts)
-
-
-def _read_override(path: Path) -> tuple[tuple[str, ...], str]:
-    """The variants in a user's template file, or () and why it cannot be used."""
-    try:
-        data = path.read_bytes()[: MAX_TEMPLATE_BYTES + 1]
-    except OSError as exc:
-        return (), f"cannot read it: {exc.strerror or exc}"
-    if len(data) > MAX_TEMPLATE_BYTES:
-        return (), f"it is larger than {MAX_TEMPLATE_BYTES} bytes"
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return (), "it is not UTF-8 text"
-    variants = parse_variants(text)
-    if not variants:
-        return (), "it has no text (only comments or blank lines)"
-    return variants, ""
-
-
-def load_templates(directory: Path | None) -> Templates:
-    """The built-in wording with any `<directory>/<part>.txt` the user wrote on top.
-
-    A file that cannot be used is skipped with a warning in the log; it never stops a draft.
-    """
-    base = builtin_templates()
-    if directory is None or not directory.is_dir():
-        return base
-    parts = dict(base.parts)
-    overridden = set()
-    for name in PART_NAMES:
-        path = directory / f"{name}.txt"
-        if not path.is_file():
-            continue
-        variants, problem = _read_override(path)
-        if problem:
-            log.warning("template %s ignored: %s", path, problem)
-            continue
-        parts[name] = variants
-        overridden.add(name)
-    return Templates(parts=parts, overridden=frozenset(overridden), builtin=base.builtin)
-
-
-def check_templates(directory: Path) -> list[str]:
-    """Problems with the user's template files, one line each ([] when all is well)."""
-    problems = []
-    if not directory.is_dir():
-        return [f"{directory}: not a directory"]
-    known = set(PART_NAMES)
-    for path in sorted(directory.iterdir()):
-        if path.suffix != ".txt":
-            continue
-        if path.stem not in known:
-            problems.append(f"{path}: not a template name triage uses (see PART_NAMES)")
-            continue
-        variants, problem = _read_override(path)
-        if problem:
-            problems.append(f"{path}: {problem}")
-            continue
-        for number, variant in enumerate(variants, start=1):
-            for name in template_fields(variant):
-                if not _IDENTIFIER.fullmatch(name):
-                    problems.append(f"{path}: variant {number}: {{{name}}} is left as text "
-                                    "(only plain {name} placeholders are filled)")
-                elif name not in PLACEHOLDERS:
-                    problems.append(f"{path}: variant {number}: unknown placeholder {{{name}}}")
-    return problems
-
-
-# --------------------------------------------------------------------------- names
-
-
-def first_name(display_name: str, addr: str = "") -> str:
-    """The first name in a display name, or "" when there is no trustworthy one.
-
-    "Jane Doe" -> "Jane", "Doe, Jane" -> "Jane", "Dr. JANE DOE (Acme)" -> "Jane",
-    "Jane via LinkedIn" -> "Jane"; "jdoe123", "john.smith", "Sales Team", "🚀" -> "".
-    A display name that only repeats the address's local part is not a name.
-    """
-    name = clean_text(display_name, 200)
-    name = re.split(r"(?i)\s+via\s+", name)[0]
-    name = re.sub(r"\([^)]*\)|\[[^\]]*\]|<[^>]*>", " ", name)
-    name = name.replace('"', " ").replace("“", " ").replace("”", " ")
-    if "@" in name:
-        return ""
-    if "," in name:
-        before, _, after = name.partition(",")
-        after_words = [w.strip(".").lower() for w in after.split()]
-        suffix_only = all(w in _SUFFIXES for w in after_words)
-        name = before if suffix_only else after  # "Jane Doe, PhD" / "Doe, Jane"
-    tokens = []
-    for raw in name.split():
-        token = raw.strip(".,;:!?'`’*_~|/\\-")
-        if any(ch.isalpha() for ch in token):
-            tokens.append(token)
-    while tokens and tokens[0].lower().rstrip(".") in _TITLES:
-        tokens.pop(0)
-    if not tokens:
-        return ""
-    first = tokens[0]
-    if first.lower() in _ROLE_WORDS or any(t.lower() in _ORGANISATION_WORDS for t in tokens):
-        return ""  # "Sales Team", "Rentwise Team": an organisation, not a person
-    if not all(ch.isalpha() or ch in "-'’" for ch in first) or len(first) > 30:
-        return ""
-    if sum(ch.isalpha() for ch in first) < 2:
-        return ""
-    local = addr.partition("@")[0].lower()
-    plain = display_name.strip().strip('"')
-    if local and plain == plain.lower() and plain.lower() == local:
-        return ""  # "jdoe <jdoe@example.com>": the local part again, not a name
-    if first.isupper() or first.islower():
-        first = "-".join(part.capitalize() for part in first.split("-"))
-    return first
 
 
 # --------------------------------------------------------------------------- the letter
@@ -387,25 +119,32 @@ def shown_situation(original: Message, context: IntroContext) -> Situation:
                      and bool(_INTRO_WORDS.search(f"{original.subject}\n{original.new_text}")))
 
 
-def situation_lead(shown: Situation) -> str:
-    """How the quote of the sender's ask is introduced: the situation the message shows, and
-    no other ("After Dana introduced us, you wrote")."""
+_CONTEXTS = {
+    "event": "After we met briefly,",
+    "client": "Our teams already work together; here",
+    "thread": "In your reply here,",
+    "cold": "In your first message to me,",
+}
+
+
+def situation_context(shown: Situation) -> str:
+    """How the sender's ask is introduced: the situation the message shows, and no other
+    ("After Dana introduced us,")."""
     if shown.kind == "introducer":
         whom = shown.introduced_to
-        return f"After I introduced you to {whom}, you wrote" if whom else \
-            "After my introduction, you wrote"
+        return f"After I introduced you to {whom}," if whom else "After my introduction,"
     if shown.kind == "introduced":
-        return f"After {shown.introducer} introduced us, you wrote"
-    return {
-        "event": "After we met briefly, you wrote",
-        "client": "Our teams already work together; here you wrote",
-        "thread": "In your reply here, you wrote",
-        "cold": "In your first message to me, you wrote",
-    }.get(shown.kind, "Your message says")
+        return f"After {shown.introducer} introduced us,"
+    return _CONTEXTS.get(shown.kind, "In your message,")
+
+
+def situation_lead(shown: Situation) -> str:
+    """What comes before the quote of their ask ("After Dana introduced us, you wrote")."""
+    return f"{situation_context(shown)} you wrote" if shown.kind else "You wrote"
 
 
 def _signature_line(line: str) -> str:
-    line = _CONTROL.sub("", line)
+    line = CONTROL_CHARS.sub("", line)
     return line if line == "-- " else line.rstrip()  # keep the "-- " delimiter intact
 
 
@@ -455,6 +194,7 @@ class Letter:
     user_is_introducer: bool
     fingerprint: str
     used_overrides: bool
+    parts: tuple[str, ...] = ()  # the template parts it is made of, in order
 
 
 @dataclass(frozen=True)
@@ -462,20 +202,66 @@ class _Plan:
     parts: tuple[tuple[str, tuple[str, ...]], ...]  # (part name, variants) in letter order
 
 
+_SITUATION_OPENINGS = {
+    "introducer": "opening-introducer", "introduced": "opening-introduced",
+    "event": "opening-event", "thread": "opening-reply",
+}
+_SITUATION_SUGGESTIONS = {
+    "introducer": "introducer-suggestion", "client": "client-suggestion",
+    "event": "event-suggestion", "introduced": "introduced-suggestion",
+    "thread": "thread-suggestion",
+}
+
+
+def opening_part(shown: Situation, reading: Reading) -> str:
+    """The opening: what is good in the message, or what the sender is going through, before
+    any feedback; a templated message is answered as one."""
+    if shown.kind == "introducer":
+        return "opening-introducer"  # the follow-up went to someone else: thank them for it
+    for applies, part in ((reading.templated, "opening-template"),
+                          (reading.job_loss, "opening-job-loss"),
+                          (reading.newcomer, "opening-newcomer"),
+                          (reading.student, "opening-student"),
+                          (reading.answered, "opening-answer"),
+                          (reading.kind_words, "opening-kind-words")):
+        if applies:
+            return part
+    if shown.kind not in _SITUATION_OPENINGS and reading.mutual:
+        return "opening-mutual"
+    return _SITUATION_OPENINGS.get(shown.kind, "opening")
+
+
+def suggestion_part(main: str, shown: Situation, reading: Reading) -> str:
+    """What would work better, for this sender: the advice follows the situation (a client is
+    not told to get to know people first) and, for a job seeker, what they are looking for."""
+    if shown.kind == "introducer":
+        return _SITUATION_SUGGESTIONS[shown.kind]
+    if main == "what-can-you-do-for-me":
+        return "student-suggestion" if reading.student else "jobseeker-suggestion"
+    if shown.kind == "client":
+        return _SITUATION_SUGGESTIONS[shown.kind]
+    if reading.templated:
+        return "template-suggestion"
+    if main == "pitch-on-introduction":
+        return f"{main}-suggestion"  # its own advice is already about introductions
+    return _SITUATION_SUGGESTIONS.get(shown.kind, f"{main}-suggestion")
+
+
 def _plan(
-    templates: Templates, main: str, intro: bool, with_also: bool, use_overrides: bool,
-    *, situation_kind: str = "", proposes_meeting: bool = False, wants_details: bool = False,
+    templates: Templates, main: str, shown: Situation, reading: Reading, with_also: bool,
+    use_overrides: bool, *, proposes_meeting: bool = False, wants_details: bool = False,
 ) -> _Plan:
-    opening = ("opening-introducer" if intro else
-               "opening-reply" if situation_kind == "thread" else "opening")
-    names = [opening, "what-you-wrote",
-             f"{main}-introducer" if intro else main]
-    if wants_details:
-        names.append("privacy-note")
+    intro = shown.kind == "introducer"
+    names = [opening_part(shown, reading),
+             "what-you-asked" if reading.plain else "what-you-wrote",
+             f"{main}-introducer" if intro else
+             f"{main}-gentle" if main == "what-can-you-do-for-me"
+             and (reading.job_loss or reading.newcomer) else main]
+    if reading.sensitive or wants_details:  # one note at most: the letter stays short
+        names.append(reading.sensitive or "privacy-note")
     if with_also:
         names.append("also")
-    names.append("introducer-suggestion" if intro else
-                 "client-suggestion" if situation_kind == "client" else f"{main}-suggestion")
+    names.append(suggestion_part(main, shown, reading))
     if proposes_meeting:
         names.append("decline-meeting")
     names.append("closing")
@@ -508,6 +294,7 @@ def compose_letter(
     context = introduction_context(original, own)
     intro = context.user_is_introducer
     shown = shown_situation(original, context)
+    reading = read_message(original)
     person = recipient or original.sender or Address("", "")
     sender = original.sender or person
     first = (signed_name(original) or first_name(sender.name, sender.addr)
@@ -526,6 +313,10 @@ def compose_letter(
         "your_email": user_address,
         "signature": signature_block(drafts),
         "situation": situation_lead(shown),
+        "context": situation_context(shown),
+        "request": plain_request(main, quotes[MAX_QUOTE_WORDS]),
+        "event": reading.event or "we met",
+        "mutual": reading.mutual or _INTRODUCER_FALLBACK,
         "introducer": context.introducer or _INTRODUCER_FALLBACK,
         "introduced_to": context.introduced_to or _INTRODUCED_TO_FALLBACK,
         "offense": OFFENSE_NAMES[main],
@@ -540,8 +331,8 @@ def compose_letter(
     fallback: Letter | None = None
     for (with_also, use_overrides), quote_words in product(modes, QUOTE_LENGTHS):
         values["ask"] = quotes[quote_words]
-        plan = _plan(templates, main, intro, with_also, use_overrides,
-                     situation_kind=shown.kind, proposes_meeting=meeting,
+        plan = _plan(templates, main, shown, reading, with_also, use_overrides,
+                     proposes_meeting=meeting,
                      wants_details=asks_for_contact_details(values["ask"]))
         sizes = [len(variants) for _, variants in plan.parts]
         starts = [_seed(key, name) % len(variants) for name, variants in plan.parts]
@@ -563,6 +354,7 @@ def compose_letter(
                 used_overrides=use_overrides and any(
                     name in templates.overridden for name, _ in plan.parts
                 ),
+                parts=tuple(name for name, _ in plan.parts),
             )
             if letter.fingerprint in avoid:
                 continue

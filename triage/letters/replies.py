@@ -36,16 +36,8 @@ from triage import paths
 from triage.config import Config, DraftsConfig
 from triage.decide.policy import Decision
 from triage.errors import DraftError
-from triage.letters.draft_text import (
-    Letter,
-    Templates,
-    builtin_templates,
-    clean_text,
-    compose_letter,
-    load_templates,
-    message_key,
-    strip_reply_prefixes,
-)
+from triage.letters.draft_templates import Templates, builtin_templates, clean_text, load_templates
+from triage.letters.draft_text import Letter, compose_letter, message_key, strip_reply_prefixes
 from triage.message.headers import Address
 from triage.message.parse import Message
 

@@ -1,5 +1,8 @@
 """Account passwords: the OS keyring first, then the account's `password_command`.
 
+The keyring also keeps the OAuth2 refresh token of an `auth = "oauth2"` account (under the key
+"NAME/oauth2", see `keyring_key`); `triage.oauth2.tokens` turns it into access tokens.
+
 Nothing here ever prompts. `triage login NAME` is the one place that asks for a password (and it
 stores it with `store_password`); every other command, and the daemon under systemd or launchd,
 either finds a password or fails at once with a `CredentialError` that names the fix.
@@ -82,22 +85,32 @@ def _fix_hint(account: Account) -> str:
     )
 
 
+def keyring_key(account: Account) -> str:
+    """The keyring entry of an account: its name, or "NAME/oauth2" for its refresh token (a
+    name cannot contain "/", and switching `auth` must not read one as the other)."""
+    return f"{account.name}/oauth2" if account.auth == "oauth2" else account.name
+
+
+def read_keyring(account: Account) -> tuple[Secret | None, str]:
+    """(what the keyring holds for `account` or None, why it could not be asked or "")."""
+    try:
+        stored = keyring.get_password(KEYRING_SERVICE, keyring_key(account))
+    except keyring.errors.NoKeyringError:
+        return None, "no OS keyring is available on this machine"
+    except Exception as exc:  # a backend's own failure (D-Bus, locked keychain, ...)
+        return None, f"the OS keyring failed ({type(exc).__name__}: {exc})"
+    return (Secret(stored, "keyring") if stored else None), ""
+
+
 def get_password(account: Account, *, timeout: float = PASSWORD_COMMAND_TIMEOUT) -> Secret:
     """The password of `account`: from the keyring, else from its `password_command`.
 
     Raises CredentialError naming the fix when there is none; never prompts.
     """
-    keyring_problem = ""
-    try:
-        stored = keyring.get_password(KEYRING_SERVICE, account.name)
-    except keyring.errors.NoKeyringError:
-        keyring_problem = "no OS keyring is available on this machine"
-    except Exception as exc:  # a backend's own failure (D-Bus, locked keychain, ...)
-        keyring_problem = f"the OS keyring failed ({type(exc).__name__}: {exc})"
-    else:
-        if stored:
-            log.debug("account %s: password from the keyring", account.name)
-            return Secret(stored, "keyring")
+    stored, keyring_problem = read_keyring(account)
+    if stored is not None:
+        log.debug("account %s: password from the keyring", account.name)
+        return stored
 
     if account.password_command:
         if keyring_problem:
@@ -115,15 +128,22 @@ def get_password(account: Account, *, timeout: float = PASSWORD_COMMAND_TIMEOUT)
 
 
 def run_password_command(account: Account, *, timeout: float = PASSWORD_COMMAND_TIMEOUT) -> str:
-    """Run the account's `password_command` via the shell; its first output line is the password.
+    """The first line the account's `password_command` prints (see `run_secret_command`)."""
+    return run_secret_command(account.password_command,
+                              f"password_command of account {account.name!r}", "password",
+                              timeout=timeout)
+
+
+def run_secret_command(command: str, what: str, noun: str, *,
+                       timeout: float = PASSWORD_COMMAND_TIMEOUT) -> str:
+    """Run a helper command via the shell; the first line it prints is the secret (`noun`).
 
     The command itself is never quoted in errors (it may embed a secret) and its standard output
     never appears anywhere but in the return value.
     """
-    what = f"password_command of account {account.name!r}"
     try:
         process = subprocess.Popen(
-            account.password_command,
+            command,
             shell=True,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -145,15 +165,15 @@ def run_password_command(account: Account, *, timeout: float = PASSWORD_COMMAND_
         # Nothing it printed is shown, stderr included: a helper may print the secret there.
         raise CredentialError(
             f"{what} failed with exit status {process.returncode} (what it printed is not shown, "
-            f"as it may hold the password: run the command in a shell to see why)"
+            f"as it may hold the {noun}: run the command in a shell to see why)"
         )
     try:
-        password = first_line.decode("utf-8")
+        secret = first_line.decode("utf-8")
     except UnicodeDecodeError:
         raise CredentialError(f"{what} printed something that is not UTF-8 text") from None
-    if not password:
-        raise CredentialError(f"{what} printed no password on its first line of output")
-    return password
+    if not secret:
+        raise CredentialError(f"{what} printed no {noun} on its first line of output")
+    return secret
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
@@ -164,6 +184,11 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
 
 
 def _no_keyring(account: Account) -> CredentialError:
+    if account.auth == "oauth2":
+        return CredentialError(
+            f"cannot keep the OAuth2 sign-in of account {account.name!r}: no OS keyring is "
+            f"available on this machine; set oauth2_command for account {account.name!r} to a "
+            "token helper instead")
     if account.password_command:
         return CredentialError(
             f"no OS keyring is available on this machine, and account {account.name!r} already "
@@ -181,15 +206,18 @@ def check_keyring(account: Account) -> None:
 
 
 def store_password(account: Account, password: Secret) -> None:
-    """Save the password of `account` in the OS keyring (service "triage", key = account name)."""
+    """Save the password (or OAuth2 refresh token) of `account` in the OS keyring (service
+    "triage", key: `keyring_key`)."""
     try:
-        keyring.set_password(KEYRING_SERVICE, account.name, password.reveal())
+        keyring.set_password(KEYRING_SERVICE, keyring_key(account), password.reveal())
     except keyring.errors.NoKeyringError:
         raise _no_keyring(account) from None
     except Exception as exc:
         message = _redact(str(exc), password.reveal())
+        what, helper = (("OAuth2 sign-in", "oauth2_command") if account.auth == "oauth2"
+                        else ("password", "password_command"))
         raise CredentialError(
-            f"cannot store the password of account {account.name!r}: the OS keyring "
+            f"cannot store the {what} of account {account.name!r}: the OS keyring "
             f"({keyring_backend_name()}) refused it ({type(exc).__name__}: {message}); set "
-            f"password_command for account {account.name!r} in the config instead"
+            f"{helper} for account {account.name!r} in the config instead"
         ) from None

@@ -711,6 +711,9 @@ def connect(
 
 def _login(client: IMAPClient, account: Account, password: Secret) -> None:
     # The revealed password is never bound to a local name here (see `connect`).
+    if account.auth == "oauth2":
+        _oauth2_login(client, account, password)
+        return
     if password.reveal().isascii() and account.username.isascii():
         if client.has_capability("LOGINDISABLED"):
             raise MailboxError(
@@ -726,6 +729,19 @@ def _login(client: IMAPClient, account: Account, password: Secret) -> None:
             f"characters and {account.host} does not offer AUTHENTICATE PLAIN to send them"
         )
     client.plain_login(account.username, password.reveal())
+
+
+def _oauth2_login(client: IMAPClient, account: Account, token: Secret) -> None:
+    """SASL OAUTHBEARER (RFC 7628) where offered, else XOAUTH2 (Google's and Microsoft's)."""
+    if client.has_capability("AUTH=OAUTHBEARER"):
+        client.oauthbearer_login(account.username, token.reveal())
+    elif client.has_capability("AUTH=XOAUTH2"):
+        client.oauth2_login(account.username, token.reveal())
+    else:
+        raise AuthenticationError(
+            f"account {account.name!r}: {account.host} offers neither AUTHENTICATE "
+            'OAUTHBEARER nor XOAUTH2, so it cannot sign in with OAuth2; use auth = "password"'
+        )
 
 
 def _reason(exc: BaseException) -> str:
@@ -756,13 +772,15 @@ def convert_error(
         reason = reason.replace(password.reveal(), "********")
 
     if isinstance(exc, LoginError):
-        # the fix depends on where the password came from
-        fix = (f"check what password_command for account {name!r} prints"
-               if password is not None and password.source == "password_command"
+        # the fix depends on where the password (or access token) came from
+        source = password.source if password is not None else ""
+        what = "the sign-in" if account.auth == "oauth2" else "the password"
+        fix = (f"check what {source} for account {name!r} prints"
+               if source in ("password_command", "oauth2_command")
                else f"`triage login {name}`")
         return AuthenticationError(
             f"account {name!r}: {account.host} rejected the login of {account.username!r}: "
-            f"{reason.rstrip('.')}; check the password ({fix})"
+            f"{reason.rstrip('.')}; check {what} ({fix})"
         )
     if isinstance(exc, ssl.SSLCertVerificationError):
         detail = str(exc.verify_message or reason).rstrip(".")

@@ -109,7 +109,8 @@ class Classifier:
         """Each row's named signals as computed (0..1), read back from the feature matrix."""
         first = self.inference.n_words + self.inference.n_chars
         values = x.dense_columns(first) / self.inference.signal_weight
-        return values.tolist()
+        rows: list[list[float]] = values.tolist()
+        return rows
 
     def _make_evidence(self, column: int, weight: float) -> Evidence:
         name = self.inference.feature_name(column)

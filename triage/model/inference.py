@@ -42,10 +42,11 @@ _WORDS = re.compile(r"\w\w+")
 
 def expit(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """The logistic function 1 / (1 + exp(-x)), which scipy.special.expit computes."""
-    result = np.negative(x, out=out)
+    result: np.ndarray = np.negative(x, out=out)
     np.exp(result, out=result)
     result += 1.0
-    return np.reciprocal(result, out=result)
+    np.reciprocal(result, out=result)
+    return result
 
 
 class IncompatibleModel(ModelError):

@@ -60,6 +60,10 @@ OFFER = phrases(
     "no pressure", "no worries if not", "feel free to (ignore|say no|pass)",
     "totally understand if", "(anything|something) i can do", "thought (you|this) might",
     "in case it's useful", "for what it's worth",
+    # an easy way out of the ask
+    "(totally|completely|fully) (understand|get it)", "(i|i'll) understand if",
+    "if (you're|you are) [too] busy", "if you('d| would) rather not", "if you prefer not",
+    "no problem if not", "if not no worries", "no worries at all",
 )
 THANKS = phrases("thank", "thanks", "grateful", "appreciate", "appreciated", "thx", "gracias",
                   "merci")
@@ -77,6 +81,8 @@ TEMPLATE = phrases(
     "mutually beneficial", "explore [potential|possible] (opportunities|collaboration)",
     "decision maker", "decision makers",
 )
+# An unfilled merge field ("Hi {{FirstName}}", "[Name]"): also what tells a letter
+# (triage.letters.draft_warmth) that the message went to many people.
 MERGE_FIELD = re.compile(
     r"\{\{|\}\}|\[(?:first ?name|name|company)\]|%[A-Z_]{3,}%|\{(?:first_?name|company|name)\}",
     re.I,

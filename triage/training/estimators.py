@@ -27,7 +27,7 @@ from triage.decide.offenses import OFFENSES, OffenseScores
 from triage.model.charngrams import CharNgramTfidf
 
 
-class HashedCharNgrams(TransformerMixin, BaseEstimator):
+class HashedCharNgrams(TransformerMixin, BaseEstimator):  # type: ignore[misc]  # untyped sklearn
     """TF-IDF over hashed byte n-grams of the first `max_chars` characters of each text."""
 
     def __init__(self, ngram_range: tuple[int, int] = (3, 5), bits: int = 20,
@@ -59,7 +59,8 @@ def probability_of_true(estimator: LogisticRegression | DummyClassifier,
     classes = list(estimator.classes_)
     if True not in classes:
         return np.zeros(x.shape[0])
-    return estimator.predict_proba(x)[:, classes.index(True)]
+    probabilities: np.ndarray = estimator.predict_proba(x)[:, classes.index(True)]
+    return probabilities
 
 
 class OffenseHead:
