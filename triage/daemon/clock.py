@@ -44,5 +44,5 @@ class Backoff:
     rng: random.Random = field(default_factory=random.Random, compare=False, repr=False)
 
     def delay(self, attempt: int) -> float:
-        ceiling = min(self.cap, self.base * (2 ** min(attempt, 30)))
+        ceiling = min(self.cap, self.base * 2.0 ** min(attempt, 30))
         return ceiling / 2 + self.rng.random() * ceiling / 2
