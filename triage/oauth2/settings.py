@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from triage.config import _Table
+    from triage.config.tables import Table
 
 PROVIDERS = ("google", "microsoft", "custom")
 _TENANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]{0,99}")
@@ -72,7 +72,7 @@ def _is_endpoint(value: str) -> bool:
     return url.scheme == "https" or (url.scheme == "http" and url.hostname in _LOOPBACK)
 
 
-def read_oauth2(table: _Table, auth: str) -> OAuth2Config | None:
+def read_oauth2(table: Table, auth: str) -> OAuth2Config | None:
     """The account's OAuth2 settings (None with auth = "password").
 
     Called last for an account table. Every key is read whatever `auth` says, so a misplaced
