@@ -46,7 +46,7 @@ def encode_arrays(arrays: dict[str, np.ndarray]) -> tuple[dict[str, Any], bytes]
         array = np.ascontiguousarray(arrays[name])
         array = array.astype(array.dtype.newbyteorder("<"), copy=False)
         if array.dtype.str not in _DTYPES:
-            raise ValueError(f"array {name} has dtype {array.dtype}, not a plain number type")
+            raise ModelError(f"array {name} has dtype {array.dtype}, not a plain number type")
         data = array.tobytes()
         index[name] = {"dtype": array.dtype.str, "shape": list(array.shape), "offset": offset,
                        "bytes": len(data)}
