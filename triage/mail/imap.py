@@ -32,8 +32,6 @@ account's `ca_file`); only `tls = "none"` with `allow_insecure = true` skips TLS
 from __future__ import annotations
 
 import logging
-import re
-import socket
 import ssl
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -43,7 +41,7 @@ from types import TracebackType
 from typing import Any
 
 from imapclient import IMAPClient
-from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
+from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 
 from triage.batching import chunks
 from triage.config import Account
@@ -54,6 +52,7 @@ from triage.errors import (
     TLSError,
 )
 from triage.mail.credentials import Secret
+from triage.mail.imap_errors import LIBRARY_ERRORS, convert_error, reason_of
 from triage.mail.message_ids import message_id_in
 from triage.mail.protocol import FetchedMessage, FolderStatus, LabelStyle, SpecialFolders
 
@@ -78,19 +77,6 @@ SENT_NAMES = ("Sent", "Sent Items", "Sent Messages", "Sent Mail", "INBOX.Sent", 
               "[Gmail]/Sent Mail")
 _CHANGES = {b"EXISTS", b"RECENT", b"EXPUNGE", b"FETCH", b"VANISHED"}
 
-# OpenSSL verify codes (X509_V_ERR_*): who issued the certificate is unknown, or its name is wrong.
-_X509_UNKNOWN_ISSUER = {2, 18, 19, 20, 21}
-_X509_HOSTNAME_MISMATCH = 62
-
-# OpenSSL reasons that mean "this port does not speak TLS the way we tried".
-_NOT_TLS_REASONS = {
-    "WRONG_VERSION_NUMBER",
-    "UNKNOWN_PROTOCOL",
-    "PACKET_LENGTH_TOO_LONG",
-    "RECORD_LAYER_FAILURE",
-    "HTTP_REQUEST",
-}
-
 
 def ssl_context(account: Account) -> ssl.SSLContext:
     """A verifying TLS context: the system trust store plus the account's `ca_file`, if any."""
@@ -101,13 +87,9 @@ def ssl_context(account: Account) -> ssl.SSLContext:
         except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
             raise TLSError(
                 f"account {account.name!r}: ca_file {str(account.ca_file)!r} could not be "
-                f"loaded as PEM certificates ({_reason(exc)})"
+                f"loaded as PEM certificates ({reason_of(exc)})"
             ) from None
     return context
-
-
-# What the library and the network raise; anything else is a bug and propagates as it is.
-_LIBRARY_ERRORS = (IMAPClientError, OSError, EOFError)
 
 
 class ImapSession:
@@ -592,7 +574,7 @@ class ImapSession:
                 self._selected = None
                 raise MailboxError(
                     f"account {self.account.name!r}: cannot open folder {folder!r} on "
-                    f"{self.account.host}: {_reason(exc)}") from None
+                    f"{self.account.host}: {reason_of(exc)}") from None
         self._selected, self._selected_rw = folder, rw
         if rw and self._permanent_keywords is None:
             self._permanent_keywords = _allows_keywords(response)
@@ -648,7 +630,7 @@ class ImapSession:
         """Turn any library or socket error raised inside the block into a MailboxError."""
         try:
             yield
-        except _LIBRARY_ERRORS as exc:
+        except LIBRARY_ERRORS as exc:
             converted = convert_error(exc, self.account, action, self._timeout)
             if isinstance(converted, ConnectionLostError):
                 self._closed = True
@@ -702,7 +684,7 @@ def connect(
         if client is not None:
             with suppress(Exception):
                 client.shutdown()
-        if isinstance(exc, _LIBRARY_ERRORS):
+        if isinstance(exc, LIBRARY_ERRORS):
             # `from None`: the library frames below hold the password as a plain string, so
             # they stay out of any traceback rendering that shows local variables.
             raise convert_error(exc, account, action, timeout, password) from None
@@ -743,101 +725,6 @@ def _oauth2_login(client: IMAPClient, account: Account, token: Secret) -> None:
             'OAUTHBEARER nor XOAUTH2, so it cannot sign in with OAuth2; use auth = "password"'
         )
 
-
-def _reason(exc: BaseException) -> str:
-    """A short, single-line description of a library exception."""
-    if isinstance(exc, ssl.SSLError) and getattr(exc, "reason", None):
-        return str(exc.reason)
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
-    text = str(exc) or type(exc).__name__
-    # imaplib wraps server text as bytes reprs: "b'[AUTHENTICATIONFAILED] Authentication failed.'"
-    text = re.sub(r"""\bb(['"])(.*?)\1""", r"\2", text)
-    text = "".join(ch if ch.isprintable() else " " for ch in text)
-    return text.strip()[:300]
-
-
-def convert_error(
-    exc: BaseException,
-    account: Account,
-    action: str,
-    timeout: float,
-    password: Secret | None = None,
-) -> MailboxError:
-    """The project's error for a library/socket exception raised while talking to `account`."""
-    name = account.name
-    where = f"{account.host}:{account.port}"
-    reason = _reason(exc)
-    if password is not None and password.reveal():
-        reason = reason.replace(password.reveal(), "********")
-
-    if isinstance(exc, LoginError):
-        # the fix depends on where the password (or access token) came from
-        source = password.source if password is not None else ""
-        what = "the sign-in" if account.auth == "oauth2" else "the password"
-        fix = (f"check what {source} for account {name!r} prints"
-               if source in ("password_command", "oauth2_command")
-               else f"`triage login {name}`")
-        return AuthenticationError(
-            f"account {name!r}: {account.host} rejected the login of {account.username!r}: "
-            f"{reason.rstrip('.')}; check {what} ({fix})"
-        )
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        detail = str(exc.verify_message or reason).rstrip(".")
-        if exc.verify_code == _X509_HOSTNAME_MISMATCH:
-            hint = (
-                f"set host for account {name!r} to a name the certificate lists (the name "
-                "your provider documents for IMAP)"
-            )
-        elif exc.verify_code in _X509_UNKNOWN_ISSUER:
-            hint = (
-                "if the server uses its own certificate authority, set ca_file for account "
-                f"{name!r} to that CA's certificate"
-            )
-        else:
-            hint = "the server's certificate must be fixed (or its clock, or this machine's)"
-        return TLSError(
-            f"account {name!r}: the TLS certificate of {where} is not trusted ({detail}); {hint}"
-        )
-    if isinstance(exc, ssl.SSLEOFError | ssl.SSLZeroReturnError):
-        # The peer closed the TLS connection (a server restart, an idle timeout): retryable.
-        return ConnectionLostError(
-            f"account {name!r}: {where} closed the connection during {action}: {reason}"
-        )
-    if isinstance(exc, ssl.SSLError):
-        hint = ""
-        if str(getattr(exc, "reason", "")) in _NOT_TLS_REASONS:
-            hint = (
-                f"; does port {account.port} speak TLS from the start? Port 993 uses "
-                'tls = "implicit", port 143 tls = "starttls"'
-            )
-        return TLSError(f"account {name!r}: TLS with {where} failed ({reason}){hint}")
-    if isinstance(exc, socket.gaierror):
-        return ConnectionLostError(
-            f"account {name!r}: cannot resolve the host name {account.host!r} ({reason})"
-        )
-    if isinstance(exc, TimeoutError):
-        hint = ""
-        if account.port == 993 and account.tls != "implicit":
-            hint = '; port 993 normally needs tls = "implicit"'
-        return ConnectionLostError(
-            f"account {name!r}: {where} did not answer within {timeout:g} s during {action}{hint}"
-        )
-    if isinstance(exc, ConnectionRefusedError):
-        return ConnectionLostError(f"account {name!r}: {where} refused the connection")
-    if isinstance(exc, OSError):
-        return ConnectionLostError(
-            f"account {name!r}: the connection to {where} failed during {action}: {reason}"
-        )
-    if isinstance(exc, IMAPClientAbortError):
-        return ConnectionLostError(
-            f"account {name!r}: {where} closed the connection during {action}: {reason}"
-        )
-    if isinstance(exc, IMAPClientError):
-        return MailboxError(f"account {name!r}: {action} failed on {where}: {reason}")
-    return MailboxError(
-        f"account {name!r}: unexpected {type(exc).__name__} during {action} on {where}: {reason}"
-    )
 
 
 # --------------------------------------------------------------------------- response helpers
