@@ -34,14 +34,13 @@ from __future__ import annotations
 import logging
 import ssl
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import suppress
 from datetime import date
-from types import TracebackType
 from typing import Any
 
 from imapclient import IMAPClient
-from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
+from imapclient.exceptions import IMAPClientError
 
 from triage.batching import chunks
 from triage.config import Account
@@ -52,9 +51,10 @@ from triage.errors import (
     TLSError,
 )
 from triage.mail.credentials import Secret
+from triage.mail.imap_core import ImapCore, as_int, as_text
 from triage.mail.imap_errors import LIBRARY_ERRORS, convert_error, reason_of
 from triage.mail.message_ids import message_id_in
-from triage.mail.protocol import FetchedMessage, FolderStatus, LabelStyle, SpecialFolders
+from triage.mail.protocol import FetchedMessage, FolderStatus, SpecialFolders
 
 log = logging.getLogger(__name__)
 # imapclient reports routine events ("Connection closed") at INFO and the whole protocol at
@@ -92,104 +92,17 @@ def ssl_context(account: Account) -> ssl.SSLContext:
     return context
 
 
-class ImapSession:
+class ImapSession(ImapCore):
     """A logged-in connection to one account's IMAP server.
 
-    Use it as a context manager, or call `logout()` when done. The daemon work extends this
-    class with folder, fetch, IDLE, label and draft operations, each wrapped in `_converting`.
+    Use it as a context manager, or call `logout()` when done. `ImapCore` holds the connection's
+    state; this class adds the folder, fetch, IDLE, label and draft operations, each wrapped in
+    `_converting`.
     """
 
-    def __init__(
-        self, account: Account, client: IMAPClient, timeout: float, *, readonly: bool = False
-    ) -> None:
-        self.account = account
-        self.readonly = readonly
-        self.body_bytes = FETCH_BODY_BYTES
-        self._client = client
-        self._timeout = timeout
-        self._closed = False
-        self._selected: str | None = None
-        self._selected_rw = False
-        self._permanent_keywords: bool | None = None
-        self._folders: list[tuple[tuple[str, ...], str, str]] | None = None
-        self._existing_folders: set[str] = set()
-        self._special: SpecialFolders | None = None
-        self._known_next: dict[str, int] = {}  # folder -> first UID not yet reported to caller
-        self._opened_modseq: dict[str, int] = {}  # folder -> HIGHESTMODSEQ at open_folder
-        # label folder -> (its STATUS, the Message-IDs in it): see `read_labels`
-        self._label_folders: dict[str, tuple[tuple[int | None, ...], set[str]]] = {}
-        with self._converting("CAPABILITY"):
-            raw = client.capabilities()
-        self.capabilities: frozenset[str] = frozenset(
-            c.decode("ascii", "replace").upper() if isinstance(c, bytes) else str(c).upper()
-            for c in raw
-        )
-        self._condstore = False
-        if self.has_capability("CONDSTORE") and self.has_capability("ENABLE"):
-            with self._converting("ENABLE CONDSTORE"), suppress(IMAPClientError):
-                client.enable("CONDSTORE")
-                self._condstore = True
-
-    def __repr__(self) -> str:
-        a = self.account
-        state = "closed" if self._closed else "open"
-        return f"<ImapSession {a.name!r} {a.username}@{a.host}:{a.port} {state}>"
-
-    def __enter__(self) -> ImapSession:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.logout()
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    @property
-    def tls_version(self) -> str | None:
-        """The negotiated TLS version ("TLSv1.3", ...), or None on an unencrypted connection."""
-        sock = self._client.socket()
-        return sock.version() if isinstance(sock, ssl.SSLSocket) else None
-
-    def has_capability(self, name: str) -> bool:
-        return name.upper() in self.capabilities
-
-    def noop(self) -> None:
-        """Ask the server for pending updates; proves the connection is alive."""
-        with self._converting("NOOP"):
-            self._client.noop()
+    body_bytes = FETCH_BODY_BYTES
 
     # ------------------------------------------------------------------ the Mailbox protocol
-
-    @property
-    def is_gmail(self) -> bool:
-        return self.has_capability("X-GM-EXT-1")
-
-    @property
-    def can_idle(self) -> bool:
-        return self.has_capability("IDLE")
-
-    @property
-    def label_style(self) -> LabelStyle:
-        """Gmail labels, keywords or folders: the account's `labels`, else by capability."""
-        if self.account.labels != "auto":
-            return self.account.labels
-        if self.is_gmail:
-            return "gmail"
-        if self._permanent_keywords is None:
-            # PERMANENTFLAGS comes with a read-write SELECT (EXAMINE reports none at all).
-            # Selecting changes nothing in the mailbox.
-            folder = self.account.folders[0] if self.account.folders else "INBOX"
-            with self._converting(f"SELECT {folder}"):
-                response = self._client.select_folder(folder, readonly=False)
-            self._selected, self._selected_rw = folder, True
-            self._permanent_keywords = _allows_keywords(response)
-        return "keywords" if self._permanent_keywords else "folders"
 
     def special_folders(self) -> SpecialFolders:
         """Drafts and Sent: SPECIAL-USE attributes first, then Gmail's and the usual names."""
@@ -214,8 +127,8 @@ class ImapSession:
         UIDVALIDITY and UIDNEXT from every server.
         """
         response = self._select(folder, force=True)
-        uidvalidity = _int(response.get(b"UIDVALIDITY"))
-        uidnext = _int(response.get(b"UIDNEXT"))
+        uidvalidity = as_int(response.get(b"UIDVALIDITY"))
+        uidnext = as_int(response.get(b"UIDNEXT"))
         if uidvalidity is None:
             raise MailboxError(f"account {self.account.name!r}: the server gave no UIDVALIDITY "
                                f"for {folder!r}")
@@ -224,7 +137,7 @@ class ImapSession:
                 uids = self._client.search(["ALL"])
             uidnext = max(uids, default=0) + 1
         self._known_next[folder] = uidnext
-        highestmodseq = _int(response.get(b"HIGHESTMODSEQ"))
+        highestmodseq = as_int(response.get(b"HIGHESTMODSEQ"))
         if highestmodseq is not None:
             self._opened_modseq[folder] = highestmodseq
         return FolderStatus(uidvalidity=uidvalidity, uidnext=uidnext, highestmodseq=highestmodseq)
@@ -263,8 +176,8 @@ class ImapSession:
                 fetched.append(FetchedMessage(
                     uid=uid,
                     raw=header + text,
-                    flags=frozenset(_text(f) for f in data.get(b"FLAGS", ())),
-                    labels=frozenset(_text(label) for label in data.get(b"X-GM-LABELS", ())),
+                    flags=frozenset(as_text(f) for f in data.get(b"FLAGS", ())),
+                    labels=frozenset(as_text(label) for label in data.get(b"X-GM-LABELS", ())),
                 ))
         return fetched
 
@@ -292,9 +205,6 @@ class ImapSession:
             raise MailboxError(f"account {self.account.name!r}: read-only session, no APPEND")
         with self._converting(f"APPEND {folder}"):
             self._client.append(folder, raw, flags=tuple(flags))
-
-    def close(self) -> None:
-        self.logout()
 
     # ------------------------------------------------------------------ optional protocols
 
@@ -355,7 +265,7 @@ class ImapSession:
                 response = self._client.fetch(chunk, [item], modifiers=modifiers)
             for uid, data in response.items():
                 values = data.get(item.encode(), ())
-                result[int(uid)] = frozenset(_text(v) for v in values) & known
+                result[int(uid)] = frozenset(as_text(v) for v in values) & known
         return result
 
     def _folder_labels(self, folder: str, uids: list[int], names: Sequence[str],
@@ -385,7 +295,7 @@ class ImapSession:
             items.append(b"HIGHESTMODSEQ")  # a copy marked \Deleted changes only this
         with self._converting(f"STATUS {name}"):
             status = self._client.folder_status(name, items)
-        key = tuple(_int(status.get(i)) for i in items)
+        key = tuple(as_int(status.get(i)) for i in items)
         cached = self._label_folders.get(name)
         if cached is not None and cached[0] == key:
             return cached[1]
@@ -436,7 +346,7 @@ class ImapSession:
                     if b"BYE" in response[:1]:
                         raise ConnectionLostError(
                             f"account {self.account.name!r}: {self.account.host} ended the "
-                            f"connection during IDLE: {_text(response[-1])}")
+                            f"connection during IDLE: {as_text(response[-1])}")
                     if any(item in _CHANGES for item in response[:2] if isinstance(item, bytes)):
                         changed = True
                 if not responses and time.monotonic() - started < step * 0.9:
@@ -528,17 +438,6 @@ class ImapSession:
                 return delim, prefix
         return delimiter, prefix
 
-    def _list_folders(self) -> list[tuple[tuple[str, ...], str, str]]:
-        if self._folders is None:
-            with self._converting("LIST"):
-                listed = self._client.list_folders()
-            self._folders = [
-                (tuple(_text(f) for f in flags), _text(delim) if delim else "", str(name))
-                for flags, delim, name in listed
-            ]
-            self._existing_folders = {name for _f, _d, name in self._folders}
-        return self._folders
-
     def _ensure_folder(self, name: str) -> None:
         self._list_folders()
         if name in self._existing_folders:
@@ -557,33 +456,6 @@ class ImapSession:
             with self._converting(f"SUBSCRIBE {name}"), suppress(IMAPClientError):
                 self._client.subscribe_folder(name)
         self._existing_folders.add(name)
-
-    def _select(self, folder: str, *, writable: bool = False,
-                force: bool = False) -> dict[bytes, Any]:
-        """Make `folder` the selected one; read-write when labels will be written into it."""
-        rw = not self.readonly and (writable or self._selected_rw or self._wants_rw())
-        if not force and self._selected == folder and (self._selected_rw or not rw):
-            return {}
-        command = "SELECT" if rw else "EXAMINE"
-        with self._converting(f"{command} {folder}"):
-            try:
-                response: dict[bytes, Any] = self._client.select_folder(folder, readonly=not rw)
-            except IMAPClientError as exc:
-                if isinstance(exc, IMAPClientAbortError):
-                    raise
-                self._selected = None
-                raise MailboxError(
-                    f"account {self.account.name!r}: cannot open folder {folder!r} on "
-                    f"{self.account.host}: {reason_of(exc)}") from None
-        self._selected, self._selected_rw = folder, rw
-        if rw and self._permanent_keywords is None:
-            self._permanent_keywords = _allows_keywords(response)
-        return response
-
-    def _wants_rw(self) -> bool:
-        # Keywords and Gmail labels are written into the selected folder, so open it read-write
-        # from the start instead of switching from EXAMINE to SELECT before every STORE.
-        return self.account.labels in ("auto", "keywords", "gmail") and not self.readonly
 
     def _search_header(self, folder: str, header: str,
                        values: Sequence[str]) -> dict[int, str]:
@@ -612,29 +484,6 @@ class ImapSession:
         self._select(folder)
         with self._converting(f"COPY {folder}"):
             self._client.copy(todo, target)
-
-    def logout(self) -> None:
-        """Log out and close the connection. Never raises: a dead connection is closed anyway."""
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            self._client.logout()
-        except Exception as exc:
-            log.debug("account %s: logout failed (%s); closing", self.account.name, exc)
-            with suppress(Exception):
-                self._client.shutdown()
-
-    @contextmanager
-    def _converting(self, action: str) -> Iterator[None]:
-        """Turn any library or socket error raised inside the block into a MailboxError."""
-        try:
-            yield
-        except LIBRARY_ERRORS as exc:
-            converted = convert_error(exc, self.account, action, self._timeout)
-            if isinstance(converted, ConnectionLostError):
-                self._closed = True
-            raise converted from exc
 
 
 def connect(
@@ -726,25 +575,7 @@ def _oauth2_login(client: IMAPClient, account: Account, token: Secret) -> None:
         )
 
 
-
 # --------------------------------------------------------------------------- response helpers
-
-
-def _text(value: object) -> str:
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return str(value)
-
-
-def _int(value: object) -> int | None:
-    if isinstance(value, (list, tuple)):
-        value = value[0] if value else None
-    if isinstance(value, bytes):
-        value = value.decode("ascii", "replace")
-    try:
-        return int(value) if value is not None else None  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        return None
 
 
 def _body(data: dict[bytes, Any], prefix: bytes) -> bytes:
@@ -755,11 +586,6 @@ def _body(data: dict[bytes, Any], prefix: bytes) -> bytes:
                 return b""
             return value if isinstance(value, bytes) else str(value).encode()
     return b""
-
-
-def _allows_keywords(select_response: dict[bytes, Any]) -> bool:
-    permanent = select_response.get(b"PERMANENTFLAGS") or ()
-    return any(_text(flag) == "\\*" for flag in permanent)
 
 
 def _first_present(candidates: Iterable[str], names: set[str]) -> str:
