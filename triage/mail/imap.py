@@ -1,24 +1,28 @@
-"""The IMAP adapter, built on imapclient.
+"""The IMAP adapter, built on imapclient: its public face, and connecting and signing in.
 
-`connect()` opens and authenticates a connection; the `ImapSession` it returns implements the
-`triage.mailbox.Mailbox` protocol (plus the optional `Watchable` and `HeaderSearch` ones):
+`connect()` opens a connection, secures it and signs in (LOGIN or SASL PLAIN with a password,
+OAUTHBEARER or XOAUTH2 with an OAuth2 access token); the `ImapSession` it returns implements the
+`triage.mail.protocol.Mailbox` protocol (plus the optional `Watchable` and `HeaderSearch` ones).
+The session is put together from one module per responsibility:
 
 - label style by capability: `X-GM-EXT-1` -> Gmail labels (`X-GM-LABELS`); `\\*` in the
   PERMANENTFLAGS of a read-write SELECT -> keywords; otherwise copies into folders. The
-  account's `labels` setting overrides the detection.
+  account's `labels` setting overrides the detection (`imap_core`, with the session's state).
 - fetching is `BODY.PEEK[HEADER]` plus the first `FETCH_BODY_BYTES` of `BODY.PEEK[TEXT]`, in
   batches, so nothing ever becomes \\Seen; folders are opened with SELECT only when labels are
-  written into them (keywords and Gmail labels need it), with EXAMINE in read-only sessions.
+  written into them (keywords and Gmail labels need it), with EXAMINE in read-only sessions
+  (`imap_reading`).
 - keywords are set with `UID STORE +FLAGS.SILENT`, Gmail labels with `+X-GM-LABELS.SILENT`,
   folder labels with `UID COPY` into a folder created on first use, skipping messages whose
-  Message-ID the folder already holds (so a copy is made once, even after a crash).
+  Message-ID the folder already holds (so a copy is made once, even after a crash)
+  (`imap_labels`).
 - drafts are added with APPEND; Drafts and Sent are found by SPECIAL-USE (`\\Drafts`,
-  `\\Sent`), Gmail's `[Gmail]/...` names, or the usual names.
+  `\\Sent`), Gmail's `[Gmail]/...` names, or the usual names (`imap_drafts`).
 - `wait()` is IDLE (re-issued by the caller at least every `idle_refresh_minutes`), or a plain
-  sleep on servers without IDLE.
+  sleep on servers without IDLE (`imap_reading`).
 
-imapclient, imaplib, ssl and socket exceptions are converted here, at the boundary, into the
-project's own errors:
+imapclient, imaplib, ssl and socket exceptions are converted at the boundary (`imap_errors`),
+into the project's own errors:
 
 - the server rejected the login -> `AuthenticationError` (raised at once, never retried)
 - the certificate is not trusted, or TLS failed -> `TLSError` naming the host and `ca_file`
@@ -33,7 +37,6 @@ from __future__ import annotations
 
 import logging
 import ssl
-from collections.abc import Iterable
 from contextlib import suppress
 
 from imapclient import IMAPClient
@@ -45,9 +48,9 @@ from triage.errors import (
     TLSError,
 )
 from triage.mail.credentials import Secret
+from triage.mail.imap_drafts import DraftWriting
 from triage.mail.imap_errors import LIBRARY_ERRORS, convert_error, reason_of
 from triage.mail.imap_labels import LabelWriting
-from triage.mail.protocol import SpecialFolders
 
 log = logging.getLogger(__name__)
 # imapclient reports routine events ("Connection closed") at INFO and the whole protocol at
@@ -55,12 +58,6 @@ log = logging.getLogger(__name__)
 logging.getLogger("imapclient").setLevel(logging.WARNING)
 
 DEFAULT_TIMEOUT = 30.0  # seconds, for connecting and for each command's reply
-
-GMAIL_DRAFTS = "[Gmail]/Drafts"
-GMAIL_SENT = "[Gmail]/Sent Mail"
-DRAFTS_NAMES = ("Drafts", "INBOX.Drafts", "INBOX/Drafts", "Draft", "[Gmail]/Drafts")
-SENT_NAMES = ("Sent", "Sent Items", "Sent Messages", "Sent Mail", "INBOX.Sent", "INBOX/Sent",
-              "[Gmail]/Sent Mail")
 
 
 def ssl_context(account: Account) -> ssl.SSLContext:
@@ -77,42 +74,14 @@ def ssl_context(account: Account) -> ssl.SSLContext:
     return context
 
 
-class ImapSession(LabelWriting):
-    """A logged-in connection to one account's IMAP server.
+class ImapSession(LabelWriting, DraftWriting):
+    """A logged-in connection to one account's IMAP server: the `Mailbox` protocol, plus
+    `Watchable` (IDLE) and `HeaderSearch`.
 
     Use it as a context manager, or call `logout()` when done. `ImapCore` holds the connection's
-    state; this class adds the folder, fetch, IDLE, label and draft operations, each wrapped in
-    `_converting`.
+    state; `FolderReading`, `LabelWriting` and `DraftWriting` add the operations, each wrapped
+    in `_converting`.
     """
-
-    # ------------------------------------------------------------------ the Mailbox protocol
-
-    def special_folders(self) -> SpecialFolders:
-        """Drafts and Sent: SPECIAL-USE attributes first, then Gmail's and the usual names."""
-        if self._special is None:
-            folders = self._list_folders()
-            by_flag: dict[str, str] = {}
-            names = {name for _flags, _delim, name in folders}
-            for flags, _delim, name in folders:
-                for flag in flags:
-                    by_flag.setdefault(flag.lower(), name)
-            drafts = by_flag.get("\\drafts") or _first_present(
-                (GMAIL_DRAFTS,) if self.is_gmail else DRAFTS_NAMES, names)
-            sent = by_flag.get("\\sent") or _first_present(
-                (GMAIL_SENT,) if self.is_gmail else SENT_NAMES, names)
-            self._special = SpecialFolders(drafts=drafts, sent=sent)
-        return self._special
-
-    def append(self, folder: str, raw: bytes, flags: Iterable[str]) -> None:
-        """APPEND a message (only ever a draft) with these flags."""
-        if self.readonly:
-            raise MailboxError(f"account {self.account.name!r}: read-only session, no APPEND")
-        with self._converting(f"APPEND {folder}"):
-            self._client.append(folder, raw, flags=tuple(flags))
-
-    # ------------------------------------------------------------------ optional protocols
-
-    # ------------------------------------------------------------------ helpers
 
 
 def connect(
@@ -205,13 +174,5 @@ def _oauth2_login(client: IMAPClient, account: Account, token: Secret) -> None:
 
 
 # --------------------------------------------------------------------------- response helpers
-
-
-def _first_present(candidates: Iterable[str], names: set[str]) -> str:
-    lowered = {name.lower(): name for name in names}
-    for candidate in candidates:
-        if candidate.lower() in lowered:
-            return lowered[candidate.lower()]
-    return ""
 
 
