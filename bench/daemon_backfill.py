@@ -50,7 +50,8 @@ from certs import TestCA  # noqa: E402
 from dovecot import DovecotServer, TestAccount, find_binary  # noqa: E402
 from imapclient import IMAPClient  # noqa: E402
 
-from triage.mail.imap import FETCH_BODY_BYTES, ssl_context  # noqa: E402
+from triage.mail.imap import ssl_context  # noqa: E402
+from triage.mail.imap_reading import FETCH_BODY_BYTES  # noqa: E402
 from triage.model.classifier import shipped_model_path  # noqa: E402
 from triage.model.modelfile import read_metadata  # noqa: E402
 

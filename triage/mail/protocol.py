@@ -1,8 +1,8 @@
 """Mailbox adapters: where messages come from and where labels and drafts go.
 
 `Mailbox` is the protocol the daemon, the demo and the tests program against. Two backends
-implement it: `triage.mail.imap` (imapclient; no imapclient type or exception leaves that
-module, so the rest of triage only sees its own values and the `TriageError` tree) and
+implement it: `triage.mail.imap` (imapclient; no imapclient type or exception leaves it and
+its `imap_*` modules, so the rest of triage only sees its own values and the `TriageError` tree) and
 `triage.mail.maildir` (the embedded demo, and people who sync with mbsync/offlineimap).
 
 Every method is safe by construction: fetching never sets \\Seen (BODY.PEEK), nothing deletes,
