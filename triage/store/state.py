@@ -12,13 +12,10 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
-from contextlib import AbstractContextManager
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from triage.batching import chunks
-from triage.errors import StateError
 from triage.store.records import (
     Activity,
     DraftPlan,
@@ -28,49 +25,19 @@ from triage.store.records import (
     LedgerRow,
     ledger_row,
 )
-from triage.store.schema import connect, db_path, format_ts, migrate, parse_ts, transaction
+from triage.store.schema import Database, format_ts, migrate, parse_ts
 
 SQL_CHUNK = 500  # ids per IN (...) list, well under SQLite's parameter limit
 
 
-class State:
+class State(Database):
     """One connection to the state database. Not shared between threads: open one per thread."""
 
-    def __init__(self, path: Path, *, readonly: bool = False) -> None:
-        self.path = Path(path)
-        self.readonly = readonly
-        try:
-            self._db = connect(self.path, readonly=readonly)
-            if not readonly:
-                self._db.execute("PRAGMA synchronous = NORMAL")
-            self._db.execute("PRAGMA foreign_keys = ON")
-            migrate(self._db, self.path, readonly=readonly)
-        except sqlite3.Error as exc:
-            raise StateError(f"state database {self.path}: {exc}") from None
-
-    @classmethod
-    def open(cls, state_dir: Path, *, readonly: bool = False) -> State:
-        return cls(db_path(state_dir), readonly=readonly)
-
-    def close(self) -> None:
-        self._db.close()
-
-    def __enter__(self) -> State:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    # -- plumbing
-
-    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
-        return transaction(self._db, self.path, readonly=self.readonly)
-
-    def _query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[sqlite3.Row]:
-        try:
-            return self._db.execute(sql, params).fetchall()
-        except sqlite3.Error as exc:
-            raise StateError(f"state database {self.path}: {exc}") from None
+    def _setup(self) -> None:
+        if not self.readonly:
+            self._db.execute("PRAGMA synchronous = NORMAL")
+        self._db.execute("PRAGMA foreign_keys = ON")
+        migrate(self._db, self.path, readonly=self.readonly)
 
     # -- folders
 
