@@ -43,6 +43,7 @@ from triage.errors import StateError
 SCHEMA_VERSION = 2
 DB_NAME = "triage.sqlite3"
 BUSY_TIMEOUT_MS = 10_000
+SQL_CHUNK = 500  # ids per IN (...) list, well under SQLite's parameter limit
 
 SCHEMA = """
 CREATE TABLE folders (
