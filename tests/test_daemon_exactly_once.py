@@ -20,8 +20,10 @@ import pytest
 from daemon_support import mixed_mail
 
 from triage.config import DraftsConfig, LabelNames
+from triage.daemon.dry_run import open_state
 from triage.daemon.folder import FolderProcessor, process_folder
 from triage.daemon.options import Options
+from triage.daemon.outcomes import FolderReport
 from triage.daemon.parts import FolderParts
 from triage.errors import MailboxError
 from triage.mail.maildir import MaildirMailbox
@@ -33,6 +35,8 @@ from triage.store.state import State
 USER = "sam@example.org"
 DRAFTS = DraftsConfig(daily_cap=1000, addresses=(USER,), from_name="Sam Reader")
 LABELS = LabelNames()
+OPTIONS = Options(account="local", labels=LABELS, drafts=DRAFTS, user_address=USER,
+                  user_addresses=frozenset({USER}), backfill_days=None, progress=False)
 
 
 class Crash(BaseException):
@@ -74,9 +78,14 @@ def build(root: Path, count: int = 10) -> MaildirMailbox:
     return mailbox
 
 
-def run(mailbox: Any, classifier: Classifier, state_dir: Path) -> Any:
-    return process_folder(mailbox, "INBOX", classifier, state_dir, account="local",
-                          labels=LABELS, drafts=DRAFTS, user_address=USER)
+def run(mailbox: Any, classifier: Classifier, state_dir: Path, folder: str = "INBOX",
+        options: Options = OPTIONS) -> FolderReport:
+    """One catch-up as `triage demo` makes it, the state directory opened for it."""
+    state = open_state(state_dir, dry_run=options.dry_run)
+    try:
+        return process_folder(FolderParts(mailbox, state, classifier), options, folder)
+    finally:
+        state.close()
 
 
 def copies(mailbox: MaildirMailbox, folder: str) -> Counter[str]:
@@ -159,8 +168,7 @@ def test_a_deleted_draft_is_never_written_again(tmp_path: Path,
     mailbox.create_folder("Networking")
     for raw in mixed_mail(10):
         mailbox.append("Networking", raw, ())
-    process_folder(mailbox, "Networking", daemon_classifier, tmp_path / "state",
-                   account="local", labels=LABELS, drafts=DRAFTS, user_address=USER)
+    run(mailbox, daemon_classifier, tmp_path / "state", "Networking")
     run(mailbox, daemon_classifier, tmp_path / "state")
     assert mailbox.search("Drafts") == []
 
@@ -177,12 +185,10 @@ def test_stop_between_drafts_leaves_the_rest_for_the_next_run(
             appended += 1
             self.inner.append(folder, raw, flags)
 
-    options = Options(account="local", labels=LABELS, drafts=DRAFTS, user_address=USER,
-                      user_addresses=frozenset({USER}), backfill_days=None, progress=False)
     with State.open(tmp_path / "state") as state:
         processor = FolderProcessor(FolderParts(CountingMailbox(mailbox, 0), state,
                                                 daemon_classifier,
-                                                should_stop=lambda: appended >= 1), options)
+                                                should_stop=lambda: appended >= 1), OPTIONS)
         report = processor.process("INBOX")
         assert not report.complete
         assert appended == 1
@@ -210,9 +216,8 @@ def test_a_failed_draft_gives_its_place_under_the_daily_cap_to_the_next(
                 raise MailboxError("APPEND refused: over quota")
             self.inner.append(folder, raw, flags)
 
-    report = process_folder(RefusingFirstDraft(mailbox, 0), "INBOX", daemon_classifier,
-                            tmp_path / "state", account="local", labels=LABELS,
-                            drafts=replace(DRAFTS, daily_cap=2), user_address=USER)
+    report = run(RefusingFirstDraft(mailbox, 0), daemon_classifier, tmp_path / "state",
+                 options=replace(OPTIONS, drafts=replace(DRAFTS, daily_cap=2)))
     assert refused == 1
     assert len(mailbox.search("Drafts")) == 2
     assert sum("daily cap" in o.note for o in report.outcomes) == wanted - 3
@@ -223,8 +228,8 @@ def test_a_failed_draft_gives_its_place_under_the_daily_cap_to_the_next(
 def test_a_dry_run_changes_nothing(tmp_path: Path, daemon_classifier: Classifier) -> None:
     mailbox = build(tmp_path)
     before = sorted(p.name for p in (mailbox.folder_path("INBOX") / "new").iterdir())
-    report = process_folder(mailbox, "INBOX", daemon_classifier, tmp_path / "state",
-                            labels=LABELS, drafts=DRAFTS, user_address=USER, dry_run=True)
+    report = run(mailbox, daemon_classifier, tmp_path / "state",
+                 options=replace(OPTIONS, dry_run=True))
     assert report.processed == 10 and {o.status for o in report.outcomes} == {"dry-run"}
     assert all(o.message is not None and o.decision is not None for o in report.outcomes)
     assert sorted(p.name for p in (mailbox.folder_path("INBOX") / "new").iterdir()) == before

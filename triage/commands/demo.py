@@ -27,13 +27,16 @@ from triage.commands.common import add_model_argument
 from triage.commands.render import DECISION_FLEXIBLE, DECISION_HEADERS, decision_row, table
 from triage.config import DraftsConfig, LabelNames, LabelSet
 from triage.daemon.folder import process_folder
+from triage.daemon.options import Options
 from triage.daemon.outcomes import FolderReport
+from triage.daemon.parts import FolderParts
 from triage.decide.policy import Decision, DraftPolicy
 from triage.errors import MailboxError
 from triage.mail.maildir import MaildirMailbox
 from triage.mail.maildir_files import flags_of
 from triage.message.parse import Message, parse_message
 from triage.model.classifier import Classifier
+from triage.store.state import State
 
 USER_NAME = "Alex Rivera"
 USER_ADDRESS = "alex@example.org"
@@ -246,8 +249,11 @@ def run(args: argparse.Namespace) -> int:
         mailbox.create_folder("Sent")
         new_messages = deliver_samples(mailbox)
         # The daemon's own folder processing: the same code path as `triage run`.
-        result = process_folder(mailbox, INBOX, classifier, base / STATE, account=ACCOUNT,
-                                labels=LabelNames(), drafts=drafts, user_address=USER_ADDRESS)
+        options = Options(account=ACCOUNT, labels=LabelNames(), drafts=drafts,
+                          user_address=USER_ADDRESS, user_addresses=frozenset({USER_ADDRESS}),
+                          backfill_days=None, progress=False)
+        with State.open(base / STATE) as state:
+            result = process_folder(FolderParts(mailbox, state, classifier), options, INBOX)
         text = report(mailbox, classifier, labels, result, new_messages=new_messages,
                       seconds=time.monotonic() - started, kept=kept)
         mailbox.close()

@@ -12,25 +12,18 @@ import ctypes
 import gc
 import logging
 import sys
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, timedelta
-from pathlib import Path
 
-from triage.config import DraftsConfig, LabelNames, LabelSet
 from triage.daemon.batch import BatchPipeline
-from triage.daemon.clock import SYSTEM_CLOCK, Clock
-from triage.daemon.dry_run import open_state
 from triage.daemon.options import Options
 from triage.daemon.outcomes import FolderReport, Outcome
 from triage.daemon.parts import FolderParts
 from triage.daemon.progress import PROGRESS_MIN_MESSAGES, Progress
 from triage.daemon.sent import SentHistory
 from triage.errors import ConnectionLostError, MailboxError, StateError, one_line
-from triage.mail.protocol import FolderStatus, Mailbox
-from triage.model.classifier import Classifier
+from triage.mail.protocol import FolderStatus
 from triage.store.records import FolderCheckpoint
-from triage.store.state import State
 
 log = logging.getLogger(__name__)
 
@@ -190,40 +183,18 @@ def release_memory() -> None:
             ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
-def process_folder(
-    mailbox: Mailbox,
-    folder: str,
-    classifier: Classifier,
-    state: State | Path,
-    *,
-    account: str = "local",
-    labels: LabelNames | LabelSet | None = None,
-    drafts: DraftsConfig | None = None,
-    user_address: str = "",
-    backfill_days: int | None = None,
-    since: date | None = None,
-    dry_run: bool = False,
-    templates_dir: Path | None = None,
-    clock: Clock = SYSTEM_CLOCK,
-    on_outcome: Callable[[Outcome], None] | None = None,
-    keep_outcomes: bool = True,
-) -> FolderReport:
-    """Catch up one folder once, with any `Mailbox` backend (the demo's entry point).
+def process_folder(parts: FolderParts, options: Options, folder: str, *,
+                   keep_outcomes: bool = True) -> FolderReport:
+    """Catch up one folder once, with any `Mailbox` backend (the demo's entry point): the Sent
+    folder read, then the folder processed, from the same parts and options a processor takes.
 
-    `state` is a `State` or a state directory (opened and closed here). The first run takes the
-    whole folder unless `backfill_days` or `since` limits it; later runs take what is new. The
-    report lists every message's `Outcome` when `keep_outcomes` is true.
+    `parts.state` stays the caller's to close (`open_state` opens a state directory, read-only
+    or empty for a dry run). The first run takes the whole folder unless `options.backfill_days`
+    or `options.since` limits it; later runs take what is new. The report lists every
+    message's `Outcome` when `keep_outcomes` is true; `parts.on_outcome` still sees each.
     """
-    drafts = drafts or DraftsConfig()
-    own = {a.lower() for a in drafts.addresses}
-    if user_address:
-        own.add(user_address.lower())
-    options = Options(account=account, labels=labels or LabelNames(), drafts=drafts,
-                      user_address=user_address or (drafts.addresses[0] if drafts.addresses
-                                                    else ""),
-                      user_addresses=frozenset(own), backfill_days=backfill_days, since=since,
-                      dry_run=dry_run, templates_dir=templates_dir, progress=False)
     outcomes: list[Outcome] = []
+    on_outcome = parts.on_outcome
 
     def collect(outcome: Outcome) -> None:
         if keep_outcomes:
@@ -231,17 +202,11 @@ def process_folder(
         if on_outcome is not None:
             on_outcome(outcome)
 
-    opened = open_state(state, dry_run=dry_run) if isinstance(state, Path) else state
+    processor = FolderProcessor(replace(parts, on_outcome=collect), options)
     try:
-        processor = FolderProcessor(
-            FolderParts(mailbox, opened, classifier, clock=clock, on_outcome=collect), options)
-        try:
-            processor.sent.sync()
-        except MailboxError as exc:  # sender history is a bonus, not a requirement
-            log.warning("%s: cannot read the Sent folder: %s", account, exc)
-        report = processor.process(folder)
-    finally:
-        if opened is not state:
-            opened.close()
+        processor.sent.sync()
+    except MailboxError as exc:  # sender history is a bonus, not a requirement
+        log.warning("%s: cannot read the Sent folder: %s", options.account, exc)
+    report = processor.process(folder)
     report.outcomes = outcomes
     return report

@@ -15,16 +15,13 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Mapping, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Literal
 
 from triage.config import LabelSet
-from triage.errors import StateError
 from triage.store.records import ledger_row
-from triage.store.schema import connect, db_path, format_ts, migrate, parse_ts, transaction
+from triage.store.schema import Database, format_ts, migrate, parse_ts
 
 CLASSES = ("relationship", "solicitation", "other")
 RAW_CAP = 256 * 1024  # what the daemon fetches of a body: the same bytes it classified
@@ -110,47 +107,20 @@ class ReviewSummary:
 # --------------------------------------------------------------------------- the store
 
 
-class CorrectionStore:
+class CorrectionStore(Database):
     """The corrections tables in the state database. One per thread, like `triage.store.state`."""
 
-    def __init__(self, path: Path, *, readonly: bool = False) -> None:
-        self.path = Path(path)
-        self.readonly = readonly
-        try:
-            # One per thread, but created on one thread and handed to another.
-            self._db = connect(self.path, readonly=readonly, check_same_thread=False)
-            if not readonly:
-                migrate(self._db, self.path, readonly=False)  # tables included: one schema
-            self._has_tables = self._table_exists("corrections")
-            self._has_ledger = self._table_exists("messages")
-        except sqlite3.Error as exc:
-            raise StateError(f"state database {self.path}: {exc}") from None
+    CHECK_SAME_THREAD = False  # one per thread, but created on one thread and handed to another
 
-    @classmethod
-    def open(cls, state_dir: Path, *, readonly: bool = False) -> CorrectionStore:
-        return cls(db_path(state_dir), readonly=readonly)
-
-    def close(self) -> None:
-        self._db.close()
-
-    def __enter__(self) -> CorrectionStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def _setup(self) -> None:
+        if not self.readonly:
+            migrate(self._db, self.path, readonly=False)  # tables included: one schema
+        self._has_tables = self._table_exists("corrections")
+        self._has_ledger = self._table_exists("messages")
 
     def _table_exists(self, name: str) -> bool:
         return bool(self._db.execute(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone())
-
-    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
-        return transaction(self._db, self.path, readonly=self.readonly)
-
-    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        try:
-            return self._db.execute(sql, params).fetchall()
-        except sqlite3.Error as exc:
-            raise StateError(f"state database {self.path}: {exc}") from None
 
     # -- what to watch
 

@@ -1,6 +1,7 @@
 """The state database's one schema: its tables, their migrations, the connection and the
 transaction every writer uses. Everything that keeps data in `triage.sqlite3` (the daemon's
-`State`, the corrections store) opens it through here, so there is one owner of its shape.
+`State`, the corrections store) opens it through here (`Database`), so there is one owner of its
+shape.
 
 What it holds, and why:
 
@@ -31,16 +32,18 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, Self
 
 from triage.errors import StateError
 
 SCHEMA_VERSION = 2
 DB_NAME = "triage.sqlite3"
 BUSY_TIMEOUT_MS = 10_000
+SQL_CHUNK = 500  # ids per IN (...) list, well under SQLite's parameter limit
 
 SCHEMA = """
 CREATE TABLE folders (
@@ -271,3 +274,49 @@ def migrate(db: sqlite3.Connection, path: Path, *, readonly: bool) -> None:
                 if statement.strip():
                     db.execute(statement)
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+class Database:
+    """One connection to the state database, as each store of it (`State`, `CorrectionStore`)
+    holds one: opened, queried and written the same way, so a database error always reads
+    `state database PATH: ...`. Not shared between threads: open one per thread.
+
+    A subclass says how its connection is set up (`_setup`, inside the error handling) and
+    whether it may be handed to another thread (`CHECK_SAME_THREAD`)."""
+
+    CHECK_SAME_THREAD = True
+
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+        self.path = Path(path)
+        self.readonly = readonly
+        try:
+            self._db = connect(self.path, readonly=readonly,
+                               check_same_thread=self.CHECK_SAME_THREAD)
+            self._setup()
+        except sqlite3.Error as exc:
+            raise StateError(f"state database {self.path}: {exc}") from None
+
+    def _setup(self) -> None:
+        """Pragmas, migrations, what the store checks once: run when the connection opens."""
+
+    @classmethod
+    def open(cls, state_dir: Path, *, readonly: bool = False) -> Self:
+        return cls(db_path(state_dir), readonly=readonly)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return transaction(self._db, self.path, readonly=self.readonly)
+
+    def _query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[sqlite3.Row]:
+        try:
+            return self._db.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise StateError(f"state database {self.path}: {exc}") from None
