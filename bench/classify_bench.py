@@ -24,8 +24,14 @@ from __future__ import annotations
 
 import os
 
-_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                     "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS", "BLIS_NUM_THREADS")
+_THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+)
 for _variable in _THREAD_VARIABLES:
     os.environ[_variable] = "1"
 if hasattr(os, "sched_setaffinity"):
@@ -105,9 +111,13 @@ def throughput(classifier: Classifier, items: list[tuple[str, bytes]], repeat: i
         cpus.append(time.process_time() - cpu)
         assert done == len(items)
     n = len(items)
-    return {"best": n / min(walls), "median": n / statistics.median(walls),
-            "cpu": n / statistics.median(cpus), "wall_s": statistics.median(walls),
-            "cpu_s": statistics.median(cpus)}
+    return {
+        "best": n / min(walls),
+        "median": n / statistics.median(walls),
+        "cpu": n / statistics.median(cpus),
+        "wall_s": statistics.median(walls),
+        "cpu_s": statistics.median(cpus),
+    }
 
 
 def stages(classifier: Classifier, items: list[tuple[str, bytes]], repeat: int) -> dict:
@@ -143,9 +153,12 @@ def stages(classifier: Classifier, items: list[tuple[str, bytes]], repeat: int) 
         for key, value in spent.items():
             best[key] = min(best.get(key, value), value)
     n = len(items)
-    return {"parse_us": best["parse"] / n * 1e6, "prepare_us": best["prepare"] / n * 1e6,
-            "vectorise_us": (best["features"] - best["prepare"]) / n * 1e6,
-            "predict_us": best["decide"] / n * 1e6}
+    return {
+        "parse_us": best["parse"] / n * 1e6,
+        "prepare_us": best["prepare"] / n * 1e6,
+        "vectorise_us": (best["features"] - best["prepare"]) / n * 1e6,
+        "predict_us": best["decide"] / n * 1e6,
+    }
 
 
 def latencies(classifier: Classifier, items: list[tuple[str, bytes]]) -> dict:
@@ -157,8 +170,12 @@ def latencies(classifier: Classifier, items: list[tuple[str, bytes]]) -> dict:
             classifier.classify([parse_message(raw)])
         times.append(time.perf_counter() - started)
     ms = np.asarray(times) * 1e3
-    return {"p50": float(np.percentile(ms, 50)), "p95": float(np.percentile(ms, 95)),
-            "p99": float(np.percentile(ms, 99)), "max": float(ms.max())}
+    return {
+        "p50": float(np.percentile(ms, 50)),
+        "p95": float(np.percentile(ms, 95)),
+        "p99": float(np.percentile(ms, 99)),
+        "max": float(ms.max()),
+    }
 
 
 def cold_load(model: Path, runs: int) -> dict:
@@ -167,15 +184,23 @@ def cold_load(model: Path, runs: int) -> dict:
     results = []
     for _ in range(runs):
         started = time.perf_counter()
-        child = subprocess.run([sys.executable, "-c", COLD_LOAD, str(model)], env=env,
-                               cwd=REPO, capture_output=True, text=True, check=False)
+        child = subprocess.run(
+            [sys.executable, "-c", COLD_LOAD, str(model)],
+            env=env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if child.returncode:
             raise SystemExit(f"loading {model} in a fresh process failed:\n{child.stderr}")
         out = child.stdout
         process = time.perf_counter() - started
         results.append(dict(json.loads(out), process=process))
-    return {key: statistics.median(r[key] for r in results)
-            for key in ("import", "load", "process", "rss_kb")}
+    return {
+        key: statistics.median(r[key] for r in results)
+        for key in ("import", "load", "process", "rss_kb")
+    }
 
 
 # ----------------------------------------------------------------------------- the machine
@@ -200,12 +225,14 @@ def cpu_model() -> str:
 
 def git_revision() -> str:
     def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True,
-                              check=False).stdout.strip()
+        return subprocess.run(
+            ["git", *args], cwd=REPO, capture_output=True, text=True, check=False
+        ).stdout.strip()
 
     revision = git("rev-parse", "--short", "HEAD") or "unknown"
-    return revision + (" + uncommitted changes" if git("status", "--porcelain", "--", "triage")
-                       else "")
+    return revision + (
+        " + uncommitted changes" if git("status", "--porcelain", "--", "triage") else ""
+    )
 
 
 def provisional_model(directory: Path) -> Path:
@@ -214,10 +241,14 @@ def provisional_model(directory: Path) -> Path:
 
     data_dir = default_data_dir()
     if not (data_dir / "labels.csv").exists():
-        raise SystemExit(f"no shipped model at {shipped_model_path()} and no labelled data in "
-                         f"{data_dir}: pass --model FILE")
-    print(f"no shipped model: training a provisional one from {data_dir} (takes minutes)",
-          file=sys.stderr)
+        raise SystemExit(
+            f"no shipped model at {shipped_model_path()} and no labelled data in "
+            f"{data_dir}: pass --model FILE"
+        )
+    print(
+        f"no shipped model: training a provisional one from {data_dir} (takes minutes)",
+        file=sys.stderr,
+    )
     data = load_labelled(data_dir)
     model = fit(data)
     model.metadata.update(version=f"provisional-{data.fingerprint[:12]}")
@@ -238,34 +269,75 @@ def render(r: dict) -> str:
     size_mb = r["model_bytes"] / 1e6
     cold_total = cold["import"] + cold["load"]
     rows = [
-        ("Throughput from raw bytes, batched as `triage classify` (best of "
-         f"{r['repeat']})", f"{t['best']:,.0f} msg/s", f"≥ {TARGET_RATE:,} msg/s",
-         verdict(t["best"] >= TARGET_RATE)),
+        (
+            f"Throughput from raw bytes, batched as `triage classify` (best of {r['repeat']})",
+            f"{t['best']:,.0f} msg/s",
+            f"≥ {TARGET_RATE:,} msg/s",
+            verdict(t["best"] >= TARGET_RATE),
+        ),
         ("Throughput, median pass", f"{t['median']:,.0f} msg/s", "", ""),
-        ("Throughput by `time.process_time` (CPU), median pass", f"{t['cpu']:,.0f} msg/s",
-         f"≥ {TARGET_RATE:,} msg/s", verdict(t["cpu"] >= TARGET_RATE)),
-        ("Per message, CPU: parse / prepare (model text, signals) / vectorise (n-grams) / "
-         "predict + evidence + policy",
-         f"{s['parse_us']:.0f} / {s['prepare_us']:.0f} / {s['vectorise_us']:.0f} / "
-         f"{s['predict_us']:.0f} µs", "", ""),
-        ("Latency, one message at a time: p50 / p95",
-         f"{lat['p50']:.2f} / {lat['p95']:.2f} ms", "", ""),
-        ("Latency, one message at a time: p99 / max",
-         f"{lat['p99']:.2f} / {lat['max']:.1f} ms", "", ""),
-        ("Model file size", f"{size_mb:.1f} MB", f"≤ {TARGET_SIZE_MB} MB",
-         verdict(size_mb <= TARGET_SIZE_MB)),
-        ("Model load in a fresh process: model file to ready `Classifier`",
-         f"{cold['load']:.2f} s", f"< {TARGET_LOAD_S:.0f} s",
-         verdict(cold["load"] < TARGET_LOAD_S)),
-        ("... plus importing triage (numpy, scipy.sparse; no scikit-learn)",
-         f"{cold['import']:.2f} + {cold['load']:.2f} = {cold_total:.2f} s", "",
-         "over 1 s" if cold_total >= TARGET_LOAD_S else "under 1 s"),
-        ("... plus interpreter start: `python` to loaded model",
-         f"{cold['process']:.2f} s", "", ""),
-        ("Peak RSS, fresh process after loading the model", f"{cold['rss_kb'] / 1024:.0f} MB",
-         "", ""),
-        ("Peak RSS of the benchmark (corpus held in memory)", f"{r['rss_kb'] / 1024:.0f} MB",
-         "", ""),
+        (
+            "Throughput by `time.process_time` (CPU), median pass",
+            f"{t['cpu']:,.0f} msg/s",
+            f"≥ {TARGET_RATE:,} msg/s",
+            verdict(t["cpu"] >= TARGET_RATE),
+        ),
+        (
+            "Per message, CPU: parse / prepare (model text, signals) / vectorise (n-grams) / "
+            "predict + evidence + policy",
+            f"{s['parse_us']:.0f} / {s['prepare_us']:.0f} / {s['vectorise_us']:.0f} / "
+            f"{s['predict_us']:.0f} µs",
+            "",
+            "",
+        ),
+        (
+            "Latency, one message at a time: p50 / p95",
+            f"{lat['p50']:.2f} / {lat['p95']:.2f} ms",
+            "",
+            "",
+        ),
+        (
+            "Latency, one message at a time: p99 / max",
+            f"{lat['p99']:.2f} / {lat['max']:.1f} ms",
+            "",
+            "",
+        ),
+        (
+            "Model file size",
+            f"{size_mb:.1f} MB",
+            f"≤ {TARGET_SIZE_MB} MB",
+            verdict(size_mb <= TARGET_SIZE_MB),
+        ),
+        (
+            "Model load in a fresh process: model file to ready `Classifier`",
+            f"{cold['load']:.2f} s",
+            f"< {TARGET_LOAD_S:.0f} s",
+            verdict(cold["load"] < TARGET_LOAD_S),
+        ),
+        (
+            "... plus importing triage (numpy, scipy.sparse; no scikit-learn)",
+            f"{cold['import']:.2f} + {cold['load']:.2f} = {cold_total:.2f} s",
+            "",
+            "over 1 s" if cold_total >= TARGET_LOAD_S else "under 1 s",
+        ),
+        (
+            "... plus interpreter start: `python` to loaded model",
+            f"{cold['process']:.2f} s",
+            "",
+            "",
+        ),
+        (
+            "Peak RSS, fresh process after loading the model",
+            f"{cold['rss_kb'] / 1024:.0f} MB",
+            "",
+            "",
+        ),
+        (
+            "Peak RSS of the benchmark (corpus held in memory)",
+            f"{r['rss_kb'] / 1024:.0f} MB",
+            "",
+            "",
+        ),
     ]
     m = r["machine"]
     lines = [
@@ -279,15 +351,24 @@ def render(r: dict) -> str:
         f"- Python {m['python']}, scikit-learn {m['sklearn']}, numpy {m['numpy']}",
         f"- Code: {r['revision']}",
         f"- Model: `{r['model_name']}`, version `{r['model_version']}`"
-        + (" (**provisional**: trained by the benchmark because no model is shipped yet)"
-           if r["provisional"] else ""),
+        + (
+            " (**provisional**: trained by the benchmark because no model is shipped yet)"
+            if r["provisional"]
+            else ""
+        ),
         f"- Corpus: {r['messages']:,} messages ({r['corpus_mb']:.1f} MB) from "
         f"`{r['corpus']}`, read into memory before timing",
         "",
-        *([f"Other processes kept the machine busy (load average {m['load']} on {m['nproc']} "
-           "CPUs): wall-clock rows are inflated; the `time.process_time` row is the better "
-           "estimate of what one free core does.", ""]
-          if float(m["load"]) >= (m["nproc"] or 1) else []),
+        *(
+            [
+                f"Other processes kept the machine busy (load average {m['load']} on {m['nproc']} "
+                "CPUs): wall-clock rows are inflated; the `time.process_time` row is the better "
+                "estimate of what one free core does.",
+                "",
+            ]
+            if float(m["load"]) >= (m["nproc"] or 1)
+            else []
+        ),
         "| measure | result | target | |",
         "|---|---|---|---|",
         *(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows),
@@ -316,12 +397,17 @@ def write_section(text: str, doc: Path = DOC) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, help="model file (default: the shipped model)")
-    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS,
-                        help=f"directory of .eml files, read recursively ({DEFAULT_CORPUS})")
+    parser.add_argument(
+        "--corpus",
+        type=Path,
+        default=DEFAULT_CORPUS,
+        help=f"directory of .eml files, read recursively ({DEFAULT_CORPUS})",
+    )
     parser.add_argument("--repeat", type=int, default=3, help="throughput passes (3)")
     parser.add_argument("--cold-runs", type=int, default=5, help="fresh-process loads (5)")
-    parser.add_argument("--no-write", action="store_true",
-                        help="print only; do not update docs/benchmarks.md")
+    parser.add_argument(
+        "--no-write", action="store_true", help="print only; do not update docs/benchmarks.md"
+    )
     args = parser.parse_args(argv)
 
     if not args.corpus.is_dir():
@@ -344,12 +430,20 @@ def run(args: argparse.Namespace, scratch: Path) -> int:
 
     results = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": {"cpu": cpu_model(), "nproc": os.cpu_count(), "load": f"{load[0]:.2f}",
-                    "python": platform.python_version(), "sklearn": sklearn.__version__,
-                    "numpy": np.__version__},
+        "machine": {
+            "cpu": cpu_model(),
+            "nproc": os.cpu_count(),
+            "load": f"{load[0]:.2f}",
+            "python": platform.python_version(),
+            "sklearn": sklearn.__version__,
+            "numpy": np.__version__,
+        },
         "revision": git_revision(),
-        "model_name": model_path.name if provisional else str(model_path.relative_to(REPO))
-        if model_path.is_relative_to(REPO) else str(model_path),
+        "model_name": model_path.name
+        if provisional
+        else str(model_path.relative_to(REPO))
+        if model_path.is_relative_to(REPO)
+        else str(model_path),
         "model_version": classifier.version,
         "provisional": provisional,
         "corpus": os.path.relpath(args.corpus, REPO),

@@ -64,8 +64,13 @@ def corpus_files(corpus: Path, count: int) -> list[Path]:
 def timed(command: list[str], stdin: bytes, env: dict[str, str]) -> tuple[float, int]:
     """(wall seconds, peak RSS in KB) of one run, measured by the child's rusage."""
     start = time.perf_counter()
-    child = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL, env=env)
+    child = subprocess.Popen(
+        command,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
     try:
         child.stdin.write(stdin)  # type: ignore[union-attr]
         child.stdin.close()  # type: ignore[union-attr]
@@ -84,8 +89,9 @@ def train_bogofilter(corpus: Path, directory: Path) -> None:
     """A wordlist from ham and spam (bogofilter refuses to classify without one)."""
     for folder, flag in (("ham", "-n"), ("spam", "-s")):
         for path in sorted((corpus / folder).glob("*"))[:BOGOFILTER_TRAINING]:
-            subprocess.run(["bogofilter", "-d", str(directory), flag], input=path.read_bytes(),
-                           check=True)
+            subprocess.run(
+                ["bogofilter", "-d", str(directory), flag], input=path.read_bytes(), check=True
+            )
 
 
 def filters(files: list[Path], runtime: Path) -> dict[str, tuple[list[float], list[int]]]:
@@ -128,8 +134,9 @@ def batch(corpus: Path) -> tuple[int, float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--corpus", type=Path, default=REPO.parent / "shared" / "corpora"
-                        / "spamassassin")
+    parser.add_argument(
+        "--corpus", type=Path, default=REPO.parent / "shared" / "corpora" / "spamassassin"
+    )
     parser.add_argument("--messages", type=int, default=200, help="filter runs per command")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
@@ -137,8 +144,11 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         runtime = Path(tmp) / "run"
         runtime.mkdir(mode=0o700)
-        server = subprocess.Popen(triage_command() + ["serve"], stderr=subprocess.DEVNULL,
-                                  env={**os.environ, "XDG_RUNTIME_DIR": str(runtime)})
+        server = subprocess.Popen(
+            triage_command() + ["serve"],
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, "XDG_RUNTIME_DIR": str(runtime)},
+        )
         try:
             while not (runtime / "triage" / "filter.sock").exists():
                 if server.poll() is not None:
@@ -150,32 +160,52 @@ def main() -> int:
             server.wait()
     messages, seconds = batch(args.corpus)
     skipped = [why for why in map(peer_missing, PEERS) if why]
-    rows = [f"| {name} | {1000 * statistics.median(t):.1f} ms | {1000 * percentile(t, 0.95):.1f}"
-            f" ms | {max(r) / 1024:.0f} MB |" for name, (t, r) in results.items()]
-    found = subprocess.run([sys.executable, "-c", "import triage; print(triage.__file__)"],
-                           capture_output=True, text=True, cwd="/").stdout.strip()
+    rows = [
+        f"| {name} | {1000 * statistics.median(t):.1f} ms | {1000 * percentile(t, 0.95):.1f}"
+        f" ms | {max(r) / 1024:.0f} MB |"
+        for name, (t, r) in results.items()
+    ]
+    found = subprocess.run(
+        [sys.executable, "-c", "import triage; print(triage.__file__)"],
+        capture_output=True,
+        text=True,
+        cwd="/",
+    ).stdout.strip()
     install = "editable" if Path(found).resolve().is_relative_to(REPO) else "regular"
-    text = "\n".join([
-        SECTION, "",
-        "Written by `python bench/commands_bench.py`; rerun it to refresh this section.", "",
-        f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {platform.processor() or 'cpu'}, "
-        f"nproc {os.cpu_count()}; Python {platform.python_version()}; "
-        f"`{' '.join(triage_command())}`"
-        f" ({install} install)",
-        f"- Filter: {len(files)} messages of `{args.corpus.name}`, one process each, interleaved",
-        f"- Peers not measured: {', '.join(skipped) or 'none'}", "",
-        "| filter, one process per message | p50 | p95 | peak RSS |", "|---|---|---|---|",
-        *rows, "",
-        "| batch, whole process | messages | wall | messages/s |", "|---|---|---|---|",
-        f"| `triage classify --json {args.corpus.name}` (best of 3) | {messages:,} | "
-        f"{seconds:.2f} s | {messages / seconds:,.0f} |", "",
-    ])
+    text = "\n".join(
+        [
+            SECTION,
+            "",
+            "Written by `python bench/commands_bench.py`; rerun it to refresh this section.",
+            "",
+            f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {platform.processor() or 'cpu'}, "
+            f"nproc {os.cpu_count()}; Python {platform.python_version()}; "
+            f"`{' '.join(triage_command())}`"
+            f" ({install} install)",
+            f"- Filter: {len(files)} messages of `{args.corpus.name}`, "
+            "one process each, interleaved",
+            f"- Peers not measured: {', '.join(skipped) or 'none'}",
+            "",
+            "| filter, one process per message | p50 | p95 | peak RSS |",
+            "|---|---|---|---|",
+            *rows,
+            "",
+            "| batch, whole process | messages | wall | messages/s |",
+            "|---|---|---|---|",
+            f"| `triage classify --json {args.corpus.name}` (best of 3) | {messages:,} | "
+            f"{seconds:.2f} s | {messages / seconds:,.0f} |",
+            "",
+        ]
+    )
     print(text)
     if not args.no_write:
         doc = DOC.read_text(encoding="utf-8")
         pattern = re.compile(rf"{re.escape(SECTION)}\n.*?(?=\n## |\Z)", re.S)
-        doc = pattern.sub(text.rstrip("\n"), doc) if pattern.search(doc) else \
-            doc.rstrip("\n") + "\n\n" + text
+        doc = (
+            pattern.sub(text.rstrip("\n"), doc)
+            if pattern.search(doc)
+            else doc.rstrip("\n") + "\n\n" + text
+        )
         DOC.write_text(doc, encoding="utf-8")
     return 0
 

@@ -76,8 +76,9 @@ def corpus_messages(count: int) -> list[bytes]:
 
 def client_for(account: TestAccount) -> IMAPClient:
     acct = account.account("implicit")
-    client = IMAPClient(acct.host, port=acct.port, ssl=True, ssl_context=ssl_context(acct),
-                        timeout=60)
+    client = IMAPClient(
+        acct.host, port=acct.port, ssl=True, ssl_context=ssl_context(acct), timeout=60
+    )
     client.login(account.username, account.password)
     return client
 
@@ -86,7 +87,7 @@ def fill(account: TestAccount, raws: list[bytes]) -> float:
     client = client_for(account)
     started = time.perf_counter()
     for start in range(0, len(raws), 500):
-        client.multiappend("INBOX", raws[start:start + 500])
+        client.multiappend("INBOX", raws[start : start + 500])
     elapsed = time.perf_counter() - started
     client.logout()
     return elapsed
@@ -103,7 +104,7 @@ def bare_fetch(account: TestAccount, batch: int = 100) -> float:
         uids = sorted(client.search(["ALL"]))
         total = 0
         for start in range(0, len(uids), batch):
-            data = client.fetch(uids[start:start + batch], items)
+            data = client.fetch(uids[start : start + batch], items)
             total += len(data)
         best = min(best, time.perf_counter() - started)
         assert total == len(uids)
@@ -143,11 +144,19 @@ def baseline(model: Path, files: list[Path]) -> dict:
     """The classifier alone, in a fresh process: memory with the model loaded, and parse +
     classify throughput (batches of 100, no IMAP, no state) on the same corpus."""
     out = subprocess.run(
-        [sys.executable, "-c", BASELINE.format(repo=str(REPO), model=str(model)),
-         *map(str, files)], capture_output=True, text=True, check=True, cwd=REPO).stdout
+        [sys.executable, "-c", BASELINE.format(repo=str(REPO), model=str(model)), *map(str, files)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+    ).stdout
     imports, loaded, used, rate = out.split()
-    return {"rss_imports_mb": int(imports) / 1024, "rss_model_mb": int(loaded) / 1024,
-            "rss_classified_mb": int(used) / 1024, "classifier_rate": float(rate)}
+    return {
+        "rss_imports_mb": int(imports) / 1024,
+        "rss_model_mb": int(loaded) / 1024,
+        "rss_classified_mb": int(used) / 1024,
+        "classifier_rate": float(rate),
+    }
 
 
 def rss_kb(pid: int) -> tuple[int, int]:
@@ -189,9 +198,22 @@ class Daemon:
         self._log_file = log.open("w")
         self.started = time.perf_counter()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "triage", *(["-v"] if verbose else []), "run", "--config",
-             str(config), "--model", str(model)],
-            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=self._log_file)
+            [
+                sys.executable,
+                "-m",
+                "triage",
+                *(["-v"] if verbose else []),
+                "run",
+                "--config",
+                str(config),
+                "--model",
+                str(model),
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=self._log_file,
+        )
         self.peak_rss = 0
         self._stop = threading.Event()
         self._sampler = threading.Thread(target=self._sample, daemon=True)
@@ -249,16 +271,23 @@ def latency(account: TestAccount, state_dir: Path, raws: list[bytes], samples: i
     times = []
     rng = random.Random(7)
     for i in range(samples):
-        raw = _MESSAGE_ID.sub(b"", raws[rng.randrange(len(raws))].replace(b"\r\n", b"\n"),
-                              count=1)
-        raw = (f"Message-ID: <latency-{i}@bench.example>\n".encode() + raw).replace(
-            b"\n", b"\r\n")
+        raw = _MESSAGE_ID.sub(b"", raws[rng.randrange(len(raws))].replace(b"\r\n", b"\n"), count=1)
+        raw = (f"Message-ID: <latency-{i}@bench.example>\n".encode() + raw).replace(b"\n", b"\r\n")
         response = client.append("INBOX", raw)
         appended = time.perf_counter()
         text = response.decode() if isinstance(response, bytes) else str(response)
         uid = int(text.split("APPENDUID", 1)[1].split()[1].rstrip("]"))
-        wait(lambda u=uid: ledger(state_dir, "SELECT COUNT(*) FROM messages WHERE uid = ? "
-                                  "AND status != 'pending'", (u,)) == 1, timeout=30)
+        wait(
+            lambda u=uid: (
+                ledger(
+                    state_dir,
+                    "SELECT COUNT(*) FROM messages WHERE uid = ? AND status != 'pending'",
+                    (u,),
+                )
+                == 1
+            ),
+            timeout=30,
+        )
         times.append(time.perf_counter() - appended)
         time.sleep(0.2 + rng.random() * 0.3)
     client.logout()
@@ -276,8 +305,10 @@ def machine() -> str:
         pass
     binary = find_binary() or "dovecot"
     dovecot = subprocess.run([binary, "--version"], capture_output=True, text=True).stdout.strip()
-    return (f"{cpu or platform.processor()}, {os.cpu_count()} CPUs, Python "
-            f"{platform.python_version()}, Dovecot {dovecot.split()[0] if dovecot else '?'}")
+    return (
+        f"{cpu or platform.processor()}, {os.cpu_count()} CPUs, Python "
+        f"{platform.python_version()}, Dovecot {dovecot.split()[0] if dovecot else '?'}"
+    )
 
 
 def render(r: dict) -> str:
@@ -285,63 +316,102 @@ def render(r: dict) -> str:
         return "yes" if good else "**no**"
 
     rows = [
-        ("backfill, daemon catch-up rate",
-         f"{r['rate']:,.0f} msg/s ({r['messages']:,} in {r['catchup_s']:.1f} s)",
-         ">= 1,000 msg/s", ok(r["rate"] >= 1000)),
-        ("backfill, wall clock from process start",
-         f"{r['wall_rate']:,.0f} msg/s ({r['wall_s']:.1f} s, start-up {r['startup_s']:.1f} s)",
-         "", ""),
-        ("bare imapclient `UID FETCH` of the same messages",
-         f"{r['bare_rate']:,.0f} msg/s ({r['bare_s']:.2f} s)", "", ""),
+        (
+            "backfill, daemon catch-up rate",
+            f"{r['rate']:,.0f} msg/s ({r['messages']:,} in {r['catchup_s']:.1f} s)",
+            ">= 1,000 msg/s",
+            ok(r["rate"] >= 1000),
+        ),
+        (
+            "backfill, wall clock from process start",
+            f"{r['wall_rate']:,.0f} msg/s ({r['wall_s']:.1f} s, start-up {r['startup_s']:.1f} s)",
+            "",
+            "",
+        ),
+        (
+            "bare imapclient `UID FETCH` of the same messages",
+            f"{r['bare_rate']:,.0f} msg/s ({r['bare_s']:.2f} s)",
+            "",
+            "",
+        ),
         ("ratio daemon catch-up / bare fetch", f"{r['ratio']:.2f}", "", ""),
-        ("the classifier alone (parse + classify, no IMAP, no state)",
-         f"{r['classifier_rate']:,.0f} msg/s", "", ""),
+        (
+            "the classifier alone (parse + classify, no IMAP, no state)",
+            f"{r['classifier_rate']:,.0f} msg/s",
+            "",
+            "",
+        ),
         ("arrival-to-label latency under IDLE, p50", f"{r['p50'] * 1000:.0f} ms", "", ""),
-        ("arrival-to-label latency under IDLE, p95",
-         f"{r['p95'] * 1000:.0f} ms (max {r['max'] * 1000:.0f} ms, n={r['samples']})",
-         "<= 1,000 ms", ok(r["p95"] <= 1.0)),
-        ("RSS during the backfill, daemon process (peak)",
-         f"{r['rss_backfill_mb']:.0f} MB", "<= 200 MB", ok(r["rss_backfill_mb"] <= 200)),
-        ("RSS idle after the backfill", f"{r['rss_idle_after_mb']:.0f} MB", "<= 200 MB",
-         ok(r["rss_idle_after_mb"] <= 200)),
-        ("RSS idle, fresh start", f"{r['rss_idle_mb']:.0f} MB", "<= 200 MB",
-         ok(r["rss_idle_mb"] <= 200)),
-        ("of which: imports (numpy, scipy.sparse, imapclient, triage)",
-         f"{r['rss_imports_mb']:.0f} MB", "", ""),
-        ("of which: the loaded model, then its first batch",
-         f"+{r['rss_model_mb'] - r['rss_imports_mb']:.0f} MB, "
-         f"+{r['rss_classified_mb'] - r['rss_model_mb']:.0f} MB", "", ""),
+        (
+            "arrival-to-label latency under IDLE, p95",
+            f"{r['p95'] * 1000:.0f} ms (max {r['max'] * 1000:.0f} ms, n={r['samples']})",
+            "<= 1,000 ms",
+            ok(r["p95"] <= 1.0),
+        ),
+        (
+            "RSS during the backfill, daemon process (peak)",
+            f"{r['rss_backfill_mb']:.0f} MB",
+            "<= 200 MB",
+            ok(r["rss_backfill_mb"] <= 200),
+        ),
+        (
+            "RSS idle after the backfill",
+            f"{r['rss_idle_after_mb']:.0f} MB",
+            "<= 200 MB",
+            ok(r["rss_idle_after_mb"] <= 200),
+        ),
+        (
+            "RSS idle, fresh start",
+            f"{r['rss_idle_mb']:.0f} MB",
+            "<= 200 MB",
+            ok(r["rss_idle_mb"] <= 200),
+        ),
+        (
+            "of which: imports (numpy, scipy.sparse, imapclient, triage)",
+            f"{r['rss_imports_mb']:.0f} MB",
+            "",
+            "",
+        ),
+        (
+            "of which: the loaded model, then its first batch",
+            f"+{r['rss_model_mb'] - r['rss_imports_mb']:.0f} MB, "
+            f"+{r['rss_classified_mb'] - r['rss_model_mb']:.0f} MB",
+            "",
+            "",
+        ),
     ]
     table = ["| measure | result | target | met |", "|---|---|---|---|"]
     table += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
     fill_rate = r["messages"] / r["fill_s"]
-    return "\n".join([
-        START,
-        "## Daemon",
-        "",
-        f"`python bench/daemon_backfill.py --messages {r['messages']}` on {r['machine']};",
-        "loopback Dovecot (maildir, `mail_fsync = never`), implicit TLS, keyword labels,",
-        f"model `{r['model']}`. The messages are the training corpus, cycled (average "
-        f"{r['avg_kb']:.1f} KB).",
-        "",
-        *table,
-        "",
-        f"Filling the mailbox with MULTIAPPEND took {r['fill_s']:.1f} s ({fill_rate:,.0f} "
-        "msg/s).",
-        "The latency floor is Dovecot's own: it tells IDLE clients about a new message about "
-        "0.5 s after",
-        "the APPEND; triage's share (wake up, fetch, classify, STORE, ledger) is the rest.",
-        "The backfill rate is bounded by the classifier (parsing MIME and computing "
-        "features): the daemon",
-        f"runs at {r['rate'] / r['classifier_rate']:.0%} of the classifier-only rate; the "
-        "rest is fetching, the label STOREs",
-        "(Dovecot renames each maildir file), the ledger and the drafts. The memory is mostly "
-        "the",
-        "imports and the model; the daemon's own share is the difference to the last two "
-        "rows. Machine load",
-        f"when it ran: {r['load']}.",
-        END,
-    ])
+    return "\n".join(
+        [
+            START,
+            "## Daemon",
+            "",
+            f"`python bench/daemon_backfill.py --messages {r['messages']}` on {r['machine']};",
+            "loopback Dovecot (maildir, `mail_fsync = never`), implicit TLS, keyword labels,",
+            f"model `{r['model']}`. The messages are the training corpus, cycled (average "
+            f"{r['avg_kb']:.1f} KB).",
+            "",
+            *table,
+            "",
+            f"Filling the mailbox with MULTIAPPEND took {r['fill_s']:.1f} s ({fill_rate:,.0f} "
+            "msg/s).",
+            "The latency floor is Dovecot's own: it tells IDLE clients about a new message about "
+            "0.5 s after",
+            "the APPEND; triage's share (wake up, fetch, classify, STORE, ledger) is the rest.",
+            "The backfill rate is bounded by the classifier (parsing MIME and computing "
+            "features): the daemon",
+            f"runs at {r['rate'] / r['classifier_rate']:.0%} of the classifier-only rate; the "
+            "rest is fetching, the label STOREs",
+            "(Dovecot renames each maildir file), the ledger and the drafts. The memory is mostly "
+            "the",
+            "imports and the model; the daemon's own share is the difference to the last two "
+            "rows. Machine load",
+            f"when it ran: {r['load']}.",
+            END,
+        ]
+    )
 
 
 def update_doc(path: Path, section: str) -> None:
@@ -362,8 +432,11 @@ def main() -> int:
     parser.add_argument("--model", type=Path, default=None)
     parser.add_argument("--write", type=Path, default=None, help="update this Markdown file")
     parser.add_argument("--json", action="store_true")
-    parser.add_argument("--verbose", action="store_true",
-                        help="run the daemon with -v; its logs stay in the work directory")
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="run the daemon with -v; its logs stay in the work directory",
+    )
     args = parser.parse_args()
     model = args.model or shipped_model_path()
     if not model.exists():
@@ -400,8 +473,9 @@ def main() -> int:
             match = _RATE.search(daemon.log.read_text())
             time.sleep(0.1)
         if match is None:
-            raise SystemExit("the daemon did not log its catch-up rate:\n"
-                             + daemon.log.read_text()[-2000:])
+            raise SystemExit(
+                "the daemon did not log its catch-up rate:\n" + daemon.log.read_text()[-2000:]
+            )
         catchup_s = float(match.group(2))
         time.sleep(3)
         rss_idle_after = daemon.rss()
@@ -411,9 +485,14 @@ def main() -> int:
 
         print("latency ...", file=sys.stderr)
         daemon = Daemon(config, model, work / "latency.log", verbose=args.verbose)
-        wait(lambda: "connected" in daemon.log.read_text() or ledger(
-            state_dir, "SELECT COUNT(*) FROM activity WHERE connected = 1") > 0,
-            timeout=60, interval=0.05)
+        wait(
+            lambda: (
+                "connected" in daemon.log.read_text()
+                or ledger(state_dir, "SELECT COUNT(*) FROM activity WHERE connected = 1") > 0
+            ),
+            timeout=60,
+            interval=0.05,
+        )
         time.sleep(3)
         rss_idle = daemon.rss()
         times = latency(account, state_dir, raws, args.samples)

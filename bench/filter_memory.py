@@ -29,12 +29,18 @@ def main() -> int:
             out.write(LINE * int(args.megabytes * 1024 * 1024 / len(LINE)))
         size = path.stat().st_size / 1e6
         with path.open("rb") as stdin:
-            subprocess.run([sys.executable, "-m", "triage", "filter"], stdin=stdin,
-                           stdout=subprocess.DEVNULL, check=True)
+            subprocess.run(
+                [sys.executable, "-m", "triage", "filter"],
+                stdin=stdin,
+                stdout=subprocess.DEVNULL,
+                check=True,
+            )
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024 * 1.048576  # MB
     limit = 1.2 * size + 100
-    print(f"message {size:.1f} MB: peak RSS {peak:.0f} MB, limit {limit:.0f} MB "
-          f"({'met' if peak <= limit else 'missed'})")
+    print(
+        f"message {size:.1f} MB: peak RSS {peak:.0f} MB, limit {limit:.0f} MB "
+        f"({'met' if peak <= limit else 'missed'})"
+    )
     return 0
 
 

@@ -52,9 +52,11 @@ def main() -> int:
             failures += 1
             print(f"filter changed a message: {raw[:80]!r}", file=sys.stderr)
     seconds = time.perf_counter() - started
-    print(f"{args.count} mutated messages (seed {args.seed}), {forged} with forged X-Triage "
-          f"headers: {failures} failures, {empty} empty; slowest parse {slowest * 1000:.1f} ms; "
-          f"{seconds:.1f} s in all")
+    print(
+        f"{args.count} mutated messages (seed {args.seed}), {forged} with forged X-Triage "
+        f"headers: {failures} failures, {empty} empty; slowest parse {slowest * 1000:.1f} ms; "
+        f"{seconds:.1f} s in all"
+    )
     return 1 if failures else 0
 
 

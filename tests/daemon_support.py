@@ -58,8 +58,10 @@ def daemon_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def daemon_classifier(daemon_model: Path) -> Classifier:
     """The classifier as `triage run` builds it with the default [drafts] settings."""
     drafts = DraftsConfig()
-    return Classifier.load(daemon_model, policy=DraftPolicy(
-        enabled=drafts.enabled, min_confidence=drafts.min_confidence))
+    return Classifier.load(
+        daemon_model,
+        policy=DraftPolicy(enabled=drafts.enabled, min_confidence=drafts.min_confidence),
+    )
 
 
 # --------------------------------------------------------------------------- mail
@@ -76,21 +78,31 @@ OTHER_TEXT = (
 OFFENDER_TEXTS = SOLICITATION[:3]  # introduction ask + network harvesting, MLM, referral bounty
 
 
-def mail(n: int, text: str, *, sender: str = "", subject: str = "", message_id: str = "",
-         extra: str = "") -> bytes:
+def mail(
+    n: int, text: str, *, sender: str = "", subject: str = "", message_id: str = "", extra: str = ""
+) -> bytes:
     """A plain message with CRLF line endings (as IMAP hands them out)."""
     sender = sender or f"Person {n} <person{n}@example.net>"
-    return eml(text + f"\n\nPerson {n}", sender=sender, subject=subject or f"Note {n}",
-               message_id=message_id or f"<m{n}@example.net>", extra=extra, newline="\r\n")
+    return eml(
+        text + f"\n\nPerson {n}",
+        sender=sender,
+        subject=subject or f"Note {n}",
+        message_id=message_id or f"<m{n}@example.net>",
+        extra=extra,
+        newline="\r\n",
+    )
 
 
 def mixed_mail(count: int, *, start: int = 0, prefix: str = "m") -> list[bytes]:
     """Relationship, solicitation (blatant offenders, one sender each) and other mail."""
-    texts = [RELATIONSHIP_TEXT, OFFENDER_TEXTS[0], OTHER_TEXT, OFFENDER_TEXTS[1],
-             OFFENDER_TEXTS[2]]
+    texts = [RELATIONSHIP_TEXT, OFFENDER_TEXTS[0], OTHER_TEXT, OFFENDER_TEXTS[1], OFFENDER_TEXTS[2]]
     return [
-        mail(i, texts[i % len(texts)], sender=f"Sender {i} <sender{i}@{prefix}corp.example>",
-             message_id=f"<{prefix}{i}@example.net>")
+        mail(
+            i,
+            texts[i % len(texts)],
+            sender=f"Sender {i} <sender{i}@{prefix}corp.example>",
+            message_id=f"<{prefix}{i}@example.net>",
+        )
         for i in range(start, start + count)
     ]
 
@@ -104,8 +116,9 @@ class Box:
     def __init__(self, account: TestAccount) -> None:
         self.test_account = account
         acct = account.account("implicit")
-        self.client = IMAPClient(acct.host, port=acct.port, ssl=True,
-                                 ssl_context=ssl_context(acct), timeout=15)
+        self.client = IMAPClient(
+            acct.host, port=acct.port, ssl=True, ssl_context=ssl_context(acct), timeout=15
+        )
         self.client.login(account.username, account.password)
 
     def close(self) -> None:
@@ -114,8 +127,9 @@ class Box:
         except Exception:  # noqa: BLE001
             self.client.shutdown()
 
-    def append(self, folder: str, raw: bytes, flags: Sequence[str] = (),
-               when: datetime | None = None) -> int:
+    def append(
+        self, folder: str, raw: bytes, flags: Sequence[str] = (), when: datetime | None = None
+    ) -> int:
         response = self.client.append(folder, raw, flags=flags, msg_time=when)
         text = response.decode() if isinstance(response, bytes) else str(response)
         return int(text.split("APPENDUID", 1)[1].split()[1].rstrip("]"))
@@ -123,7 +137,7 @@ class Box:
     def append_many(self, folder: str, raws: Iterable[bytes]) -> None:
         items = list(raws)
         for start in range(0, len(items), 500):
-            self.client.multiappend(folder, items[start:start + 500])
+            self.client.multiappend(folder, items[start : start + 500])
 
     def create(self, folder: str) -> None:
         if not self.client.folder_exists(folder):
@@ -158,13 +172,17 @@ class Box:
             return {}
         part = f"BODY.PEEK[HEADER.FIELDS ({' '.join(names).upper()})]"
         data = self.client.fetch(uids, [part])
-        return {uid: BytesHeaderParser().parsebytes(next(v for k, v in d.items()
-                                                         if k.startswith(b"BODY[")))
-                for uid, d in data.items()}
+        return {
+            uid: BytesHeaderParser().parsebytes(
+                next(v for k, v in d.items() if k.startswith(b"BODY["))
+            )
+            for uid, d in data.items()
+        }
 
     def message_ids(self, folder: str) -> dict[int, str]:
-        return {uid: str(h.get("Message-ID", "")).strip()
-                for uid, h in self.headers(folder).items()}
+        return {
+            uid: str(h.get("Message-ID", "")).strip() for uid, h in self.headers(folder).items()
+        }
 
     def full(self, folder: str, uid: int) -> bytes:
         self.client.select_folder(folder, readonly=True)
@@ -213,10 +231,10 @@ def write_config(
         f'state_dir = "{directory / "state"}"\n\n'
         + account.config_toml("implicit", name=name)
         + f'labels = "{labels}"\n'
-        f'folders = [{folder_list}]\n'
+        f"folders = [{folder_list}]\n"
         f'password_command = "echo {account.password}"\n\n'
         f"[daemon]\nbackfill_days = {backfill_days}\n{daemon}\n"
-        f"[drafts]\ndaily_cap = 1000\nfrom_name = \"Sam Reader\"\n{drafts}\n"
+        f'[drafts]\ndaily_cap = 1000\nfrom_name = "Sam Reader"\n{drafts}\n'
     )
     path = directory / "config.toml"
     path.write_text(text)
@@ -226,6 +244,7 @@ def write_config(
 def connector(test_account: TestAccount, *, readonly: bool = False) -> Any:
     def connect_account(account: Any) -> Any:
         return connect(account, Secret(test_account.password), readonly=readonly, timeout=10)
+
     return connect_account
 
 
@@ -236,8 +255,13 @@ class RunResult:
     outcomes: list[Outcome]
 
 
-def build_daemon(config: Config, classifier: Classifier, connect: MailboxFactory,
-                 outcomes: list[Outcome], **kwargs: Any) -> Daemon:
+def build_daemon(
+    config: Config,
+    classifier: Classifier,
+    connect: MailboxFactory,
+    outcomes: list[Outcome],
+    **kwargs: Any,
+) -> Daemon:
     """A daemon with fast backoff, no progress display, its outcomes collected; each keyword
     names a field of `RunOptions` or of `DaemonParts`."""
     run_fields = {f.name for f in fields(RunOptions)}
@@ -245,23 +269,33 @@ def build_daemon(config: Config, classifier: Classifier, connect: MailboxFactory
     parts = {k: v for k, v in kwargs.items() if k not in run_fields}
     parts.setdefault("backoff", FAST_BACKOFF)
     options.setdefault("progress", False)
-    return Daemon(config, DaemonParts(classifier, connect, on_outcome=outcomes.append, **parts),
-                  RunOptions(**options))
+    return Daemon(
+        config,
+        DaemonParts(classifier, connect, on_outcome=outcomes.append, **parts),
+        RunOptions(**options),
+    )
 
 
-def run_once(config_path: Path, classifier: Classifier, test_account: TestAccount,
-             **kwargs: Any) -> RunResult:
+def run_once(
+    config_path: Path, classifier: Classifier, test_account: TestAccount, **kwargs: Any
+) -> RunResult:
     """`triage run --once`, in process, with fast backoff."""
     outcomes: list[Outcome] = []
-    daemon = build_daemon(load_config(config_path), classifier,
-                          connector(test_account, readonly=kwargs.get("dry_run", False)),
-                          outcomes, once=True, **kwargs)
+    daemon = build_daemon(
+        load_config(config_path),
+        classifier,
+        connector(test_account, readonly=kwargs.get("dry_run", False)),
+        outcomes,
+        once=True,
+        **kwargs,
+    )
     code = daemon.run()
     return RunResult(code, daemon, outcomes)
 
 
-def start_daemon(config: Config | Path, classifier: Classifier, test_account: TestAccount,
-                 **kwargs: Any) -> tuple[Daemon, Any, list[Outcome]]:
+def start_daemon(
+    config: Config | Path, classifier: Classifier, test_account: TestAccount, **kwargs: Any
+) -> tuple[Daemon, Any, list[Outcome]]:
     """`triage run` in a thread; returns (daemon, thread, outcomes)."""
     import threading
 
@@ -270,8 +304,7 @@ def start_daemon(config: Config | Path, classifier: Classifier, test_account: Te
     outcomes: list[Outcome] = []
     daemon = build_daemon(config, classifier, connector(test_account), outcomes, **kwargs)
     result: dict[str, int] = {}
-    thread = threading.Thread(target=lambda: result.setdefault("code", daemon.run()),
-                              daemon=True)
+    thread = threading.Thread(target=lambda: result.setdefault("code", daemon.run()), daemon=True)
     thread.start()
     thread.result = result  # type: ignore[attr-defined]
     return daemon, thread, outcomes
@@ -282,16 +315,29 @@ def cli(*args: str, timeout: float = 120, **kwargs: Any) -> subprocess.Completed
     env = dict(os.environ)
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
     env.pop("CI_FORCE_TTY", None)
-    return subprocess.run([sys.executable, "-m", "triage", *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=timeout, **kwargs)
+    return subprocess.run(
+        [sys.executable, "-m", "triage", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        **kwargs,
+    )
 
 
 def popen(*args: str, **kwargs: Any) -> subprocess.Popen[str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
-    return subprocess.Popen([sys.executable, "-m", "triage", *args], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            **kwargs)
+    return subprocess.Popen(
+        [sys.executable, "-m", "triage", *args],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
+    )
 
 
 def wait_for(condition: Any, timeout: float, interval: float = 0.02) -> float:

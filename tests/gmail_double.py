@@ -45,8 +45,9 @@ class Folder:
     messages: list[GmailMessage] = field(default_factory=list)
     uidnext: int = 1
 
-    def add(self, raw: bytes, flags: set[str] | None = None,
-            labels: set[str] | None = None) -> GmailMessage:
+    def add(
+        self, raw: bytes, flags: set[str] | None = None, labels: set[str] | None = None
+    ) -> GmailMessage:
         message = GmailMessage(self.uidnext, raw, flags or set(), labels or set())
         self.messages.append(message)
         self.uidnext += 1
@@ -81,7 +82,7 @@ def _tokens(text: str) -> list[str]:
                     if depth == 0:
                         break
                 j += 1
-            tokens.append(text[i:j + 1])
+            tokens.append(text[i : j + 1])
             i = j + 1
         else:
             j = i
@@ -112,12 +113,14 @@ def _quote(text: str) -> str:
 
 
 class GmailDouble:
-    def __init__(self, password: str = "app-password",
-                 capabilities: str = CAPABILITIES) -> None:
+    def __init__(self, password: str = "app-password", capabilities: str = CAPABILITIES) -> None:
         self.password = password
         self.capabilities = capabilities
-        self.folders = {name: Folder(uidvalidity=1000 + i)
-                        for i, (flags, name) in enumerate(FOLDERS) if "Noselect" not in flags}
+        self.folders = {
+            name: Folder(uidvalidity=1000 + i)
+            for i, (flags, name) in enumerate(FOLDERS)
+            if "Noselect" not in flags
+        }
         self.commands: list[str] = []
         self.lock = threading.Lock()
         # Called when a client starts IDLE, with the selected folder: what it returns (say
@@ -191,8 +194,15 @@ class GmailDouble:
             elif done == "logout":
                 return
 
-    def _command(self, tag: str, command: str, args: str, data: bytes,
-                 selected: Folder | None, out: Callable[[str | bytes], None]) -> object:
+    def _command(
+        self,
+        tag: str,
+        command: str,
+        args: str,
+        data: bytes,
+        selected: Folder | None,
+        out: Callable[[str | bytes], None],
+    ) -> object:
         t = _tokens(args)
         if command == "CAPABILITY":
             out(f"* CAPABILITY {self.capabilities}")
@@ -215,8 +225,10 @@ class GmailDouble:
                 out(f"{tag} NO [NONEXISTENT] Unknown Mailbox: {t[0]}")
                 return None
             out("* FLAGS (\\Answered \\Flagged \\Draft \\Deleted \\Seen)")
-            out("* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Draft \\Deleted \\Seen \\*)] "
-                "Flags permitted.")
+            out(
+                "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Draft \\Deleted \\Seen \\*)] "
+                "Flags permitted."
+            )
             out(f"* OK [UIDVALIDITY {folder.uidvalidity}] UIDs valid.")
             out(f"* {len(folder.messages)} EXISTS")
             out("* 0 RECENT")
@@ -259,8 +271,7 @@ class GmailDouble:
                     target.update(values)
         elif command == "APPEND":
             folder = self.folders[t[0]]
-            flags = set(_tokens(t[1].strip("()"))) if len(t) > 1 and t[1].startswith("(") \
-                else set()
+            flags = set(_tokens(t[1].strip("()"))) if len(t) > 1 and t[1].startswith("(") else set()
             message = folder.add(data, flags)
             out(f"{tag} OK [APPENDUID {folder.uidvalidity} {message.uid}] (Success)")
             return None
@@ -281,17 +292,23 @@ class GmailDouble:
             stamp = message.internal_date.strftime("%d-%b-%Y %H:%M:%S +0000")
             parts.append(f'INTERNALDATE "{stamp}"'.encode())
         if "X-GM-LABELS" in items:
-            labels = " ".join(_quote(label) if not label.startswith("\\") else label
-                              for label in sorted(message.labels))
+            labels = " ".join(
+                _quote(label) if not label.startswith("\\") else label
+                for label in sorted(message.labels)
+            )
             parts.append(f"X-GM-LABELS ({labels})".encode())
         fields = re.search(r"BODY\.PEEK\[HEADER\.FIELDS \(([^)]*)\)\]", items)
         if fields:
             names = {n.lower() for n in fields.group(1).split()}
-            kept = b"".join(line + b"\r\n" for line in head.split(b"\r\n")
-                            if line.split(b":", 1)[0].strip().lower().decode() in names)
+            kept = b"".join(
+                line + b"\r\n"
+                for line in head.split(b"\r\n")
+                if line.split(b":", 1)[0].strip().lower().decode() in names
+            )
             kept += b"\r\n"
-            parts.append(f"BODY[HEADER.FIELDS ({fields.group(1)})] {{{len(kept)}}}\r\n"
-                         .encode() + kept)
+            parts.append(
+                f"BODY[HEADER.FIELDS ({fields.group(1)})] {{{len(kept)}}}\r\n".encode() + kept
+            )
         elif "BODY.PEEK[HEADER]" in items:
             parts.append(f"BODY[HEADER] {{{len(header)}}}\r\n".encode() + header)
         text = re.search(r"BODY\.PEEK\[TEXT\]<0\.(\d+)>", items)

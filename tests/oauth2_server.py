@@ -80,8 +80,11 @@ class AuthServer:
     def approve_all(self) -> list[str]:
         """The user enters every code shown and not yet entered; those codes."""
         with self._lock:
-            entered = [user_code for user_code, device_code in self._user_codes.items()
-                       if device_code in self._devices and not self._devices[device_code].approved]
+            entered = [
+                user_code
+                for user_code, device_code in self._user_codes.items()
+                if device_code in self._devices and not self._devices[device_code].approved
+            ]
             for user_code in entered:
                 self._devices[self._user_codes[user_code]].approved = True
             return entered
@@ -119,8 +122,11 @@ class AuthServer:
         return token
 
     def _tokens(self, *, refresh: bool = True) -> tuple[int, dict[str, Any]]:
-        body: dict[str, Any] = {"access_token": self._new_access(), "token_type": "Bearer",
-                                "expires_in": self.access_lifetime}
+        body: dict[str, Any] = {
+            "access_token": self._new_access(),
+            "token_type": "Bearer",
+            "expires_in": self.access_lifetime,
+        }
         if refresh:
             token = "rt-" + secrets.token_urlsafe(24)
             self._refresh.add(token)
@@ -136,27 +142,35 @@ class AuthServer:
             return 400, {}
         code = "code-" + secrets.token_urlsafe(12)
         with self._lock:
-            self._codes[code] = _Grant(query["client_id"], query.get("redirect_uri", ""),
-                                       query["code_challenge"])
+            self._codes[code] = _Grant(
+                query["client_id"], query.get("redirect_uri", ""), query["code_challenge"]
+            )
         back = {"code": code, "state": query.get("state", "")}
         return 302, {"Location": query["redirect_uri"] + "?" + urllib.parse.urlencode(back)}
 
     def device(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
         if form.get("client_id") != self.client_id:
-            return 400, {"error": "invalid_client",
-                         "error_description": "AADSTS700016: Application not found"}
+            return 400, {
+                "error": "invalid_client",
+                "error_description": "AADSTS700016: Application not found",
+            }
         device_code = "dc-" + secrets.token_urlsafe(12)
         user_code = secrets.token_hex(4).upper()
         with self._lock:
             self._devices[device_code] = _Grant(form["client_id"])
             self._user_codes[user_code] = device_code
-        return 200, {"device_code": device_code, "user_code": user_code,
-                     "verification_uri": self.url + "/devicelogin", "expires_in": 900,
-                     "interval": self.device_interval}
+        return 200, {
+            "device_code": device_code,
+            "user_code": user_code,
+            "verification_uri": self.url + "/devicelogin",
+            "expires_in": 900,
+            "interval": self.device_interval,
+        }
 
     def token(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
         if form.get("client_id") != self.client_id or (
-                self.client_secret and form.get("client_secret") != self.client_secret):
+            self.client_secret and form.get("client_secret") != self.client_secret
+        ):
             return 401, {"error": "invalid_client"}
         grant_type = form.get("grant_type", "")
         with self._lock:
@@ -173,15 +187,20 @@ class AuthServer:
                 grant = self._codes.pop(form.get("code", ""), None)
                 verifier = form.get("code_verifier", "").encode()
                 challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier).digest())
-                if grant is None or grant.redirect_uri != form.get("redirect_uri") or \
-                        grant.challenge != challenge.rstrip(b"=").decode():
+                if (
+                    grant is None
+                    or grant.redirect_uri != form.get("redirect_uri")
+                    or grant.challenge != challenge.rstrip(b"=").decode()
+                ):
                     return 400, {"error": "invalid_grant"}
                 return self._tokens()
             if grant_type == "refresh_token":
                 token = form.get("refresh_token", "")
                 if token not in self._refresh:
-                    return 400, {"error": "invalid_grant",
-                                 "error_description": "Token has been expired or revoked."}
+                    return 400, {
+                        "error": "invalid_grant",
+                        "error_description": "Token has been expired or revoked.",
+                    }
                 if self.rotate_refresh_tokens:
                     self._refresh.discard(token)
                 return self._tokens(refresh=self.rotate_refresh_tokens)
@@ -216,8 +235,11 @@ def _handler(auth: AuthServer) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:  # noqa: N802
             length = int(self.headers.get("Content-Length") or 0)
             form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode()))
-            endpoint = {"/device": auth.device, "/token": auth.token,
-                        "/introspect": auth.introspect}.get(self.path)
+            endpoint = {
+                "/device": auth.device,
+                "/token": auth.token,
+                "/introspect": auth.introspect,
+            }.get(self.path)
             if endpoint is None:
                 self._reply(404, {})
                 return

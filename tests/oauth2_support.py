@@ -22,8 +22,9 @@ from oauth2_server import AuthServer
 class OAuth2Dovecot(DovecotServer):
     """Dovecot whose only passdb checks OAuth2 access tokens with an introspection URL."""
 
-    def __init__(self, binary: str, root: Path, ca: TestCA, introspection_url: str,
-                 mechanisms: str) -> None:
+    def __init__(
+        self, binary: str, root: Path, ca: TestCA, introspection_url: str, mechanisms: str
+    ) -> None:
         self.introspection_url = introspection_url
         self.auth_mechanisms = mechanisms
         super().__init__(binary, root, ca)
@@ -55,8 +56,9 @@ def auth_server() -> Iterator[AuthServer]:
     server.close()
 
 
-def _start(dovecot: DovecotServer, test_ca: TestCA, auth: AuthServer,
-           mechanisms: str) -> Iterator[OAuth2Dovecot]:
+def _start(
+    dovecot: DovecotServer, test_ca: TestCA, auth: AuthServer, mechanisms: str
+) -> Iterator[OAuth2Dovecot]:
     root = Path(dovecot.root.parent, dovecot.root.name + "-oauth2-" + mechanisms.split()[-1])
     root.mkdir()
     server = OAuth2Dovecot(dovecot.binary, root, test_ca, auth.url + "/introspect", mechanisms)
@@ -68,15 +70,17 @@ def _start(dovecot: DovecotServer, test_ca: TestCA, auth: AuthServer,
 
 
 @pytest.fixture(scope="session")
-def oauth2_dovecot(dovecot: DovecotServer, test_ca: TestCA,
-                   auth_server: AuthServer) -> Iterator[OAuth2Dovecot]:
+def oauth2_dovecot(
+    dovecot: DovecotServer, test_ca: TestCA, auth_server: AuthServer
+) -> Iterator[OAuth2Dovecot]:
     """Offers both AUTHENTICATE OAUTHBEARER and XOAUTH2, as Gmail does."""
     yield from _start(dovecot, test_ca, auth_server, "xoauth2 oauthbearer")
 
 
 @pytest.fixture(scope="session")
-def xoauth2_dovecot(dovecot: DovecotServer, test_ca: TestCA,
-                    auth_server: AuthServer) -> Iterator[OAuth2Dovecot]:
+def xoauth2_dovecot(
+    dovecot: DovecotServer, test_ca: TestCA, auth_server: AuthServer
+) -> Iterator[OAuth2Dovecot]:
     """Offers only XOAUTH2, as Microsoft 365 does."""
     yield from _start(dovecot, test_ca, auth_server, "xoauth2")
 
@@ -93,19 +97,32 @@ def provider(auth_server: AuthServer, oauth2_dovecot: OAuth2Dovecot) -> AuthServ
 def oauth2_mailbox(server: OAuth2Dovecot, provider: AuthServer) -> TestAccount:
     """The provider's user's mailbox on `server`."""
     fresh = server.new_account()
-    return TestAccount(fresh.host, fresh.imap_port, fresh.imaps_port, provider.username, "",
-                       fresh.ca_file, fresh.maildir.parent.parent / provider.username / "Maildir")
+    return TestAccount(
+        fresh.host,
+        fresh.imap_port,
+        fresh.imaps_port,
+        provider.username,
+        "",
+        fresh.ca_file,
+        fresh.maildir.parent.parent / provider.username / "Maildir",
+    )
 
 
-def oauth2_toml(mailbox: TestAccount, provider: AuthServer, *, device: bool = True,
-                command: str = "") -> str:
+def oauth2_toml(
+    mailbox: TestAccount, provider: AuthServer, *, device: bool = True, command: str = ""
+) -> str:
     """An [[account]] "test" signing in with OAuth2 at the stand-in provider ("custom"
     endpoints, the device flow or the browser's), or with a token `command`."""
     if command:
         return mailbox.config_toml() + f'auth = "oauth2"\noauth2_command = "{command}"\n'
-    flow = (f'oauth2_device_url = "{provider.url}/device"\n' if device
-            else f'oauth2_authorize_url = "{provider.url}/authorize"\n')
-    return (mailbox.config_toml() + 'auth = "oauth2"\noauth2_provider = "custom"\n'
-            f'oauth2_client_id = "{provider.client_id}"\n'
-            f'oauth2_token_url = "{provider.url}/token"\n{flow}'
-            'oauth2_scopes = ["imap", "offline_access"]\n')
+    flow = (
+        f'oauth2_device_url = "{provider.url}/device"\n'
+        if device
+        else f'oauth2_authorize_url = "{provider.url}/authorize"\n'
+    )
+    return (
+        mailbox.config_toml() + 'auth = "oauth2"\noauth2_provider = "custom"\n'
+        f'oauth2_client_id = "{provider.client_id}"\n'
+        f'oauth2_token_url = "{provider.url}/token"\n{flow}'
+        'oauth2_scopes = ["imap", "offline_access"]\n'
+    )

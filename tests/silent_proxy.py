@@ -37,8 +37,9 @@ class SilentDropProxy:
                 self._live.append((client, server))
                 self.connections += 1
             for source, sink in ((client, server), (server, client)):
-                threading.Thread(target=self._pump, args=(source, sink, client),
-                                 daemon=True).start()
+                threading.Thread(
+                    target=self._pump, args=(source, sink, client), daemon=True
+                ).start()
 
     def _pump(self, source: socket.socket, sink: socket.socket, client: socket.socket) -> None:
         while True:
@@ -73,4 +74,3 @@ class SilentDropProxy:
                 for sock in pair:
                     with suppress(OSError):
                         sock.close()
-

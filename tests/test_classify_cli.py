@@ -20,21 +20,36 @@ from triage.commands.classify import BATCH
 from triage.message.parse import parse_message
 
 LABELS = {"relationship", "solicitation", "other"}
-OFFENSE_CODES = {"introduction-ask", "network-harvesting", "referral-bounty", "mlm-recruiting",
-                 "what-can-you-do-for-me", "pitch-on-introduction"}
+OFFENSE_CODES = {
+    "introduction-ask",
+    "network-harvesting",
+    "referral-bounty",
+    "mlm-recruiting",
+    "what-can-you-do-for-me",
+    "pitch-on-introduction",
+}
 
-THANKS = eml("Thank you so much for the introduction to Ana. We had coffee on Tuesday and it was "
-             "the most useful conversation I have had about hiring in months. Truly grateful.",
-             sender="Tom Becker <tom@northwind.com>", subject="Thank you!",
-             message_id="<thanks-1@northwind.com>")
-PITCH = eml("Are you looking for extra income? Join my team and be your own boss, financial "
-            "freedom from your phone! Forward this to friends who might be interested.",
-            sender="Tammy Okafor <tammy@globex.com>", subject="Quick question",
-            message_id="<pitch-1@globex.com>")
-RECEIPT = eml("Your order #4417 has shipped and will arrive on Friday. Track your package in "
-              "your account. This is an automated message, do not reply.",
-              sender="Shop <no-reply@shop.example>", subject="Your order has shipped",
-              message_id="<receipt-1@shop.example>")
+THANKS = eml(
+    "Thank you so much for the introduction to Ana. We had coffee on Tuesday and it was "
+    "the most useful conversation I have had about hiring in months. Truly grateful.",
+    sender="Tom Becker <tom@northwind.com>",
+    subject="Thank you!",
+    message_id="<thanks-1@northwind.com>",
+)
+PITCH = eml(
+    "Are you looking for extra income? Join my team and be your own boss, financial "
+    "freedom from your phone! Forward this to friends who might be interested.",
+    sender="Tammy Okafor <tammy@globex.com>",
+    subject="Quick question",
+    message_id="<pitch-1@globex.com>",
+)
+RECEIPT = eml(
+    "Your order #4417 has shipped and will arrive on Friday. Track your package in "
+    "your account. This is an automated message, do not reply.",
+    sender="Shop <no-reply@shop.example>",
+    subject="Your order has shipped",
+    message_id="<receipt-1@shop.example>",
+)
 
 
 def run(capsys: pytest.CaptureFixture[str], model: Path, *args: str) -> tuple[int, str, str]:
@@ -74,15 +89,18 @@ def test_json_fields_for_one_eml(
     assert record["scores"][record["label"]] == max(record["scores"].values())
     assert isinstance(record["offenses"], list) and set(record["offenses"]) <= OFFENSE_CODES
     assert isinstance(record["draft"], bool)
-    assert isinstance(record["reasons"], list) and all(isinstance(r, str) and r
-                                                       for r in record["reasons"])
+    assert isinstance(record["reasons"], list) and all(
+        isinstance(r, str) and r for r in record["reasons"]
+    )
 
 
 def test_json_labels_follow_the_model(
     tiny_model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    paths = [write(tmp_path / f"{name}.eml", raw)
-             for name, raw in (("a-thanks", THANKS), ("b-pitch", PITCH), ("c-receipt", RECEIPT))]
+    paths = [
+        write(tmp_path / f"{name}.eml", raw)
+        for name, raw in (("a-thanks", THANKS), ("b-pitch", PITCH), ("c-receipt", RECEIPT))
+    ]
     code, out, _err = run(capsys, tiny_model_path, "--json", *map(str, paths))
     assert code == 0
     by_id = {r["message_id"]: r for r in records(out)}
@@ -99,8 +117,10 @@ def test_json_labels_follow_the_model(
 def test_json_is_one_valid_object_per_line_with_non_ascii(
     tiny_model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    raw = eml("Grüße aus Köln! Danke für alles 🎉\nLine two \"quoted\" \\ backslash",
-              subject="=?utf-8?q?Gr=C3=BC=C3=9Fe_=E2=80=A8_und_Dank?=")
+    raw = eml(
+        'Grüße aus Köln! Danke für alles 🎉\nLine two "quoted" \\ backslash',
+        subject="=?utf-8?q?Gr=C3=BC=C3=9Fe_=E2=80=A8_und_Dank?=",
+    )
     path = write(tmp_path / "umlaut.eml", raw)
     code, out, _err = run(capsys, tiny_model_path, "--json", str(path))
     assert code == 0
@@ -177,7 +197,9 @@ def test_stdin(
 
 
 def test_stdin_crlf_and_file_agree(
-    tiny_model_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    tiny_model_path: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(PITCH.replace(b"\n", b"\r\n"))))
@@ -196,8 +218,11 @@ def test_output_keeps_input_order_across_batches(
     count = BATCH + 20
     broken = BATCH - 3
     for i in range(count):
-        raw = b"\n\n" if i == broken else eml(f"Message number {i}, thanks!",
-                                             message_id=f"<n{i}@example.com>")
+        raw = (
+            b"\n\n"
+            if i == broken
+            else eml(f"Message number {i}, thanks!", message_id=f"<n{i}@example.com>")
+        )
         write(tmp_path / "many" / f"{i:04d}.eml", raw)
     code, out, _err = run(capsys, tiny_model_path, "--json", str(tmp_path / "many"))
     assert code != 0  # one message could not be classified
@@ -205,7 +230,8 @@ def test_output_keeps_input_order_across_batches(
     assert len(found) == count
     assert found[broken]["label"] == "error" and found[broken]["error"]
     assert [r.get("message_id") for i, r in enumerate(found) if i != broken] == [
-        f"<n{i}@example.com>" for i in range(count) if i != broken]
+        f"<n{i}@example.com>" for i in range(count) if i != broken
+    ]
 
 
 # ------------------------------------------------------------------------------------ errors
@@ -272,8 +298,9 @@ def test_hostile_files_do_not_crash(
         "nul.eml": b"\x00" * 5000,
         "headers-only.eml": b"Subject: only headers",
         "html-bomb.eml": b"Content-Type: text/html\n\n" + b"<blockquote>" * 20_000,
-        "deep.eml": b"".join(b"Content-Type: multipart/mixed; boundary=b%d\n\n--b%d\n" % (i, i)
-                             for i in range(2000)),
+        "deep.eml": b"".join(
+            b"Content-Type: multipart/mixed; boundary=b%d\n\n--b%d\n" % (i, i) for i in range(2000)
+        ),
         "big.eml": eml("x " * 1_500_000),
     }
     for name, raw in hostile.items():
@@ -301,8 +328,10 @@ def test_missing_model_names_triage_train(
 def test_human_table(
     tiny_model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    paths = [write(tmp_path / f"{n}.eml", raw)
-             for n, raw in (("1", THANKS), ("2", PITCH), ("3", RECEIPT))]
+    paths = [
+        write(tmp_path / f"{n}.eml", raw)
+        for n, raw in (("1", THANKS), ("2", PITCH), ("3", RECEIPT))
+    ]
     code, out, _err = run(capsys, tiny_model_path, *map(str, paths))
     assert code == 0
     lines = out.rstrip("\n").split("\n")
@@ -310,9 +339,12 @@ def test_human_table(
     assert set(lines[1]) <= {"-", " "}
     rows = lines[2:]
     assert len(rows) == 3
-    for row, sender, subject in zip(rows, ("Tom Becker", "Tammy Okafor", "Shop"),
-                                    ("Thank you!", "Quick question", "Your order has shipped"),
-                                    strict=True):
+    for row, sender, subject in zip(
+        rows,
+        ("Tom Becker", "Tammy Okafor", "Shop"),
+        ("Thank you!", "Quick question", "Your order has shipped"),
+        strict=True,
+    ):
         assert row.startswith(sender)
         assert subject in row
         assert any(label in row.split() for label in LABELS)
@@ -343,8 +375,9 @@ def test_explain_cuts_a_long_platform_note_at_a_word(
     tiny_model_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Issue 13, item 12: the quoted LinkedIn note was cut mid-word at 160 characters."""
-    sample = Path(__file__).resolve().parent.parent / "triage" / "samples" / \
-        "10-linkedin-invitation.eml"
+    sample = (
+        Path(__file__).resolve().parent.parent / "triage" / "samples" / "10-linkedin-invitation.eml"
+    )
     assert main(["explain", "--model", str(tiny_model_path), str(sample)]) == 0
     line = next(x for x in capsys.readouterr().out.splitlines() if "personal note" in x)
     quoted = line.split(': "', 1)[1].rstrip('"')

@@ -282,46 +282,89 @@ ERRORS = [
         '[account]\nname = "a"\n', ["key 'account'", "[[account]]"], id="account-single-table"
     ),
     pytest.param(MINIMAL + "port = \n", ["not valid TOML", "line 5"], id="invalid-toml"),
-    *[pytest.param(MINIMAL + 'auth = "oauth2"\n' + extra, expected, id=f"oauth2-{name}")
-      for name, extra, expected in [
-        ("no-provider", "", ["key 'oauth2_provider'", "missing", "oauth2_command"]),
-        ("typo", 'oauth2_provider = "google"\noauth2_clientid = "x"\n',
-         ["unknown key 'oauth2_clientid'", "did you mean 'oauth2_client_id'"]),
-        ("no-client-id", 'oauth2_provider = "microsoft"\n',
-         ["key 'oauth2_client_id'", "missing", "client ID"]),
-        ("unknown-provider", 'oauth2_provider = "yahoo"\n',
-         ["key 'oauth2_provider'", 'expected "google", "microsoft" or "custom"', '"yahoo"']),
-        ("google-without-secret", 'oauth2_provider = "google"\noauth2_client_id = "x"\n',
-         ["key 'oauth2_client_secret'", "missing"]),
-        ("microsoft-with-secret",
-         'oauth2_provider = "microsoft"\noauth2_client_id = "x"\noauth2_client_secret = "s"\n',
-         ["key 'oauth2_client_secret'", "public client"]),
-        ("preset-with-endpoint", 'oauth2_provider = "microsoft"\noauth2_client_id = "x"\n'
-         'oauth2_token_url = "https://example.org/token"\n',
-         ["key 'oauth2_token_url'", "set by oauth2_provider = 'microsoft'", '"custom"']),
-        ("tenant-not-microsoft", 'oauth2_provider = "google"\noauth2_client_id = "x"\n'
-         'oauth2_client_secret = "s"\noauth2_tenant = "contoso"\n',
-         ["key 'oauth2_tenant'", "only used with oauth2_provider = 'microsoft'"]),
-        ("custom-no-token-url", 'oauth2_provider = "custom"\noauth2_client_id = "x"\n',
-         ["key 'oauth2_token_url'", "missing"]),
-        ("custom-no-flow", 'oauth2_provider = "custom"\noauth2_client_id = "x"\n'
-         'oauth2_token_url = "https://example.org/token"\n',
-         ["key 'oauth2_authorize_url'", "oauth2_device_url"]),
-        ("custom-no-scopes", 'oauth2_provider = "custom"\noauth2_client_id = "x"\n'
-         'oauth2_token_url = "https://example.org/token"\n'
-         'oauth2_device_url = "https://example.org/device"\n',
-         ["key 'oauth2_scopes'", "missing"]),
-        ("http-endpoint", 'oauth2_provider = "custom"\noauth2_client_id = "x"\n'
-         'oauth2_token_url = "http://example.org/token"\n',
-         ["key 'oauth2_token_url'", "https://", '"http://example.org/token"']),
-        ("with-password-command", 'password_command = "pass x"\n',
-         ["key 'password_command'", "oauth2_command"]),
-        ("command-and-provider", 'oauth2_command = "x"\noauth2_provider = "google"\n',
-         ["key 'oauth2_provider'", "not used together with oauth2_command"]),
-    ]],
-    pytest.param(MINIMAL + 'oauth2_provider = "google"\n',
-                 ["key 'oauth2_provider'", 'only used with auth = "oauth2"'],
-                 id="oauth2-key-with-password-auth"),
+    *[
+        pytest.param(MINIMAL + 'auth = "oauth2"\n' + extra, expected, id=f"oauth2-{name}")
+        for name, extra, expected in [
+            ("no-provider", "", ["key 'oauth2_provider'", "missing", "oauth2_command"]),
+            (
+                "typo",
+                'oauth2_provider = "google"\noauth2_clientid = "x"\n',
+                ["unknown key 'oauth2_clientid'", "did you mean 'oauth2_client_id'"],
+            ),
+            (
+                "no-client-id",
+                'oauth2_provider = "microsoft"\n',
+                ["key 'oauth2_client_id'", "missing", "client ID"],
+            ),
+            (
+                "unknown-provider",
+                'oauth2_provider = "yahoo"\n',
+                ["key 'oauth2_provider'", 'expected "google", "microsoft" or "custom"', '"yahoo"'],
+            ),
+            (
+                "google-without-secret",
+                'oauth2_provider = "google"\noauth2_client_id = "x"\n',
+                ["key 'oauth2_client_secret'", "missing"],
+            ),
+            (
+                "microsoft-with-secret",
+                'oauth2_provider = "microsoft"\noauth2_client_id = "x"\n'
+                'oauth2_client_secret = "s"\n',
+                ["key 'oauth2_client_secret'", "public client"],
+            ),
+            (
+                "preset-with-endpoint",
+                'oauth2_provider = "microsoft"\noauth2_client_id = "x"\n'
+                'oauth2_token_url = "https://example.org/token"\n',
+                ["key 'oauth2_token_url'", "set by oauth2_provider = 'microsoft'", '"custom"'],
+            ),
+            (
+                "tenant-not-microsoft",
+                'oauth2_provider = "google"\noauth2_client_id = "x"\n'
+                'oauth2_client_secret = "s"\noauth2_tenant = "contoso"\n',
+                ["key 'oauth2_tenant'", "only used with oauth2_provider = 'microsoft'"],
+            ),
+            (
+                "custom-no-token-url",
+                'oauth2_provider = "custom"\noauth2_client_id = "x"\n',
+                ["key 'oauth2_token_url'", "missing"],
+            ),
+            (
+                "custom-no-flow",
+                'oauth2_provider = "custom"\noauth2_client_id = "x"\n'
+                'oauth2_token_url = "https://example.org/token"\n',
+                ["key 'oauth2_authorize_url'", "oauth2_device_url"],
+            ),
+            (
+                "custom-no-scopes",
+                'oauth2_provider = "custom"\noauth2_client_id = "x"\n'
+                'oauth2_token_url = "https://example.org/token"\n'
+                'oauth2_device_url = "https://example.org/device"\n',
+                ["key 'oauth2_scopes'", "missing"],
+            ),
+            (
+                "http-endpoint",
+                'oauth2_provider = "custom"\noauth2_client_id = "x"\n'
+                'oauth2_token_url = "http://example.org/token"\n',
+                ["key 'oauth2_token_url'", "https://", '"http://example.org/token"'],
+            ),
+            (
+                "with-password-command",
+                'password_command = "pass x"\n',
+                ["key 'password_command'", "oauth2_command"],
+            ),
+            (
+                "command-and-provider",
+                'oauth2_command = "x"\noauth2_provider = "google"\n',
+                ["key 'oauth2_provider'", "not used together with oauth2_command"],
+            ),
+        ]
+    ],
+    pytest.param(
+        MINIMAL + 'oauth2_provider = "google"\n',
+        ["key 'oauth2_provider'", 'only used with auth = "oauth2"'],
+        id="oauth2-key-with-password-auth",
+    ),
 ]
 
 
@@ -408,16 +451,20 @@ def test_config_check_prints_the_settings_in_effect_and_no_secret(
     assert "min_confidence = 0.9" in out and "idle_refresh_minutes = 1.0" in out
     assert "password_command = (set, not shown)" in out
     assert "hunter2" not in out + err
-    code, _out, err = run_cli(["config", "check", "--config", str(write(tmp_path, "x = 1\n"))],
-                              capsys)
+    code, _out, err = run_cli(
+        ["config", "check", "--config", str(write(tmp_path, "x = 1\n"))], capsys
+    )
     assert code == 2 and "config error" in err
 
 
-@pytest.mark.parametrize("keys", [
-    'oauth2_provider = "google"\noauth2_client_id = "cid"\n'
-    'oauth2_client_secret = "GOCSPX-hunter2"\n',
-    'oauth2_command = "echo hunter2"\n',
-])
+@pytest.mark.parametrize(
+    "keys",
+    [
+        'oauth2_provider = "google"\noauth2_client_id = "cid"\n'
+        'oauth2_client_secret = "GOCSPX-hunter2"\n',
+        'oauth2_command = "echo hunter2"\n',
+    ],
+)
 def test_config_check_shows_oauth2_keys_but_no_secret(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], keys: str
 ) -> None:
@@ -432,15 +479,22 @@ def test_config_check_shows_oauth2_keys_but_no_secret(
 def test_oauth2_presets_carry_endpoints_and_scopes() -> None:
     microsoft = parse_config(
         MINIMAL + 'auth = "oauth2"\noauth2_provider = "microsoft"\noauth2_client_id = "c"\n'
-        'oauth2_tenant = "contoso.onmicrosoft.com"\n', Path("/c.toml")).account("personal")
+        'oauth2_tenant = "contoso.onmicrosoft.com"\n',
+        Path("/c.toml"),
+    ).account("personal")
     assert microsoft.auth == "oauth2" and microsoft.oauth2 is not None
     assert microsoft.oauth2.device_url == (
-        "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/devicecode")
-    assert microsoft.oauth2.scopes == ("https://outlook.office.com/IMAP.AccessAsUser.All",
-                                       "offline_access")
+        "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/devicecode"
+    )
+    assert microsoft.oauth2.scopes == (
+        "https://outlook.office.com/IMAP.AccessAsUser.All",
+        "offline_access",
+    )
     google = parse_config(
         MINIMAL + 'auth = "oauth2"\noauth2_provider = "google"\noauth2_client_id = "c"\n'
-        'oauth2_client_secret = "GOCSPX-s3cret"\n', Path("/c.toml")).account("personal")
+        'oauth2_client_secret = "GOCSPX-s3cret"\n',
+        Path("/c.toml"),
+    ).account("personal")
     assert google.oauth2 is not None and google.oauth2.device_url == ""  # browser flow
     assert google.oauth2.scopes == ("https://mail.google.com/",)
     assert "GOCSPX-s3cret" not in repr(google)

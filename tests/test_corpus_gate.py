@@ -32,8 +32,16 @@ TRAINING_DATA = REPO / "training_data"
 MIN_OTHER = {"ham": 0.97, "hard-ham": 0.97}
 MAX_SPAM_RELATIONSHIP = 0.02
 # Source files whose changes make a cached model stale.
-MODEL_SOURCES = ("model.py", "features.py", "charngrams.py", "offenses.py", "message.py",
-                 "quoting.py", "htmltext.py", "training.py")
+MODEL_SOURCES = (
+    "model.py",
+    "features.py",
+    "charngrams.py",
+    "offenses.py",
+    "message.py",
+    "quoting.py",
+    "htmltext.py",
+    "training.py",
+)
 
 pytestmark = [pytest.mark.corpus, pytest.mark.timeout(900)]
 
@@ -82,11 +90,15 @@ def gate_model(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     if shipped.exists():
         return shipped
     if not (TRAINING_DATA / "labels.csv").exists():
-        pytest.skip(f"no shipped model at {shipped} and no {TRAINING_DATA / 'labels.csv'} "
-                    "to train one from")
+        pytest.skip(
+            f"no shipped model at {shipped} and no {TRAINING_DATA / 'labels.csv'} to train one from"
+        )
     cache = getattr(request.config, "cache", None)
-    cache_dir = cache.mkdir("triage-corpus-gate") if cache is not None else \
-        tmp_path_factory.mktemp("gate-model")
+    cache_dir = (
+        cache.mkdir("triage-corpus-gate")
+        if cache is not None
+        else tmp_path_factory.mktemp("gate-model")
+    )
     return _train_cached(Path(cache_dir))
 
 
@@ -97,8 +109,7 @@ def outcomes(gate_model: Path) -> dict[str, list[Outcome]]:
     results: dict[str, list[Outcome]] = {}
     for folder in ("ham", "hard-ham", "spam"):
         stream = classify_stream(classifier, iter_messages([str(CORPUS / folder)]))
-        results[folder] = [Outcome(path, decision, error)
-                           for path, _msg, decision, error in stream]
+        results[folder] = [Outcome(path, decision, error) for path, _msg, decision, error in stream]
     return results
 
 
@@ -106,8 +117,11 @@ def _examples(items: Iterator[Outcome] | list[Outcome], limit: int = 8) -> str:
     lines = []
     for outcome in list(items)[:limit]:
         d = outcome.decision
-        detail = outcome.error if d is None else (
-            f"{d.label} {d.confidence:.2f} " + "; ".join(d.reasons[:2]))
+        detail = (
+            outcome.error
+            if d is None
+            else (f"{d.label} {d.confidence:.2f} " + "; ".join(d.reasons[:2]))
+        )
         lines.append(f"  {Path(outcome.path).relative_to(CORPUS)}: {detail}")
     return "\n".join(lines)
 
@@ -127,7 +141,8 @@ def test_ham_is_other(outcomes: dict[str, list[Outcome]], folder: str) -> None:
     share = 1 - len(wrong) / len(results)
     assert share >= MIN_OTHER[folder], (
         f"{folder}: {share:.1%} other (need {MIN_OTHER[folder]:.0%}); "
-        f"{len(wrong)} of {len(results)} wrong, e.g.:\n{_examples(wrong)}")
+        f"{len(wrong)} of {len(results)} wrong, e.g.:\n{_examples(wrong)}"
+    )
 
 
 def test_spam_is_not_relationship(outcomes: dict[str, list[Outcome]]) -> None:
@@ -136,7 +151,8 @@ def test_spam_is_not_relationship(outcomes: dict[str, list[Outcome]]) -> None:
     share = len(wrong) / len(results)
     assert share <= MAX_SPAM_RELATIONSHIP, (
         f"spam: {share:.1%} relationship (at most {MAX_SPAM_RELATIONSHIP:.0%}); "
-        f"{len(wrong)} of {len(results)}, e.g.:\n{_examples(wrong)}")
+        f"{len(wrong)} of {len(results)}, e.g.:\n{_examples(wrong)}"
+    )
 
 
 @pytest.mark.parametrize("folder", sorted(MIN_OTHER))
@@ -145,5 +161,4 @@ def test_no_feedback_draft_for_ordinary_mail(
 ) -> None:
     """`draft` is false for every `other` message: ham is ordinary mail, never a draft."""
     drafted = [o for o in outcomes[folder] if o.decision is not None and o.decision.draft]
-    assert not drafted, f"{len(drafted)} {folder} messages would get a draft:\n" \
-                        f"{_examples(drafted)}"
+    assert not drafted, f"{len(drafted)} {folder} messages would get a draft:\n{_examples(drafted)}"

@@ -76,9 +76,11 @@ def test_failing_password_command_hides_its_stdout() -> None:
 
 @pytest.mark.parametrize(
     "command",
-    [f"echo {SECRET}; echo 'oops {SECRET}' >&2; exit 1",
-     f"echo 'password is {SECRET}' >&2; exit 1",  # the secret on stderr only (issue 10, item 6)
-     f"printf '{SECRET[:6]}\\n{SECRET[6:]}' >&2; exit 1"],
+    [
+        f"echo {SECRET}; echo 'oops {SECRET}' >&2; exit 1",
+        f"echo 'password is {SECRET}' >&2; exit 1",  # the secret on stderr only (issue 10, item 6)
+        f"printf '{SECRET[:6]}\\n{SECRET[6:]}' >&2; exit 1",
+    ],
     ids=["stdout-and-stderr", "stderr-only", "stderr-split"],
 )
 def test_no_output_of_a_failing_password_command_is_shown(command: str) -> None:

@@ -33,20 +33,27 @@ def status_json(config: Path, capsys: pytest.CaptureFixture[str]) -> dict:
     return json.loads(capsys.readouterr().out)
 
 
-def test_status_before_the_first_run(tmp_path: Path, imap_account: TestAccount,
-                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_status_before_the_first_run(
+    tmp_path: Path, imap_account: TestAccount, capsys: pytest.CaptureFixture[str]
+) -> None:
     config = write_config(tmp_path, imap_account)
     assert main(["status", "--config", str(config)]) == 0
     out = capsys.readouterr().out
     assert "has not run yet" in out and "not running" in out
     (account,) = status_json(config, capsys)["accounts"]
     assert account["running"] is False and account["counts"] == {
-        "relationship": 0, "solicitation": 0, "other": 0}
+        "relationship": 0,
+        "solicitation": 0,
+        "other": 0,
+    }
 
 
 def test_status_while_running_and_after(
-    tmp_path: Path, imap_account: TestAccount, box: Box, daemon_classifier: Classifier,
-    capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    imap_account: TestAccount,
+    box: Box,
+    daemon_classifier: Classifier,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     raws = mixed_mail(10)
     box.append_many("INBOX", raws)
@@ -74,8 +81,11 @@ def test_status_while_running_and_after(
 
 
 def test_status_forgets_a_folder_removed_from_the_config(
-    tmp_path: Path, imap_account: TestAccount, box: Box, daemon_classifier: Classifier,
-    capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    imap_account: TestAccount,
+    box: Box,
+    daemon_classifier: Classifier,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Issue 13, item 11: a folder no longer watched is no longer listed."""
     box.create("Work")
@@ -83,8 +93,9 @@ def test_status_forgets_a_folder_removed_from_the_config(
     assert run_once(config, daemon_classifier, imap_account).code == 0
     (account,) = status_json(config, capsys)["accounts"]
     assert sorted(f["folder"] for f in account["folders"]) == ["INBOX", "Work"]
-    config.write_text(config.read_text().replace('folders = ["INBOX", "Work"]',
-                                                 'folders = ["INBOX"]'))
+    config.write_text(
+        config.read_text().replace('folders = ["INBOX", "Work"]', 'folders = ["INBOX"]')
+    )
     (account,) = status_json(config, capsys)["accounts"]
     assert [f["folder"] for f in account["folders"]] == ["INBOX"]
 
@@ -93,8 +104,11 @@ def test_status_forgets_a_folder_removed_from_the_config(
 
 
 def test_drafts_in_drafts_sent_and_discarded(
-    tmp_path: Path, imap_account: TestAccount, box: Box, daemon_classifier: Classifier,
-    capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    imap_account: TestAccount,
+    box: Box,
+    daemon_classifier: Classifier,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     box.append_many("INBOX", mixed_mail(10))
     config = write_config(tmp_path, imap_account)
@@ -118,14 +132,16 @@ def test_drafts_in_drafts_sent_and_discarded(
     assert "discarded" in out and "sent" in out and "in Drafts" in out
     assert main(["drafts", "--config", str(config), "--offline", "--json"]) == 0
     assert {json.loads(line)["state"] for line in capsys.readouterr().out.splitlines()} == {
-        "written"}
+        "written"
+    }
     # the discarded draft stays discarded
     assert run_once(config, daemon_classifier, imap_account).outcomes == []
     assert len(box.uids("Drafts")) == len(uids) - 2
 
 
-def test_drafts_with_none_written(tmp_path: Path, imap_account: TestAccount,
-                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_drafts_with_none_written(
+    tmp_path: Path, imap_account: TestAccount, capsys: pytest.CaptureFixture[str]
+) -> None:
     config = write_config(tmp_path, imap_account)
     assert main(["drafts", "--config", str(config)]) == 0
     assert "no feedback drafts" in capsys.readouterr().out
@@ -135,8 +151,9 @@ def test_drafts_with_none_written(tmp_path: Path, imap_account: TestAccount,
 # --------------------------------------------------------------------------- service
 
 
-def test_service_print_shows_a_hardened_unit(tmp_path: Path, imap_account: TestAccount,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_service_print_shows_a_hardened_unit(
+    tmp_path: Path, imap_account: TestAccount, capsys: pytest.CaptureFixture[str]
+) -> None:
     config = write_config(tmp_path, imap_account)
     assert main(["service", "install", "--print", "--config", str(config)]) == 0
     out = capsys.readouterr().out
@@ -144,16 +161,20 @@ def test_service_print_shows_a_hardened_unit(tmp_path: Path, imap_account: TestA
     assert "RestartPreventExitStatus=2 3 4 5" in out
     assert "NoNewPrivileges=yes" in out and "ProtectSystem=strict" in out
     # a no-op in a user unit (issue 13, item 15): start-up retries instead
-    assert not [line for line in out.splitlines()
-                if line.startswith(("After=", "Wants=")) and "network-online" in line]
+    assert not [
+        line
+        for line in out.splitlines()
+        if line.startswith(("After=", "Wants=")) and "network-online" in line
+    ]
     assert f"ReadWritePaths={tmp_path / 'state'}" in out
     assert f"run --config {config}" in out
     assert "systemctl --user daemon-reload" in out
     assert not (tmp_path / "home" / ".config" / "systemd").exists()
 
 
-def test_service_install_and_uninstall(tmp_path: Path, imap_account: TestAccount,
-                                       isolated_home: Path) -> None:
+def test_service_install_and_uninstall(
+    tmp_path: Path, imap_account: TestAccount, isolated_home: Path
+) -> None:
     config = write_config(tmp_path, imap_account)
     ran: list[list[str]] = []
 
@@ -164,13 +185,16 @@ def test_service_install_and_uninstall(tmp_path: Path, imap_account: TestAccount
     env = {"XDG_CONFIG_HOME": str(isolated_home / ".config"), "HOME": str(isolated_home)}
     plan = service.plan("install", config, tmp_path / "state", platform="linux", env=env)
     assert plan.path == isolated_home / ".config" / "systemd" / "user" / "triage.service"
+
     def which(name: str) -> str:
         return "/usr/bin/" + name
 
     assert service.execute("install", plan, runner=runner, which=which) == 0
     assert plan.path.read_text() == plan.content
-    assert ran == [["systemctl", "--user", "daemon-reload"],
-                   ["systemctl", "--user", "enable", "--now", "triage.service"]]
+    assert ran == [
+        ["systemctl", "--user", "daemon-reload"],
+        ["systemctl", "--user", "enable", "--now", "triage.service"],
+    ]
     ran.clear()
     removal = service.plan("uninstall", config, tmp_path / "state", platform="linux", env=env)
     assert service.execute("uninstall", removal, runner=runner, which=which) == 0
@@ -179,8 +203,10 @@ def test_service_install_and_uninstall(tmp_path: Path, imap_account: TestAccount
 
 
 def test_service_install_without_systemctl_says_what_to_run(
-    tmp_path: Path, imap_account: TestAccount, capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    imap_account: TestAccount,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     config = write_config(tmp_path, imap_account)
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
@@ -194,8 +220,13 @@ def test_service_install_without_systemctl_says_what_to_run(
 
 
 def test_launchd_plist_on_macos(tmp_path: Path) -> None:
-    plan = service.plan("install", tmp_path / "config.toml", tmp_path / "state",
-                        platform="darwin", env={"HOME": str(tmp_path)})
+    plan = service.plan(
+        "install",
+        tmp_path / "config.toml",
+        tmp_path / "state",
+        platform="darwin",
+        env={"HOME": str(tmp_path)},
+    )
     assert plan.path == tmp_path / "Library" / "LaunchAgents" / "org.triage.daemon.plist"
     data = plistlib.loads(plan.content.encode())
     assert data["Label"] == "org.triage.daemon"
@@ -204,8 +235,9 @@ def test_launchd_plist_on_macos(tmp_path: Path) -> None:
     assert plan.commands[-1][:2] == ["launchctl", "bootstrap"]
 
 
-def test_the_unit_starts_triage_that_works(tmp_path: Path, imap_account: TestAccount,
-                                           daemon_model: Path) -> None:
+def test_the_unit_starts_triage_that_works(
+    tmp_path: Path, imap_account: TestAccount, daemon_model: Path
+) -> None:
     """The ExecStart line, run as systemd would (minus the sandbox), starts a working daemon."""
     config = write_config(tmp_path, imap_account)
     unit = service.systemd_unit(config, tmp_path / "state")
@@ -213,9 +245,16 @@ def test_the_unit_starts_triage_that_works(tmp_path: Path, imap_account: TestAcc
     import shlex
 
     argv = shlex.split(exec_start.removeprefix("ExecStart=")) + [
-        "--once", "--dry-run", "--model", str(daemon_model)]
-    env_lines = [line.removeprefix("Environment=") for line in unit.splitlines()
-                 if line.startswith("Environment=")]
+        "--once",
+        "--dry-run",
+        "--model",
+        str(daemon_model),
+    ]
+    env_lines = [
+        line.removeprefix("Environment=")
+        for line in unit.splitlines()
+        if line.startswith("Environment=")
+    ]
     import os
 
     env = dict(os.environ)

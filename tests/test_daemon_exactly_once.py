@@ -35,8 +35,15 @@ from triage.store.state import State
 USER = "sam@example.org"
 DRAFTS = DraftsConfig(daily_cap=1000, addresses=(USER,), from_name="Sam Reader")
 LABELS = LabelNames()
-OPTIONS = Options(account="local", labels=LABELS, drafts=DRAFTS, user_address=USER,
-                  user_addresses=frozenset({USER}), backfill_days=None, progress=False)
+OPTIONS = Options(
+    account="local",
+    labels=LABELS,
+    drafts=DRAFTS,
+    user_address=USER,
+    user_addresses=frozenset({USER}),
+    backfill_days=None,
+    progress=False,
+)
 
 
 class Crash(BaseException):
@@ -78,8 +85,13 @@ def build(root: Path, count: int = 10) -> MaildirMailbox:
     return mailbox
 
 
-def run(mailbox: Any, classifier: Classifier, state_dir: Path, folder: str = "INBOX",
-        options: Options = OPTIONS) -> FolderReport:
+def run(
+    mailbox: Any,
+    classifier: Classifier,
+    state_dir: Path,
+    folder: str = "INBOX",
+    options: Options = OPTIONS,
+) -> FolderReport:
     """One catch-up as `triage demo` makes it, the state directory opened for it."""
     state = open_state(state_dir, dry_run=options.dry_run)
     try:
@@ -91,8 +103,9 @@ def run(mailbox: Any, classifier: Classifier, state_dir: Path, folder: str = "IN
 def copies(mailbox: MaildirMailbox, folder: str) -> Counter[str]:
     if not mailbox.folder_exists(folder):
         return Counter()
-    return Counter(parse_message(m.raw).message_id
-                   for m in mailbox.fetch(folder, mailbox.search(folder)))
+    return Counter(
+        parse_message(m.raw).message_id for m in mailbox.fetch(folder, mailbox.search(folder))
+    )
 
 
 def check_exactly_once(mailbox: MaildirMailbox, classifier: Classifier, state_dir: Path) -> int:
@@ -101,8 +114,9 @@ def check_exactly_once(mailbox: MaildirMailbox, classifier: Classifier, state_di
     relationship = copies(mailbox, LABELS.relationship)
     solicitation = copies(mailbox, LABELS.solicitation)
     drafted = copies(mailbox, LABELS.drafted)
-    drafts = Counter(parse_message(m.raw).in_reply_to
-                     for m in mailbox.fetch("Drafts", mailbox.search("Drafts")))
+    drafts = Counter(
+        parse_message(m.raw).in_reply_to for m in mailbox.fetch("Drafts", mailbox.search("Drafts"))
+    )
     for msg, decision in zip(inbox, decisions, strict=True):
         mid = msg.message_id
         assert relationship[mid] == (decision.label == "relationship"), mid
@@ -131,8 +145,9 @@ def test_a_clean_run_and_a_second_run(tmp_path: Path, daemon_classifier: Classif
     check_exactly_once(mailbox, daemon_classifier, tmp_path / "state")
 
 
-def test_a_crash_at_every_effect_then_a_clean_run(tmp_path: Path,
-                                                   daemon_classifier: Classifier) -> None:
+def test_a_crash_at_every_effect_then_a_clean_run(
+    tmp_path: Path, daemon_classifier: Classifier
+) -> None:
     probe = FaultyMailbox(build(tmp_path / "probe", count=5), crash_at=0)
     run(probe, daemon_classifier, tmp_path / "probe" / "state")
     points = probe.points
@@ -155,8 +170,9 @@ def test_two_crashes_in_a_row(tmp_path: Path, daemon_classifier: Classifier) -> 
     check_exactly_once(mailbox, daemon_classifier, tmp_path / "state")
 
 
-def test_a_deleted_draft_is_never_written_again(tmp_path: Path,
-                                                 daemon_classifier: Classifier) -> None:
+def test_a_deleted_draft_is_never_written_again(
+    tmp_path: Path, daemon_classifier: Classifier
+) -> None:
     mailbox = build(tmp_path)
     run(mailbox, daemon_classifier, tmp_path / "state")
     drafts_dir = mailbox.folder_path("Drafts")
@@ -186,9 +202,15 @@ def test_stop_between_drafts_leaves_the_rest_for_the_next_run(
             self.inner.append(folder, raw, flags)
 
     with State.open(tmp_path / "state") as state:
-        processor = FolderProcessor(FolderParts(CountingMailbox(mailbox, 0), state,
-                                                daemon_classifier,
-                                                should_stop=lambda: appended >= 1), OPTIONS)
+        processor = FolderProcessor(
+            FolderParts(
+                CountingMailbox(mailbox, 0),
+                state,
+                daemon_classifier,
+                should_stop=lambda: appended >= 1,
+            ),
+            OPTIONS,
+        )
         report = processor.process("INBOX")
         assert not report.complete
         assert appended == 1
@@ -216,8 +238,12 @@ def test_a_failed_draft_gives_its_place_under_the_daily_cap_to_the_next(
                 raise MailboxError("APPEND refused: over quota")
             self.inner.append(folder, raw, flags)
 
-    report = run(RefusingFirstDraft(mailbox, 0), daemon_classifier, tmp_path / "state",
-                 options=replace(OPTIONS, drafts=replace(DRAFTS, daily_cap=2)))
+    report = run(
+        RefusingFirstDraft(mailbox, 0),
+        daemon_classifier,
+        tmp_path / "state",
+        options=replace(OPTIONS, drafts=replace(DRAFTS, daily_cap=2)),
+    )
     assert refused == 1
     assert len(mailbox.search("Drafts")) == 2
     assert sum("daily cap" in o.note for o in report.outcomes) == wanted - 3
@@ -228,8 +254,9 @@ def test_a_failed_draft_gives_its_place_under_the_daily_cap_to_the_next(
 def test_a_dry_run_changes_nothing(tmp_path: Path, daemon_classifier: Classifier) -> None:
     mailbox = build(tmp_path)
     before = sorted(p.name for p in (mailbox.folder_path("INBOX") / "new").iterdir())
-    report = run(mailbox, daemon_classifier, tmp_path / "state",
-                 options=replace(OPTIONS, dry_run=True))
+    report = run(
+        mailbox, daemon_classifier, tmp_path / "state", options=replace(OPTIONS, dry_run=True)
+    )
     assert report.processed == 10 and {o.status for o in report.outcomes} == {"dry-run"}
     assert all(o.message is not None and o.decision is not None for o in report.outcomes)
     assert sorted(p.name for p in (mailbox.folder_path("INBOX") / "new").iterdir()) == before

@@ -56,13 +56,16 @@ def ledger_rows(state_dir: Path) -> int:
 
 def check_folders_exactly_once(box: Box, classifier: Classifier, raws: list[bytes]) -> None:
     messages = [parse_message(r) for r in raws]
-    decisions = {m.message_id: d for m, d in zip(messages, classifier.classify(messages),
-                                                 strict=True)}
+    decisions = {
+        m.message_id: d for m, d in zip(messages, classifier.classify(messages), strict=True)
+    }
     relationship = Counter(box.message_ids("Triage/Relationship").values())
     solicitation = Counter(box.message_ids("Triage/Solicitation").values())
     drafted = Counter(box.message_ids("Triage/Drafted").values())
-    drafts = Counter(str(h.get("In-Reply-To", "")).strip()
-                     for h in box.headers("Drafts", ("In-Reply-To",)).values())
+    drafts = Counter(
+        str(h.get("In-Reply-To", "")).strip()
+        for h in box.headers("Drafts", ("In-Reply-To",)).values()
+    )
     for message_id, decision in decisions.items():
         assert relationship[message_id] == (decision.label == "relationship"), message_id
         assert solicitation[message_id] == (decision.label == "solicitation"), message_id
@@ -73,8 +76,11 @@ def check_folders_exactly_once(box: Box, classifier: Classifier, raws: list[byte
 
 
 def test_kill_9_mid_backfill_then_restart(
-    tmp_path: Path, imap_account: TestAccount, box: Box, daemon_model: Path,
-    daemon_classifier: Classifier
+    tmp_path: Path,
+    imap_account: TestAccount,
+    box: Box,
+    daemon_model: Path,
+    daemon_classifier: Classifier,
 ) -> None:
     """Folder labels make "exactly once" visible: a second copy would show."""
     raws = mixed_mail(600)
@@ -87,8 +93,11 @@ def test_kill_9_mid_backfill_then_restart(
         before = ledger_rows(state_dir)
         process = popen(*args)
         try:
-            wait_for(lambda b=before, p=process: ledger_rows(state_dir) > b or p.poll() is not None,
-                     timeout=60, interval=0.005)
+            wait_for(
+                lambda b=before, p=process: ledger_rows(state_dir) > b or p.poll() is not None,
+                timeout=60,
+                interval=0.005,
+            )
             time.sleep(delay)
             if process.poll() is None:
                 process.kill()  # SIGKILL: no cleanup of any kind
@@ -114,8 +123,11 @@ def test_kill_9_mid_backfill_then_restart(
 
 
 def test_sigterm_finishes_the_message_in_hand_and_exits_0(
-    tmp_path: Path, imap_account: TestAccount, box: Box, daemon_model: Path,
-    daemon_classifier: Classifier
+    tmp_path: Path,
+    imap_account: TestAccount,
+    box: Box,
+    daemon_model: Path,
+    daemon_classifier: Classifier,
 ) -> None:
     raws = mixed_mail(400)
     box.append_many("INBOX", raws)
@@ -166,8 +178,10 @@ def test_sigterm_while_idle_exits_quickly(
 def labelled(box: Box, message_id: str, folder: str = "INBOX") -> bool:
     ids = box.message_ids(folder)
     flags = box.flags(folder)
-    return any(mid == message_id and any(f.startswith("triage-") for f in flags[uid])
-               for uid, mid in ids.items())
+    return any(
+        mid == message_id and any(f.startswith("triage-") for f in flags[uid])
+        for uid, mid in ids.items()
+    )
 
 
 def test_new_mail_is_labelled_within_2_s_while_idle(
@@ -198,15 +212,21 @@ def test_mail_after_a_silent_drop_is_labelled_after_one_idle_refresh(
     up (issue 10, item 4). Scaled down here: 1.2 s refresh, 2 s timeout."""
     proxy = SilentDropProxy(imap_account.imaps_port)
     config_path = write_config(tmp_path, imap_account, daemon="idle_refresh_minutes = 0.02")
-    config_path.write_text(config_path.read_text().replace(
-        f"port = {imap_account.imaps_port}", f"port = {proxy.port}"))
+    config_path.write_text(
+        config_path.read_text().replace(f"port = {imap_account.imaps_port}", f"port = {proxy.port}")
+    )
 
     def through_proxy(account: Any) -> Any:
         return connect(account, Secret(imap_account.password), timeout=2)
 
     outcomes: list[Any] = []
-    daemon = build_daemon(load_config(config_path), daemon_classifier, through_proxy, outcomes,
-                          backoff=Backoff(base=0.05))
+    daemon = build_daemon(
+        load_config(config_path),
+        daemon_classifier,
+        through_proxy,
+        outcomes,
+        backoff=Backoff(base=0.05),
+    )
     thread = threading.Thread(target=daemon.run, daemon=True)
     thread.start()
     try:
@@ -245,23 +265,24 @@ def deliver_while_down(server: DovecotServer, account: TestAccount, raw: bytes) 
 
 
 def test_server_restart_while_idle_then_catch_up(
-    tmp_path: Path, dovecot: DovecotServer, imap_account: TestAccount,
-    daemon_classifier: Classifier
+    tmp_path: Path, dovecot: DovecotServer, imap_account: TestAccount, daemon_classifier: Classifier
 ) -> None:
     config = write_config(tmp_path, imap_account)
     box = Box(imap_account)
     box.append("INBOX", mail(1, RELATIONSHIP_TEXT, message_id="<before@x.example>"))
     box.close()
     # The production backoff (1 s doubling, up to 2 min), as a user would run it.
-    daemon, thread, _outcomes = start_daemon(config, daemon_classifier, imap_account,
-                                             backoff=Backoff())
+    daemon, thread, _outcomes = start_daemon(
+        config, daemon_classifier, imap_account, backoff=Backoff()
+    )
     try:
         wait_for(lambda: len(daemon.reports) >= 1, timeout=30)
         time.sleep(0.5)  # idling
         dovecot.stop()
         time.sleep(1.5)  # the daemon notices and starts retrying
-        deliver_while_down(dovecot, imap_account,
-                           mail(2, OFFENDER_TEXTS[1], message_id="<while-down@x.example>"))
+        deliver_while_down(
+            dovecot, imap_account, mail(2, OFFENDER_TEXTS[1], message_id="<while-down@x.example>")
+        )
         time.sleep(1.0)
         dovecot.start()
         box = Box(imap_account)
@@ -285,8 +306,11 @@ def test_server_restart_while_idle_then_catch_up(
 
 @pytest.mark.parametrize("minutes", [0.02])
 def test_idle_is_reissued_and_polling_works(
-    tmp_path: Path, imap_account: TestAccount, box: Box, daemon_classifier: Classifier,
-    minutes: float
+    tmp_path: Path,
+    imap_account: TestAccount,
+    box: Box,
+    daemon_classifier: Classifier,
+    minutes: float,
 ) -> None:
     """With a 1.2 s IDLE refresh the daemon leaves and re-enters IDLE; mail still arrives."""
     config = write_config(tmp_path, imap_account, daemon=f"idle_refresh_minutes = {minutes}")

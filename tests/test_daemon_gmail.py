@@ -24,8 +24,9 @@ LABELS = {"relationship": "Triage/Relationship", "solicitation": "Triage/Solicit
 USER = "sam.reader@gmail.example"
 
 
-def config_file(tmp_path: Path, port: int, password: str, labels: str = "auto",
-                daemon: str = "") -> Path:
+def config_file(
+    tmp_path: Path, port: int, password: str, labels: str = "auto", daemon: str = ""
+) -> Path:
     path = tmp_path / "config.toml"
     path.write_text(
         f'state_dir = "{tmp_path / "state"}"\n\n'
@@ -46,9 +47,13 @@ def config_file(tmp_path: Path, port: int, password: str, labels: str = "auto",
 
 def run_once(path: Path, classifier: Classifier, password: str) -> tuple[int, list[Outcome]]:
     outcomes: list[Outcome] = []
-    daemon = build_daemon(load_config(path), classifier,
-                          lambda a: connect(a, Secret(password), timeout=10), outcomes,
-                          once=True)
+    daemon = build_daemon(
+        load_config(path),
+        classifier,
+        lambda a: connect(a, Secret(password), timeout=10),
+        outcomes,
+        once=True,
+    )
     return daemon.run(), outcomes
 
 
@@ -66,10 +71,12 @@ def test_gmail_labels_and_drafts_through_x_gm_labels(
         gmail.folders["INBOX"].add(raw, labels={"\\Inbox"})
     gmail.folders["[Gmail]/Sent Mail"].add(
         f"From: {USER}\r\nTo: Old Friend <friend@x.example>\r\nSubject: hi\r\n"
-        "Message-ID: <sent-1@gmail.example>\r\n\r\nHello\r\n".encode())
+        "Message-ID: <sent-1@gmail.example>\r\n\r\nHello\r\n".encode()
+    )
     messages = [parse_message(r) for r in raws]
-    decisions = {m.message_id: d for m, d in zip(messages, daemon_classifier.classify(messages),
-                                                 strict=True)}
+    decisions = {
+        m.message_id: d for m, d in zip(messages, daemon_classifier.classify(messages), strict=True)
+    }
     assert any(d.draft for d in decisions.values())
     path = config_file(tmp_path, gmail.port, gmail.password)
 
@@ -97,16 +104,17 @@ def test_gmail_labels_and_drafts_through_x_gm_labels(
     assert stores and all("+X-GM-LABELS.SILENT" in c.upper() for c in stores)
     fetches = [c for c in gmail.commands if c.upper().startswith("UID FETCH")]
     assert all("BODY[" not in c.upper().replace("BODY.PEEK[", "") for c in fetches)
-    assert any(c.upper().startswith('SELECT "INBOX"') or c.upper().startswith("SELECT INBOX")
-               for c in gmail.commands)
+    assert any(
+        c.upper().startswith('SELECT "INBOX"') or c.upper().startswith("SELECT INBOX")
+        for c in gmail.commands
+    )
     assert any(c.upper().startswith("APPEND") and "[Gmail]/Drafts" in c for c in gmail.commands)
 
     # A second run changes nothing.
     before = len(gmail.commands)
     code, outcomes = run_once(path, daemon_classifier, gmail.password)
     assert code == 0 and outcomes == []
-    assert not [c for c in gmail.commands[before:]
-                if c.upper().startswith(("UID STORE", "APPEND"))]
+    assert not [c for c in gmail.commands[before:] if c.upper().startswith(("UID STORE", "APPEND"))]
 
 
 def test_gmail_new_mail_after_the_first_run(
@@ -114,8 +122,9 @@ def test_gmail_new_mail_after_the_first_run(
 ) -> None:
     path = config_file(tmp_path, gmail.port, gmail.password)
     run_once(path, daemon_classifier, gmail.password)
-    raw = mail(1, OFFENDER_TEXTS[1], sender="Mo Level <mo@mlm.example>",
-               message_id="<mlm-1@mlm.example>")
+    raw = mail(
+        1, OFFENDER_TEXTS[1], sender="Mo Level <mo@mlm.example>", message_id="<mlm-1@mlm.example>"
+    )
     message = gmail.folders["INBOX"].add(raw, labels={"\\Inbox", "\\Important"})
     code, outcomes = run_once(path, daemon_classifier, gmail.password)
     assert code == 0 and [o.uid for o in outcomes] == [message.uid]
@@ -143,16 +152,24 @@ def test_polling_where_the_server_has_no_idle(
 
     with GmailDouble(capabilities="IMAP4rev1 UIDPLUS X-GM-EXT-1") as double:
         path = config_file(tmp_path, double.port, double.password, daemon="poll_seconds = 0.3")
-        daemon = build_daemon(load_config(path), daemon_classifier,
-                              lambda a: connect(a, Secret(double.password), timeout=10), [])
+        daemon = build_daemon(
+            load_config(path),
+            daemon_classifier,
+            lambda a: connect(a, Secret(double.password), timeout=10),
+            [],
+        )
         thread = threading.Thread(target=daemon.run, daemon=True)
         thread.start()
         try:
             deadline = time.monotonic() + 10
             while not daemon.reports and time.monotonic() < deadline:
                 time.sleep(0.05)
-            raw = mail(3, OFFENDER_TEXTS[2], sender="Bo Nus <bo@bounty.example>",
-                       message_id="<poll-3@bounty.example>")
+            raw = mail(
+                3,
+                OFFENDER_TEXTS[2],
+                sender="Bo Nus <bo@bounty.example>",
+                message_id="<poll-3@bounty.example>",
+            )
             message = double.folders["INBOX"].add(raw, labels={"\\Inbox"})
             added = time.monotonic()
             while message.labels == {"\\Inbox"} and time.monotonic() - added < 5:
@@ -177,11 +194,16 @@ def test_mail_announced_together_with_the_idle_continuation_is_not_missed(
     from gmail_double import Folder
 
     with GmailDouble() as double:
-        path = config_file(tmp_path, double.port, double.password,
-                           daemon="idle_refresh_minutes = 5")
+        path = config_file(
+            tmp_path, double.port, double.password, daemon="idle_refresh_minutes = 5"
+        )
         arrived: list[float] = []
-        raw = mail(4, OFFENDER_TEXTS[1], sender="Mo Level <mo@mlm.example>",
-                   message_id="<race-4@mlm.example>")
+        raw = mail(
+            4,
+            OFFENDER_TEXTS[1],
+            sender="Mo Level <mo@mlm.example>",
+            message_id="<race-4@mlm.example>",
+        )
 
         def on_idle(folder: Folder | None) -> str:
             if arrived or folder is not double.folders["INBOX"]:
@@ -191,14 +213,19 @@ def test_mail_announced_together_with_the_idle_continuation_is_not_missed(
             return f"* {len(folder.messages)} EXISTS"
 
         double.on_idle = on_idle
-        daemon = build_daemon(load_config(path), daemon_classifier,
-                              lambda a: connect(a, Secret(double.password), timeout=10), [])
+        daemon = build_daemon(
+            load_config(path),
+            daemon_classifier,
+            lambda a: connect(a, Secret(double.password), timeout=10),
+            [],
+        )
         thread = threading.Thread(target=daemon.run, daemon=True)
         thread.start()
         try:
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline and not (
-                    arrived and any(o.processed for o in daemon.reports[1:])):
+                arrived and any(o.processed for o in daemon.reports[1:])
+            ):
                 time.sleep(0.02)
             assert arrived, "the daemon never started IDLE"
             message = double.folders["INBOX"].messages[-1]

@@ -37,8 +37,10 @@ DRAFTED = "triage-drafted"
 def expected(classifier: Classifier, raws: list[bytes]) -> dict[str, tuple[str, bool]]:
     """Message-ID -> (label, draft?) as the classifier decides for each message on its own."""
     messages = [parse_message(r) for r in raws]
-    return {m.message_id: (d.label, d.draft)
-            for m, d in zip(messages, classifier.classify(messages), strict=True)}
+    return {
+        m.message_id: (d.label, d.draft)
+        for m, d in zip(messages, classifier.classify(messages), strict=True)
+    }
 
 
 def labels_by_id(box: Box, folder: str = "INBOX") -> dict[str, set[str]]:
@@ -53,8 +55,9 @@ def check_labels(box: Box, want: dict[str, tuple[str, bool]], folder: str = "INB
         flags = got[message_id]
         assert "\\Seen" not in flags, message_id
         ours = {f for f in flags if f.startswith("triage-")}
-        wanted = ({KEYWORDS[label]} if label in KEYWORDS else set()) | ({DRAFTED} if draft
-                                                                        else set())
+        wanted = ({KEYWORDS[label]} if label in KEYWORDS else set()) | (
+            {DRAFTED} if draft else set()
+        )
         assert ours == wanted, (message_id, flags)
 
 
@@ -108,8 +111,12 @@ def test_a_new_message_is_labelled_and_only_it(
     config = write_config(tmp_path, imap_account)
     box.append_many("INBOX", mixed_mail(5))
     run_once(config, daemon_classifier, imap_account)
-    new = mail(99, OFFENDER_TEXTS[1], sender="Dana Vale <dana@mlm.example>",
-               message_id="<new-99@mlm.example>")
+    new = mail(
+        99,
+        OFFENDER_TEXTS[1],
+        sender="Dana Vale <dana@mlm.example>",
+        message_id="<new-99@mlm.example>",
+    )
     box.append("INBOX", new)
     result = run_once(config, daemon_classifier, imap_account)
     assert [o.message_id for o in result.outcomes] == ["<new-99@mlm.example>"]
@@ -124,8 +131,12 @@ def test_once_labels_exactly_as_classify_json(
     corpus.mkdir()
     raws = mixed_mail(12) + [
         mail(50, RELATIONSHIP_TEXT.replace("Acme", "Initech"), message_id="<r50@x.example>"),
-        mail(51, OTHER_TEXT, message_id="<o51@x.example>",
-             extra="List-Id: <digest.example.com>\nPrecedence: bulk"),
+        mail(
+            51,
+            OTHER_TEXT,
+            message_id="<o51@x.example>",
+            extra="List-Id: <digest.example.com>\nPrecedence: bulk",
+        ),
     ]
     for i, raw in enumerate(raws):
         (corpus / f"{i:03}.eml").write_bytes(raw)
@@ -162,8 +173,10 @@ def test_backfill_window_and_since(
     box.append("INBOX", mail(3, OTHER_TEXT, message_id="<new-3@x.example>"))
     since = (old - timedelta(days=1)).date()
     second = run_once(config, daemon_classifier, imap_account, since=since)
-    assert sorted(o.message_id for o in second.outcomes) == ["<new-3@x.example>",
-                                                             "<old-1@x.example>"]
+    assert sorted(o.message_id for o in second.outcomes) == [
+        "<new-3@x.example>",
+        "<old-1@x.example>",
+    ]
     third = run_once(config, daemon_classifier, imap_account, since=since)
     assert third.outcomes == []
 
@@ -175,8 +188,9 @@ def test_backfill_days_zero_takes_only_new_mail(
     config = write_config(tmp_path, imap_account, backfill_days=0)
     assert run_once(config, daemon_classifier, imap_account).outcomes == []
     box.append("INBOX", mail(7, RELATIONSHIP_TEXT, message_id="<seven@x.example>"))
-    assert [o.message_id for o in run_once(config, daemon_classifier, imap_account).outcomes] \
-        == ["<seven@x.example>"]
+    assert [o.message_id for o in run_once(config, daemon_classifier, imap_account).outcomes] == [
+        "<seven@x.example>"
+    ]
 
 
 def test_folder_labels_are_copies_made_once(
@@ -189,8 +203,10 @@ def test_folder_labels_are_copies_made_once(
     assert run_once(config, daemon_classifier, imap_account).code == 0
     inbox_before = box.snapshot()["INBOX"]
     for _ in range(2):  # the second run must not copy again
-        for folder, label in (("Triage/Relationship", "relationship"),
-                              ("Triage/Solicitation", "solicitation")):
+        for folder, label in (
+            ("Triage/Relationship", "relationship"),
+            ("Triage/Solicitation", "solicitation"),
+        ):
             ids = sorted(box.message_ids(folder).values())
             assert ids == sorted(m for m, (lab, _d) in want.items() if lab == label)
         drafted = sorted(box.message_ids("Triage/Drafted").values())
@@ -222,8 +238,12 @@ def test_uidvalidity_reset_rescans_without_doing_anything_twice(
     box.delete("Networking")
     box.create("Networking")
     box.append_many("Networking", raws)
-    new = mail(70, OFFENDER_TEXTS[2], sender="Rex Bounty <rex@bounty.example>",
-               message_id="<fresh-70@bounty.example>")
+    new = mail(
+        70,
+        OFFENDER_TEXTS[2],
+        sender="Rex Bounty <rex@bounty.example>",
+        message_id="<fresh-70@bounty.example>",
+    )
     box.append("Networking", new)
     want.update(expected(daemon_classifier, [new]))
 
@@ -249,14 +269,15 @@ MALFORMED = [
     bytes(range(256)) * 4,
     # a multipart whose boundary never appears, and one that never closes
     b"From: a@b.example\r\nSubject: broken\r\nMessage-ID: <broken-1@x>\r\nMIME-Version: 1.0\r\n"
-    b"Content-Type: multipart/mixed; boundary=\"nope\"\r\n\r\n--other\r\nhello\r\n",
+    b'Content-Type: multipart/mixed; boundary="nope"\r\n\r\n--other\r\nhello\r\n',
     b"From: a@b.example\r\nSubject: open\r\nMessage-ID: <broken-2@x>\r\nMIME-Version: 1.0\r\n"
-    b"Content-Type: multipart/alternative; boundary=\"b1\"\r\n\r\n--b1\r\n"
+    b'Content-Type: multipart/alternative; boundary="b1"\r\n\r\n--b1\r\n'
     b"Content-Type: text/plain\r\n\r\nJoin my team for extra income!\r\n--b1\r\n",
     # 8-bit headers in no declared charset, a NUL, a lying charset
     "From: Jürgen Grüß <j@ü.example>\r\nSubject: Grüße – ça va?\r\nMessage-ID: <eight@x>\r\n"
-    "Content-Type: text/plain; charset=klingon\r\n\r\nHallo\x00 Welt, schöne Grüße\r\n"
-    .encode("latin-1", "replace"),
+    "Content-Type: text/plain; charset=klingon\r\n\r\nHallo\x00 Welt, schöne Grüße\r\n".encode(
+        "latin-1", "replace"
+    ),
     # an endless header line and a base64 body that is not base64
     b"From: x@y.example\r\nSubject: " + b"A" * 20000 + b"\r\nMessage-ID: <long@x>\r\n"
     b"Content-Transfer-Encoding: base64\r\n\r\n!!!not base64!!!\r\n",
@@ -292,11 +313,18 @@ def test_people_the_user_writes_to_count_as_relationships(
 ) -> None:
     friend = "kim@friends.example"
     for i in range(4):
-        box.append("Sent", (f"From: {imap_account.username}\r\nTo: Kim <{friend}>\r\n"
-                            f"Cc: other{i}@x.example\r\nSubject: hi {i}\r\n"
-                            f"Message-ID: <sent-{i}@x>\r\n\r\nHello\r\n").encode())
-    box.append("INBOX", mail(1, OFFENDER_TEXTS[0], sender=f"Kim <{friend}>",
-                             message_id="<kim-1@friends.example>"))
+        box.append(
+            "Sent",
+            (
+                f"From: {imap_account.username}\r\nTo: Kim <{friend}>\r\n"
+                f"Cc: other{i}@x.example\r\nSubject: hi {i}\r\n"
+                f"Message-ID: <sent-{i}@x>\r\n\r\nHello\r\n"
+            ).encode(),
+        )
+    box.append(
+        "INBOX",
+        mail(1, OFFENDER_TEXTS[0], sender=f"Kim <{friend}>", message_id="<kim-1@friends.example>"),
+    )
     config = write_config(tmp_path, imap_account)
     dry = run_once(config, daemon_classifier, imap_account, dry_run=True)
     (outcome,) = dry.outcomes
@@ -308,15 +336,19 @@ def test_people_the_user_writes_to_count_as_relationships(
     assert "you have written to this sender 4 times" in outcome.decision.reasons
     with State.open(tmp_path / "state") as state:
         assert state.times_written_to([friend, "other0@x.example"]) == {
-            friend: 4, "other0@x.example": 1}
+            friend: 4,
+            "other0@x.example": 1,
+        }
 
 
 def test_cooldown_one_draft_per_sender(
     tmp_path: Path, imap_account: TestAccount, box: Box, daemon_classifier: Classifier
 ) -> None:
     sender = "Pat Pitch <pat@pitch.example>"
-    raws = [mail(i, OFFENDER_TEXTS[i % 3], sender=sender, message_id=f"<pat-{i}@pitch.example>")
-            for i in range(4)]
+    raws = [
+        mail(i, OFFENDER_TEXTS[i % 3], sender=sender, message_id=f"<pat-{i}@pitch.example>")
+        for i in range(4)
+    ]
     if not any(d for _l, d in expected(daemon_classifier, raws).values()):
         raise AssertionError("the model must want to draft for these offenders")
     box.append_many("INBOX", raws[:2])
@@ -345,8 +377,9 @@ def test_daily_cap_and_drafts_turned_off(
 
     other = tmp_path / "off"
     other.mkdir()
-    config_off = write_config(other, imap_account, folders=("Networking",),
-                              drafts="enabled = false")
+    config_off = write_config(
+        other, imap_account, folders=("Networking",), drafts="enabled = false"
+    )
     box.create("Networking")
     box.append_many("Networking", mixed_mail(5, prefix="n"))
     run_once(config_off, daemon_classifier, imap_account)
@@ -365,7 +398,8 @@ def test_dry_run_changes_nothing(
     assert [o.status for o in result.outcomes] == ["dry-run"] * 6
     want = expected(daemon_classifier, raws)
     assert {o.message_id: o.decision.label for o in result.outcomes if o.decision} == {
-        m: lab for m, (lab, _d) in want.items()}
+        m: lab for m, (lab, _d) in want.items()
+    }
     assert box.snapshot() == snapshot
     assert not (tmp_path / "state").exists()
     # and a real run afterwards still does everything
@@ -381,21 +415,26 @@ def test_dry_run_command_prints_decisions(
     assert ran.returncode == 0, ran.stderr
     lines = ran.stdout.splitlines()
     assert len(lines) == 3 and all(line.startswith("test/INBOX UID ") for line in lines)
-    assert all("\\Seen" not in f and not any(x.startswith("triage-") for x in f)
-               for f in box.flags("INBOX").values())
+    assert all(
+        "\\Seen" not in f and not any(x.startswith("triage-") for x in f)
+        for f in box.flags("INBOX").values()
+    )
     # the summary counts what the rows said would be done (issue 13, item 10)
     would = sum("would draft feedback" in line for line in lines)
     assert would >= 1
-    assert f"3 messages classified, {would} draft{'s' if would != 1 else ''} would be " \
+    assert (
+        f"3 messages classified, {would} draft{'s' if would != 1 else ''} would be "
         "written (dry run" in ran.stderr
+    )
 
 
 def test_wrong_password_stops_the_account_with_a_clear_error(
     tmp_path: Path, dovecot: object, imap_account: TestAccount, daemon_model: Path
 ) -> None:
     config = write_config(tmp_path, imap_account)
-    config.write_text(config.read_text().replace(f"echo {imap_account.password}",
-                                                 "echo wrong-password"))
+    config.write_text(
+        config.read_text().replace(f"echo {imap_account.password}", "echo wrong-password")
+    )
     started = time.monotonic()
     ran = cli("run", "--config", str(config), "--model", str(daemon_model), timeout=60)
     assert time.monotonic() - started < 30
@@ -407,8 +446,13 @@ def test_wrong_password_stops_the_account_with_a_clear_error(
     assert "triage login" not in ran.stderr
     # exactly one login attempt reached the server: no hammering
     log = (dovecot.root / "dovecot.log").read_text(errors="replace")  # type: ignore[attr-defined]
-    assert sum(f"({imap_account.username}," in line and "Password mismatch" in line
-               for line in log.splitlines()) == 1
+    assert (
+        sum(
+            f"({imap_account.username}," in line and "Password mismatch" in line
+            for line in log.splitlines()
+        )
+        == 1
+    )
     status = cli("status", "--config", str(config), "--json")
     assert status.returncode == 0, status.stderr
     (account,) = json.loads(status.stdout)["accounts"]
@@ -425,10 +469,11 @@ def test_two_accounts_at_once(
         for i, b in enumerate(boxes):
             b.append_many("INBOX", mixed_mail(4, prefix=f"a{i}"))
         config = write_config(tmp_path, imap_account)
-        extra = second.config_toml("implicit", name="second").replace(
-            "[[account]]", "[[account]]")
-        text = config.read_text().replace("[daemon]", extra + f'password_command = "echo '
-                                          f'{second.password}"\nlabels = "keywords"\n\n[daemon]')
+        extra = second.config_toml("implicit", name="second").replace("[[account]]", "[[account]]")
+        text = config.read_text().replace(
+            "[daemon]",
+            extra + f'password_command = "echo {second.password}"\nlabels = "keywords"\n\n[daemon]',
+        )
         config.write_text(text)
         cfg = load_config(config)
         assert [a.name for a in cfg.accounts] == ["test", "second"]
@@ -438,9 +483,13 @@ def test_two_accounts_at_once(
         from triage.mail.imap import connect
 
         passwords = {"test": imap_account.password, "second": second.password}
-        daemon = Daemon(cfg, DaemonParts(
-            daemon_classifier, lambda a: connect(a, Secret(passwords[a.name]), timeout=10)),
-            RunOptions(once=True, progress=False))
+        daemon = Daemon(
+            cfg,
+            DaemonParts(
+                daemon_classifier, lambda a: connect(a, Secret(passwords[a.name]), timeout=10)
+            ),
+            RunOptions(once=True, progress=False),
+        )
         assert daemon.run() == 0
         for b in boxes:
             flags = b.flags("INBOX")
@@ -455,8 +504,11 @@ def test_two_accounts_at_once(
 
 
 def test_run_command_with_account_and_since(
-    tmp_path: Path, dovecot: object, imap_account: TestAccount, daemon_model: Path,
-    capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    dovecot: object,
+    imap_account: TestAccount,
+    daemon_model: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """`triage run --once --account NAME`, in process: only that account is touched."""
     from triage.cli import main
@@ -467,15 +519,34 @@ def test_run_command_with_account_and_since(
         for b in boxes.values():
             b.append_many("INBOX", mixed_mail(3))
         config = write_config(tmp_path, imap_account)
-        config.write_text(config.read_text().replace(
-            "[daemon]", other.config_toml("implicit", name="other")
-            + f'password_command = "echo {other.password}"\nlabels = "keywords"\n\n[daemon]'))
-        code = main(["run", "--once", "--account", "other", "--config", str(config),
-                     "--model", str(daemon_model), "--since", date.today().isoformat()])
+        config.write_text(
+            config.read_text().replace(
+                "[daemon]",
+                other.config_toml("implicit", name="other")
+                + f'password_command = "echo {other.password}"\nlabels = "keywords"\n\n[daemon]',
+            )
+        )
+        code = main(
+            [
+                "run",
+                "--once",
+                "--account",
+                "other",
+                "--config",
+                str(config),
+                "--model",
+                str(daemon_model),
+                "--since",
+                date.today().isoformat(),
+            ]
+        )
         assert code == 0
-        labelled = {name: sum(any(f.startswith("triage-") for f in flags)
-                              for flags in b.flags("INBOX").values())
-                    for name, b in boxes.items()}
+        labelled = {
+            name: sum(
+                any(f.startswith("triage-") for f in flags) for flags in b.flags("INBOX").values()
+            )
+            for name, b in boxes.items()
+        }
         assert labelled["test"] == 0 and labelled["other"] >= 1
         assert main(["run", "--once", "--account", "nobody", "--config", str(config)]) == 2
         assert "no account named 'nobody'" in capsys.readouterr().err

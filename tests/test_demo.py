@@ -43,21 +43,21 @@ def model_args() -> list[str]:
 
 
 def message_files(folder: Path) -> list[Path]:
-    return sorted(p for sub in ("cur", "new") if (folder / sub).is_dir()
-                  for p in (folder / sub).iterdir())
+    return sorted(
+        p for sub in ("cur", "new") if (folder / sub).is_dir() for p in (folder / sub).iterdir()
+    )
 
 
 def tree(root: Path) -> dict[str, int]:
     """Every file under the Maildir with its mtime: what a second run must leave alone."""
-    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.rglob("*")
-            if p.is_file()}
+    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()}
 
 
 def table_rows(out: str) -> list[str]:
     lines = out.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("sender"))
     rows = []
-    for line in lines[start + 2:]:
+    for line in lines[start + 2 :]:
         if not line.strip():
             break
         rows.append(line)
@@ -78,8 +78,12 @@ def test_samples_are_realistic_and_safe() -> None:
         ids.add(msg.message_id)
         if msg.subject.lower().startswith("re:"):
             assert msg.in_reply_to and msg.references, f"{stem}: a reply that is not threaded"
-        addresses = [a for _n, a in getaddresses(
-            [str(email[h]) for h in ("From", "To", "Cc", "Reply-To") if email[h]])]
+        addresses = [
+            a
+            for _n, a in getaddresses(
+                [str(email[h]) for h in ("From", "To", "Cc", "Reply-To") if email[h]]
+            )
+        ]
         addresses += re.findall(r"@([\w.-]+)>", str(email["Message-ID"]))
         for address in addresses:
             domain = address.rpartition("@")[2].lower()
@@ -89,8 +93,9 @@ def test_samples_are_realistic_and_safe() -> None:
     assert any("list-id" in parse_message(raw).headers for _s, raw in samples)
 
 
-def test_demo_end_to_end(tmp_path: Path, model_args: list[str],
-                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_end_to_end(
+    tmp_path: Path, model_args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     base = tmp_path / "demo"
     assert main(["demo", "--dir", str(base), *model_args]) == 0
     out = capsys.readouterr().out
@@ -98,8 +103,10 @@ def test_demo_end_to_end(tmp_path: Path, model_args: list[str],
 
     rows = table_rows(out)
     assert len(rows) == len(sample_messages())
-    classes = [next(c for c in ("relationship", "solicitation", "other") if f"  {c}  " in row)
-               for row in rows]
+    classes = [
+        next(c for c in ("relationship", "solicitation", "other") if f"  {c}  " in row)
+        for row in rows
+    ]
     assert {"relationship", "solicitation", "other"} <= set(classes)
     assert classes == sorted(classes, key=("relationship", "solicitation", "other").index)
 
@@ -121,8 +128,10 @@ def test_demo_end_to_end(tmp_path: Path, model_args: list[str],
     assert len(drafts) >= 3
     assert counts["drafted"] == len(drafts)
     assert sum(row.rstrip().endswith("yes") for row in rows) == len(drafts)
-    originals = {parse_message(p.read_bytes()).message_id: parse_message(p.read_bytes())
-                 for p in message_files(root / LABEL_DIRS["drafted"])}
+    originals = {
+        parse_message(p.read_bytes()).message_id: parse_message(p.read_bytes())
+        for p in message_files(root / LABEL_DIRS["drafted"])
+    }
     bodies = set()
     for path in drafts:
         assert "\\Draft" in flags_of(path.name)
@@ -144,8 +153,9 @@ def test_demo_end_to_end(tmp_path: Path, model_args: list[str],
     assert "README" in out
 
 
-def test_demo_twice_changes_nothing(tmp_path: Path, model_args: list[str],
-                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_twice_changes_nothing(
+    tmp_path: Path, model_args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     base = tmp_path / "demo"
     assert main(["demo", "--dir", str(base), *model_args]) == 0
     first = capsys.readouterr().out
@@ -159,7 +169,9 @@ def test_demo_twice_changes_nothing(tmp_path: Path, model_args: list[str],
 
 
 def test_demo_temporary_dir_is_removed_unless_kept(
-    tmp_path: Path, model_args: list[str], capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    model_args: list[str],
+    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     temp = tmp_path / "tmp"

@@ -57,9 +57,12 @@ class Case:
         headers = [f"From: {f['from']}", f"To: {f['to']}"]
         if f.get("cc"):
             headers.append(f"Cc: {f['cc']}")
-        headers += [f"Subject: {f['subject']}", f"Message-ID: <{self.name}@cases.example>",
-                    "Date: Mon, 7 Dec 2026 09:00:00 +0000",
-                    "Content-Type: text/plain; charset=utf-8"]
+        headers += [
+            f"Subject: {f['subject']}",
+            f"Message-ID: <{self.name}@cases.example>",
+            "Date: Mon, 7 Dec 2026 09:00:00 +0000",
+            "Content-Type: text/plain; charset=utf-8",
+        ]
         return ("\r\n".join(headers) + "\r\n\r\n" + self.body + "\r\n").encode("utf-8")
 
 
@@ -68,8 +71,10 @@ def load_cases() -> list[Case]:
     for block in re.split(r"(?m)^=== ", CASES_FILE.read_text(encoding="utf-8"))[1:]:
         name, _, rest = block.partition("\n")
         head, _, body = rest.partition("\n---\n")
-        fields = {k.strip(): v.strip() for k, _, v in
-                  (line.partition(":") for line in head.splitlines() if ":" in line)}
+        fields = {
+            k.strip(): v.strip()
+            for k, _, v in (line.partition(":") for line in head.splitlines() if ":" in line)
+        }
         cases.append(Case(name.strip(), fields, body.strip()))
     return cases
 
@@ -120,15 +125,18 @@ def test_the_draft_names_the_offense_the_situation_and_the_ask(case: Case) -> No
 
 
 def test_no_sentence_of_ours_is_in_more_than_a_fifth_of_the_letters() -> None:
-    letters = [compose_letter(parse_message(c.raw()), (c.fields["offense"],), DRAFTS, USER).text
-               for c in CASES]
+    letters = [
+        compose_letter(parse_message(c.raw()), (c.fields["offense"],), DRAFTS, USER).text
+        for c in CASES
+    ]
     counts = Counter(s for letter in letters for s in set(sentences(letter)))
     common = [(s, n) for s, n in counts.most_common(5) if n > len(letters) / 5]
     assert not common, common
 
 
 def test_preview_shows_the_letter_or_why_none_with_no_account(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from triage.cli import main
 
     (offender,) = [c for c in CASES if c.name == "intro-ask-cold-01"]
@@ -136,7 +144,8 @@ def test_preview_shows_the_letter_or_why_none_with_no_account(
     (tmp_path / "thanks.eml").write_bytes(
         b"From: Tom Becker <tom@northwind.example>\r\nTo: Sam Reader <sam@example.org>\r\n"
         b"Subject: Thank you\r\nMessage-ID: <t1@northwind.example>\r\n\r\n"
-        b"Thank you so much for the introduction to Ana last week. Truly grateful.\r\n")
+        b"Thank you so much for the introduction to Ana last week. Truly grateful.\r\n"
+    )
     assert main(["drafts", "--preview", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     letter, other = out.split("== ")[1:]
@@ -149,11 +158,11 @@ def test_preview_shows_the_letter_or_why_none_with_no_account(
 def test_a_reply_in_a_thread_is_not_thanked_for_reaching_out() -> None:
     replies = [c for c in CASES if c.fields["context"] == "thread"]
     for case in replies:
-        letter = compose_letter(parse_message(case.raw()), (case.fields["offense"],), DRAFTS,
-                                USER)
+        letter = compose_letter(parse_message(case.raw()), (case.fields["offense"],), DRAFTS, USER)
         assert "reaching out" not in letter.text and "getting in touch" not in letter.text
-        assert letter.parts[0] in ("opening-reply", "opening-answer", "opening-kind-words"), \
+        assert letter.parts[0] in ("opening-reply", "opening-answer", "opening-kind-words"), (
             letter.text
+        )
 
 
 def test_an_ask_for_other_peoples_details_gets_a_word_on_privacy() -> None:
@@ -163,8 +172,9 @@ def test_an_ask_for_other_peoples_details_gets_a_word_on_privacy() -> None:
     asked = [c for c in CASES if c.name in ("harvest-event-03", "harvest-client-05")]
     assert len(asked) == 2
     for case in asked:
-        text = compose_letter(parse_message(case.raw()), (case.fields["offense"],), DRAFTS,
-                              USER).text
+        text = compose_letter(
+            parse_message(case.raw()), (case.fields["offense"],), DRAFTS, USER
+        ).text
         assert any(note in text for note in notes), text
     (intro,) = [c for c in CASES if c.name == "intro-ask-cold-01"]
     text = compose_letter(parse_message(intro.raw()), ("introduction-ask",), DRAFTS, USER).text

@@ -41,16 +41,19 @@ def original_bytes(user: str, *, subject: str, message_id: str, extra: str = "")
     ]
     if extra:
         lines.append(extra)
-    body = ("We haven't met, but could you introduce me to your contact at Acme? Please forward "
-            "this to your network: $100 per referral. Let me show you a demo of our platform.")
+    body = (
+        "We haven't met, but could you introduce me to your contact at Acme? Please forward "
+        "this to your network: $100 per referral. Let me show you a demo of our platform."
+    )
     return ("\r\n".join(lines) + "\r\n\r\n" + body + "\r\n").encode()
 
 
 @pytest.fixture
 def client(imap_account: TestAccount) -> Iterator[IMAPClient]:
     account = imap_account.account("implicit")
-    with IMAPClient(account.host, port=account.port, ssl=True,
-                    ssl_context=ssl_context(account), timeout=10) as imap:
+    with IMAPClient(
+        account.host, port=account.port, ssl=True, ssl_context=ssl_context(account), timeout=10
+    ) as imap:
         imap.login(imap_account.username, imap_account.password)
         yield imap
 
@@ -89,8 +92,9 @@ def test_draft_threads_with_its_original(client: IMAPClient, imap_account: TestA
     user = imap_account.username
     assert client.has_capability("THREAD=REFERENCES")
     original = original_bytes(user, subject="Quick question", message_id="<orig-1@startup.example>")
-    unrelated = original_bytes(user, subject="Lunch on Friday?",
-                               message_id="<other-1@friend.example>")
+    unrelated = original_bytes(
+        user, subject="Lunch on Friday?", message_id="<other-1@friend.example>"
+    )
     draft = draft_for(original, user, "introduction-ask", "referral-bounty")
 
     client.select_folder("INBOX")
@@ -113,14 +117,17 @@ def test_draft_threads_with_its_original(client: IMAPClient, imap_account: TestA
     assert data[b"BODY[HEADER.FIELDS (BCC)]"].strip() == b""
 
 
-def test_threading_works_through_references_alone(client: IMAPClient,
-                                                  imap_account: TestAccount) -> None:
+def test_threading_works_through_references_alone(
+    client: IMAPClient, imap_account: TestAccount
+) -> None:
     """An original without a subject: the server cannot group by subject, only by headers."""
     user = imap_account.username
-    outlook_id = ("<BN8PR12MB3362C7A8A6F1B6F3E1D2A9B7D4B09C1E5F@BN8PR12MB3362.namprd12.prod."
-                  "outlook.com>")
-    original = original_bytes(user, subject="", message_id=outlook_id,
-                              extra="References: <root@startup.example>")
+    outlook_id = (
+        "<BN8PR12MB3362C7A8A6F1B6F3E1D2A9B7D4B09C1E5F@BN8PR12MB3362.namprd12.prod.outlook.com>"
+    )
+    original = original_bytes(
+        user, subject="", message_id=outlook_id, extra="References: <root@startup.example>"
+    )
     decoy = original_bytes(user, subject="", message_id="<decoy@startup.example>")
     draft = draft_for(original, user, "pitch-on-introduction")
 
@@ -136,27 +143,38 @@ def test_threading_works_through_references_alone(client: IMAPClient,
         assert decoy_uid not in thread, algorithm
 
 
-def test_hostile_original_gives_a_clean_draft_in_drafts(client: IMAPClient,
-                                                        imap_account: TestAccount) -> None:
+def test_hostile_original_gives_a_clean_draft_in_drafts(
+    client: IMAPClient, imap_account: TestAccount
+) -> None:
     user = imap_account.username
-    evil_name = "=?utf-8?b?" + base64.b64encode(
-        b"Jane\r\nBcc: victim@evil.example").decode() + "?="
+    evil_name = "=?utf-8?b?" + base64.b64encode(b"Jane\r\nBcc: victim@evil.example").decode() + "?="
     evil_subject = "=?utf-8?q?hi=0D=0ABcc:_victim@evil.example?="
     raw = original_bytes(user, subject=evil_subject, message_id="<evil-1@startup.example>")
     raw = raw.replace(b'"Jane Doe"', evil_name.encode())
     draft = draft_for(raw, user, "network-harvesting")
 
-    drafts_folder = next(
-        name for flags, _, name in client.list_folders() if b"\\Drafts" in flags
-    )
+    drafts_folder = next(name for flags, _, name in client.list_folders() if b"\\Drafts" in flags)
     draft_uid = append(client, drafts_folder, draft, flags=["\\Draft", "\\Seen"])
     client.select_folder(drafts_folder, readonly=True)
     data = client.fetch([draft_uid], ["ENVELOPE", "BODY.PEEK[HEADER]"])[draft_uid]
     header = data[b"BODY[HEADER]"].decode("ascii")
-    names = [line.split(":", 1)[0].lower() for line in header.split("\r\n")
-             if line and not line[0].isspace()]
-    assert names == ["from", "to", "subject", "date", "message-id", "in-reply-to", "references",
-                     "content-type", "content-transfer-encoding", "mime-version"]
+    names = [
+        line.split(":", 1)[0].lower()
+        for line in header.split("\r\n")
+        if line and not line[0].isspace()
+    ]
+    assert names == [
+        "from",
+        "to",
+        "subject",
+        "date",
+        "message-id",
+        "in-reply-to",
+        "references",
+        "content-type",
+        "content-transfer-encoding",
+        "mime-version",
+    ]
     envelope = data[b"ENVELOPE"]
     assert envelope.bcc is None
     assert len(envelope.to) == 1 and envelope.to[0].host == b"startup.example"

@@ -18,20 +18,34 @@ from tiny_model import eml
 from triage.cli import main
 
 LABELS = {"relationship", "solicitation", "other"}
-OFFENSE_CODES = {"introduction-ask", "network-harvesting", "referral-bounty", "mlm-recruiting",
-                 "what-can-you-do-for-me", "pitch-on-introduction"}
+OFFENSE_CODES = {
+    "introduction-ask",
+    "network-harvesting",
+    "referral-bounty",
+    "mlm-recruiting",
+    "what-can-you-do-for-me",
+    "pitch-on-introduction",
+}
 ADDED = re.compile(rb"(?im)^X-Triage-(Class|Score|Offenses): [^\r\n]*\r?\n")
 
-PITCH = eml("Are you looking for extra income? Join my team and be your own boss, financial "
-            "freedom from your phone! Forward this to friends who might be interested.",
-            sender="Tammy Okafor <tammy@globex.com>", subject="Quick question",
-            message_id="<pitch-1@globex.com>")
-THANKS = eml("Thank you so much for the introduction to Ana. Truly grateful for the coffee.",
-             sender="Tom Becker <tom@northwind.com>", subject="Thank you!")
+PITCH = eml(
+    "Are you looking for extra income? Join my team and be your own boss, financial "
+    "freedom from your phone! Forward this to friends who might be interested.",
+    sender="Tammy Okafor <tammy@globex.com>",
+    subject="Quick question",
+    message_id="<pitch-1@globex.com>",
+)
+THANKS = eml(
+    "Thank you so much for the introduction to Ana. Truly grateful for the coffee.",
+    sender="Tom Becker <tom@northwind.com>",
+    subject="Thank you!",
+)
 
 
 def run_filter(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], model: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    model: Path,
     raw: bytes,
 ) -> tuple[int, bytes]:
     stdout = io.BytesIO()
@@ -46,8 +60,10 @@ def run_filter(
 
 
 def added_headers(out: bytes) -> dict[str, str]:
-    return {m.group(1).decode().lower(): m.group(0).split(b":", 1)[1].strip().decode()
-            for m in ADDED.finditer(out)}
+    return {
+        m.group(1).decode().lower(): m.group(0).split(b":", 1)[1].strip().decode()
+        for m in ADDED.finditer(out)
+    }
 
 
 def without_added(out: bytes) -> bytes:
@@ -104,9 +120,12 @@ def test_crlf_message_keeps_crlf(filter_run) -> None:
 
 
 def test_binary_and_8bit_content_passes_through(filter_run) -> None:
-    raw = (b"From: J\xc3\xb6rg <j@example.de>\nSubject: Gr\xfc\xdfe\nContent-Type: "
-           b"application/octet-stream\nContent-Transfer-Encoding: binary\n\n"
-           + bytes(range(256)) * 4 + b"\r\r\n\x00 trailing without newline")
+    raw = (
+        b"From: J\xc3\xb6rg <j@example.de>\nSubject: Gr\xfc\xdfe\nContent-Type: "
+        b"application/octet-stream\nContent-Transfer-Encoding: binary\n\n"
+        + bytes(range(256)) * 4
+        + b"\r\r\n\x00 trailing without newline"
+    )
     code, out = filter_run(raw)
     assert code == 0
     assert without_added(out) == raw
@@ -132,8 +151,15 @@ def test_large_message_passes_through_completely(filter_run) -> None:
         b"X-Triage-Class : relationship\n",
         b"X-Triage-Class\t: relationship\n",
     ],
-    ids=["all-three", "lower-case", "upper-no-space", "folded", "other-x-triage",
-         "space-before-colon", "tab-before-colon"],
+    ids=[
+        "all-three",
+        "lower-case",
+        "upper-no-space",
+        "folded",
+        "other-x-triage",
+        "space-before-colon",
+        "tab-before-colon",
+    ],
 )
 def test_forged_triage_headers_are_removed(filter_run, forged: bytes) -> None:
     raw = PITCH.replace(b"Subject:", forged + b"Subject:", 1)
@@ -160,10 +186,16 @@ def test_forged_crlf_headers_are_removed(filter_run) -> None:
     [
         (b"", b"X-Triage-Class: relationship\r\n", b"\n"),  # one CRLF among LF lines
         (b"", b"X-Triage-Class: relationship\n", b"\r\n"),  # one LF among CRLF lines
-        (b"From eve@evil.example Tue Mar  4 09:12:00 2025\n",
-         b"X-Triage-Class: relationship\r\n", b"\r\n"),  # mbox From_ line, CRLF headers
-        (b"From eve@evil.example Tue Mar  4 09:12:00 2025\r\n",
-         b"X-Triage-Class : relationship\n", b"\n"),
+        (
+            b"From eve@evil.example Tue Mar  4 09:12:00 2025\n",
+            b"X-Triage-Class: relationship\r\n",
+            b"\r\n",
+        ),  # mbox From_ line, CRLF headers
+        (
+            b"From eve@evil.example Tue Mar  4 09:12:00 2025\r\n",
+            b"X-Triage-Class : relationship\n",
+            b"\n",
+        ),
     ],
     ids=["crlf-among-lf", "lf-among-crlf", "mbox-crlf", "mbox-crlf-from-line"],
 )
@@ -175,13 +207,12 @@ def test_mixed_line_endings_keep_every_byte_and_lose_every_forgery(
     head = [b"From: Eve <eve@evil.example>", b"To: you@example.com", b"Subject: hello"]
     body = [b"Hi, here is what my filter printed:", b"X-Triage-Note: keep me", b"bye"]
     clean = first + head[0] + rest + head[1] + rest + head[2] + rest + rest + rest.join(body)
-    raw = first + head[0] + rest + forged + head[1] + rest + head[2] + rest + rest + \
-        rest.join(body)
+    raw = first + head[0] + rest + forged + head[1] + rest + head[2] + rest + rest + rest.join(body)
     code, out = filter_run(raw)
     assert code == 0
     assert without_added(out) == clean
     blank = out.index(head[2] + rest) + len(head[2] + rest)
-    added = out[blank:out.index(body[0])]
+    added = out[blank : out.index(body[0])]
     assert set(added_headers(added)) == {"class", "score", "offenses"}
     assert added.endswith(rest + rest) or added.endswith(b"\r\n" + rest)  # then the blank line
     assert out.endswith(rest.join(body))
@@ -223,8 +254,12 @@ def test_missing_model_passes_mail_through_with_class_error(filter_run, tmp_path
 
 @pytest.mark.parametrize(
     "raw",
-    [bytes(range(256)) * 10, b"\x00" * 1000, b"no headers, just words\nand lines\n",
-     b"Subject: only a header"],
+    [
+        bytes(range(256)) * 10,
+        b"\x00" * 1000,
+        b"no headers, just words\nand lines\n",
+        b"Subject: only a header",
+    ],
     ids=["binary", "nul", "no-headers", "headers-only"],
 )
 def test_garbage_always_passes_through(filter_run, raw: bytes) -> None:
@@ -257,8 +292,10 @@ def test_the_body_is_written_from_the_input_buffer_not_copied() -> None:
     output is a view of the bytes read from stdin."""
     from triage.commands.filter import add_headers
 
-    raw = PITCH.replace(b"Subject:", b"X-Triage-Class: relationship\nSubject:", 1) + \
-        b"body line\n" * 1000
+    raw = (
+        PITCH.replace(b"Subject:", b"X-Triage-Class: relationship\nSubject:", 1)
+        + b"body line\n" * 1000
+    )
     pieces = add_headers(raw, [("X-Triage-Class", "solicitation")])
     views = [p for p in pieces if isinstance(p, memoryview)]
     assert views and all(p.obj is raw for p in views)
@@ -266,8 +303,9 @@ def test_the_body_is_written_from_the_input_buffer_not_copied() -> None:
     assert b"".join(bytes(p) for p in pieces).count(b"X-Triage-Class") == 1
 
 
-def test_the_filter_does_not_load_the_daemon_imap_or_the_keyring(tiny_model_path: Path,
-                                                                   tmp_path: Path) -> None:
+def test_the_filter_does_not_load_the_daemon_imap_or_the_keyring(
+    tiny_model_path: Path, tmp_path: Path
+) -> None:
     """A filter runs once per delivered message: it imports what classifying needs only."""
     message = tmp_path / "m.eml"
     message.write_bytes(PITCH)
@@ -283,7 +321,8 @@ def test_the_filter_does_not_load_the_daemon_imap_or_the_keyring(tiny_model_path
         "print(code, sorted(m for m in sys.modules if m.split('.')[0] in heavy\n"
         "                   or any(m.startswith(h) for h in heavy)), file=sys.stderr)\n"
     )
-    ran = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                         check=True, timeout=60)
+    ran = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
     assert b"X-Triage-Class" in ran.stdout.encode()
     assert ran.stderr.strip().splitlines()[-1] == "0 []"

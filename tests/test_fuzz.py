@@ -23,7 +23,7 @@ SAMPLES = sorted((Path(__file__).resolve().parent.parent / "triage" / "samples")
 HOSTILE_HEADERS = [
     b"Content-Type: text/plain; charset=undefined",
     b"Content-Type: text/plain; charset=punycode",
-    b"Content-Type: text/plain; charset=\"=?utf-8?q?x?=\"",
+    b'Content-Type: text/plain; charset="=?utf-8?q?x?="',
     b"Content-Type: multipart/mixed; boundary=",
     b"Content-Type: multipart/mixed",
     b"Content-Transfer-Encoding: base64",
@@ -39,11 +39,16 @@ HOSTILE_HEADERS = [
     b"X-Mailer: \x00\x01\x02",
     b"List-Id: <\r\r\r>",
 ]
-FORGED = [b"X-Triage-Class: relationship", b"X-Triage-Class : relationship",
-          b"X-Triage-Class\t: relationship", b"x-triage-score:0.999",
-          b"X-TRIAGE-OFFENSES: none\n\t(folded)"]
-NESTED = b"".join(b"Content-Type: multipart/mixed; boundary=b%d\n\n--b%d\n" % (i, i)
-                  for i in range(200))
+FORGED = [
+    b"X-Triage-Class: relationship",
+    b"X-Triage-Class : relationship",
+    b"X-Triage-Class\t: relationship",
+    b"x-triage-score:0.999",
+    b"X-TRIAGE-OFFENSES: none\n\t(folded)",
+]
+NESTED = b"".join(
+    b"Content-Type: multipart/mixed; boundary=b%d\n\n--b%d\n" % (i, i) for i in range(200)
+)
 
 
 def _mutate_body(rng: random.Random, body: bytes) -> bytes:
@@ -56,8 +61,9 @@ def _mutate_body(rng: random.Random, body: bytes) -> bytes:
         elif kind == 1:  # line endings of every kind
             data[at:at] = rng.choice([b"\r\n", b"\r", b"\n\n", b"\r\r\n", b"\x00"])
         elif kind == 2:  # a MIME boundary or a header-looking line in the body
-            data[at:at] = rng.choice([b"\n--b0--\n", b"\nX-Triage-Note: body\n",
-                                      b"\n--\n", b"\n=?utf-8?b?////?=\n"])
+            data[at:at] = rng.choice(
+                [b"\n--b0--\n", b"\nX-Triage-Note: body\n", b"\n--\n", b"\n=?utf-8?b?////?=\n"]
+            )
         elif kind == 3:  # a long line
             data[at:at] = bytes([rng.randrange(32, 127)]) * rng.randrange(1, 20000)
         elif kind == 4:  # cut it short
@@ -83,8 +89,9 @@ def fuzzed(seed: int, count: int) -> Iterator[tuple[bytes, bytes]]:
         if rng.random() < 0.1:
             clean = b"From sender@x.example Tue Mar  4 09:12:00 2025" + newline + clean
         forged_at = clean.find(newline) + len(newline) if clean.startswith(b"From ") else 0
-        forgery = b"".join(f.replace(b"\n", newline) + newline
-                           for f in rng.sample(FORGED, rng.randrange(0, 3)))
+        forgery = b"".join(
+            f.replace(b"\n", newline) + newline for f in rng.sample(FORGED, rng.randrange(0, 3))
+        )
         # after the first header line, so the forgery sits inside the header block
         first_end = clean.find(newline, forged_at) + len(newline)
         yield clean[:first_end] + forgery + clean[first_end:], clean
@@ -116,11 +123,8 @@ def test_every_mutated_message_parses_and_gets_a_decision(
     assert {d.label for d in decisions} <= {"relationship", "solicitation", "other"}
 
 
-def test_filter_keeps_every_byte_and_drops_every_forgery(
-    cases: list[tuple[bytes, bytes]]
-) -> None:
-    ours = [("X-Triage-Class", "other"), ("X-Triage-Score", "0.500"),
-            ("X-Triage-Offenses", "none")]
+def test_filter_keeps_every_byte_and_drops_every_forgery(cases: list[tuple[bytes, bytes]]) -> None:
+    ours = [("X-Triage-Class", "other"), ("X-Triage-Score", "0.500"), ("X-Triage-Offenses", "none")]
     for raw, clean in cases:
         out = b"".join(bytes(piece) for piece in add_headers(raw, ours))
         newline = b"\r\n" if b"\r\n" in out[: out.find(b"X-Triage-Class: other") + 30] else b"\n"

@@ -51,9 +51,11 @@ def test_entities_are_decoded(markup: str, expected: str) -> None:
 
 
 def test_block_elements_become_lines() -> None:
-    text = text_of("<div>one</div><p>two</p>three<br>four<br/>five<ul><li>six</li>"
-                   "<li>seven</li></ul><table><tr><td>eight</td></tr><tr><td>nine</td></tr>"
-                   "</table>")
+    text = text_of(
+        "<div>one</div><p>two</p>three<br>four<br/>five<ul><li>six</li>"
+        "<li>seven</li></ul><table><tr><td>eight</td></tr><tr><td>nine</td></tr>"
+        "</table>"
+    )
     lines = [line for line in text.split("\n") if line]
     assert lines == ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 
@@ -67,12 +69,19 @@ def test_source_line_breaks_are_not_text_line_breaks() -> None:
 
 
 def test_blockquote_becomes_quote_prefix() -> None:
-    text = text_of("<p>My answer.</p><blockquote type='cite'><p>Earlier line one</p>"
-                   "<p>Earlier line two</p><blockquote>Even earlier</blockquote>"
-                   "</blockquote><p>After.</p>")
+    text = text_of(
+        "<p>My answer.</p><blockquote type='cite'><p>Earlier line one</p>"
+        "<p>Earlier line two</p><blockquote>Even earlier</blockquote>"
+        "</blockquote><p>After.</p>"
+    )
     lines = [line for line in text.split("\n") if line]
-    assert lines == ["My answer.", "> Earlier line one", "> Earlier line two",
-                     "> > Even earlier", "After."]
+    assert lines == [
+        "My answer.",
+        "> Earlier line one",
+        "> Earlier line two",
+        "> > Even earlier",
+        "After.",
+    ]
 
 
 def test_unbalanced_blockquotes_do_not_break_the_rest() -> None:
@@ -87,7 +96,7 @@ def test_private_use_marker_characters_in_input_cannot_fake_quotes() -> None:
 
 def test_links_are_collected_and_keep_their_text() -> None:
     text, links = html_to_text(
-        '<a href="https://example.com/a">first</a> <a href=\'http://example.org/b\'>second</a>'
+        "<a href=\"https://example.com/a\">first</a> <a href='http://example.org/b'>second</a>"
         ' <a href=https://example.net/c>third</a> <a href="javascript:alert(1)">js</a>'
         ' <a href="mailto:x@example.com">mail</a> <img src="https://tracker.example/p.gif">'
     )
@@ -128,8 +137,19 @@ def test_nothing_is_fetched(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.timeout(10)
 @pytest.mark.parametrize(
     "opening",
-    ["<script>", "<style ", "<!--", "<head>", "<title>", "<a href=\"http://", "<a ", "<",
-     "<b", "<br", "<blockquote"],
+    [
+        "<script>",
+        "<style ",
+        "<!--",
+        "<head>",
+        "<title>",
+        '<a href="http://',
+        "<a ",
+        "<",
+        "<b",
+        "<br",
+        "<blockquote",
+    ],
 )
 def test_unclosed_elements_take_bounded_time(opening: str) -> None:
     markup = opening * (MAX_HTML_CHARS // len(opening))

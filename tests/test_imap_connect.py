@@ -177,8 +177,7 @@ def test_flags_changed_before_idle_end_the_wait_at_once(imap_account: TestAccoun
         assert changed and time.monotonic() - started < 2
         session.open_folder("INBOX")  # looked again: nothing new, so now it idles
         started = time.monotonic()
-        assert not session.wait("INBOX", timeout=1.5, poll_interval=5,
-                                interrupted=lambda: False)
+        assert not session.wait("INBOX", timeout=1.5, poll_interval=5, interrupted=lambda: False)
         assert time.monotonic() - started >= 1.4
     finally:
         session.logout()

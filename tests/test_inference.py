@@ -52,7 +52,8 @@ def test_arrays_reproduce_the_scikit_learn_pipeline(which: str, tiny_model_path:
 
 
 def test_a_model_in_memory_classifies_as_it_does_once_saved(
-        tiny_model_path: Path, tmp_path: Path) -> None:
+    tiny_model_path: Path, tmp_path: Path
+) -> None:
     """Evaluation classifies with models it never saves: the same decisions either way."""
     model = model_store.load(tiny_model_path)
     model_store.save(model, tmp_path / "again.model")
@@ -87,7 +88,11 @@ def test_classifying_never_imports_scikit_learn_or_scipy(tiny_model_path: Path) 
     sample = sorted(SAMPLES.glob("*.eml"))[0]
     done = subprocess.run(
         [sys.executable, "-c", CLASSIFYING_PROCESS, str(tiny_model_path), str(sample)],
-        capture_output=True, text=True, timeout=120, cwd=REPO)
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+    )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["codes"] == [0, 0]

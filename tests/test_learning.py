@@ -53,11 +53,20 @@ REL, SOL, REV = KW.relationship, KW.solicitation, KW.review
 
 # A kind of mail the tiny model calls "other" and this user calls relationship: the
 # corrections below teach it that.
-CLUB = ("Hi! The vintage synthesizer repair club meets again on {day} in the back room of the "
-        "Moog workshop. Bring your broken oscillators and patch cables; we will solder, swap "
-        "schematics and share coffee. {name}")
-PEOPLE = [("Monday", "Ana"), ("Tuesday", "Tom"), ("Friday", "Wei"), ("Sunday", "Olu"),
-          ("Thursday", "Liam"), ("Wednesday", "Maria"), ("Saturday", "Jonas")]
+CLUB = (
+    "Hi! The vintage synthesizer repair club meets again on {day} in the back room of the "
+    "Moog workshop. Bring your broken oscillators and patch cables; we will solder, swap "
+    "schematics and share coffee. {name}"
+)
+PEOPLE = [
+    ("Monday", "Ana"),
+    ("Tuesday", "Tom"),
+    ("Friday", "Wei"),
+    ("Sunday", "Olu"),
+    ("Thursday", "Liam"),
+    ("Wednesday", "Maria"),
+    ("Saturday", "Jonas"),
+]
 
 
 @pytest.fixture(autouse=True)
@@ -69,16 +78,21 @@ def base_model_written_by_triage(tmp_path: Path, tiny_model_path: Path) -> None:
 
 def club_mail(i: int) -> bytes:
     day, name = PEOPLE[i % len(PEOPLE)]
-    return eml(CLUB.format(day=day, name=name),
-               sender=f"{name} <{name.lower()}{i}@synthclub.example>",
-               subject=f"Synth repair night {i}", message_id=f"<club{i}@synthclub.example>")
+    return eml(
+        CLUB.format(day=day, name=name),
+        sender=f"{name} <{name.lower()}{i}@synthclub.example>",
+        subject=f"Synth repair night {i}",
+        message_id=f"<club{i}@synthclub.example>",
+    )
 
 
 def config_text(state: Path, extra: str = "", accounts: int = 1, top: str = "") -> str:
     text = f'state_dir = "{state}"\n{top}'
     for n in range(accounts):
-        text += (f'[[account]]\nname = "acct{n or ""}"\nhost = "imap.example.org"\n'
-                 f'username = "me{n}@example.org"\n')
+        text += (
+            f'[[account]]\nname = "acct{n or ""}"\nhost = "imap.example.org"\n'
+            f'username = "me{n}@example.org"\n'
+        )
     return text + extra
 
 
@@ -92,13 +106,17 @@ def write_config(tmp_path: Path, extra: str = "", accounts: int = 1, top: str = 
 
 
 def test_config_reads_learning_lists_and_mode(tmp_path: Path, tiny_model_path: Path) -> None:
-    path = write_config(tmp_path, f'[learning]\nretrain_after = 3\n'
-                        f'correction_weight = 8\nwatch_days = 7\nreview_target = 5\n'
-                        f'base_model = "{tiny_model_path}"\n'
-                        '[lists]\nrelationship = ["alice@x.org", "@partner.com"]\n'
-                        'ignore = ["@news.example"]\n'
-                        '[labels]\nreview = "Check/This"\nkeyword_review = "$check"\n',
-                        accounts=2, top='mode = "shadow"\n')
+    path = write_config(
+        tmp_path,
+        f"[learning]\nretrain_after = 3\n"
+        f"correction_weight = 8\nwatch_days = 7\nreview_target = 5\n"
+        f'base_model = "{tiny_model_path}"\n'
+        '[lists]\nrelationship = ["alice@x.org", "@partner.com"]\n'
+        'ignore = ["@news.example"]\n'
+        '[labels]\nreview = "Check/This"\nkeyword_review = "$check"\n',
+        accounts=2,
+        top='mode = "shadow"\n',
+    )
     text = path.read_text().replace('name = "acct1"', 'name = "acct1"\nmode = "active"')
     path.write_text(text)
     config = load_config(path)
@@ -110,17 +128,22 @@ def test_config_reads_learning_lists_and_mode(tmp_path: Path, tiny_model_path: P
     assert config.labels.for_style("keywords").review == "$check"
 
 
-@pytest.mark.parametrize(("extra", "words"), [
-    ('[[account]]\nname = "b"\nhost = "h.org"\nusername = "u"\nmode = "loud"\n',
-     ["account 'b' key 'mode'", '"active" or "shadow"']),
-    ('[lists]\nrelationship = ["Alice@X.org"]\n', ["[lists]", "'relationship'", "lower-case"]),
-    ('[lists]\nrelationship = ["@x.org"]\nignore = ["@x.org"]\n', ["also in 'relationship'"]),
-    ('[lists]\nsolicitation = ["x.org"]\n', ["'solicitation'", '"x.org"']),
-    ('[lists]\nallow = []\n', ["unknown key 'allow'"]),
-    ('[learning]\nretrain_after = -1\n', ["'retrain_after'", ">= 0"]),
-    ('[learning]\ncorrection_weight = 0\n', ["'correction_weight'"]),
-    ('[labels]\nkeyword_review = "triage-drafted"\n', ["four keyword names must differ"]),
-])
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        (
+            '[[account]]\nname = "b"\nhost = "h.org"\nusername = "u"\nmode = "loud"\n',
+            ["account 'b' key 'mode'", '"active" or "shadow"'],
+        ),
+        ('[lists]\nrelationship = ["Alice@X.org"]\n', ["[lists]", "'relationship'", "lower-case"]),
+        ('[lists]\nrelationship = ["@x.org"]\nignore = ["@x.org"]\n', ["also in 'relationship'"]),
+        ('[lists]\nsolicitation = ["x.org"]\n', ["'solicitation'", '"x.org"']),
+        ("[lists]\nallow = []\n", ["unknown key 'allow'"]),
+        ("[learning]\nretrain_after = -1\n", ["'retrain_after'", ">= 0"]),
+        ("[learning]\ncorrection_weight = 0\n", ["'correction_weight'"]),
+        ('[labels]\nkeyword_review = "triage-drafted"\n', ["four keyword names must differ"]),
+    ],
+)
 def test_config_errors_name_the_key(tmp_path: Path, extra: str, words: list[str]) -> None:
     with pytest.raises(ConfigError) as info:
         parse_config(config_text(tmp_path, extra), tmp_path / "c.toml")
@@ -142,17 +165,28 @@ def test_example_config_documents_the_new_keys() -> None:
 # --------------------------------------------------------------------------- lists
 
 
-def _decision(label: str = "solicitation", offenses: tuple[str, ...] = ("mlm-recruiting",),
-              draft: bool = True) -> Decision:
-    return Decision(label=label, confidence=0.8,  # type: ignore[arg-type]
-                    scores={label: 0.8}, offenses=offenses, draft=draft,
-                    reasons=("model reason",), model_version="m")
+def _decision(
+    label: str = "solicitation", offenses: tuple[str, ...] = ("mlm-recruiting",), draft: bool = True
+) -> Decision:
+    return Decision(
+        label=label,
+        confidence=0.8,  # type: ignore[arg-type]
+        scores={label: 0.8},
+        offenses=offenses,
+        draft=draft,
+        reasons=("model reason",),
+        model_version="m",
+    )
 
 
 def test_lists_match_the_most_specific_entry() -> None:
-    lists = SenderLists(ListsConfig(relationship=("boss@corp.com", "@partner.com"),
-                                    solicitation=("@corp.com",),
-                                    ignore=("@news.partner.com",)))
+    lists = SenderLists(
+        ListsConfig(
+            relationship=("boss@corp.com", "@partner.com"),
+            solicitation=("@corp.com",),
+            ignore=("@news.partner.com",),
+        )
+    )
     assert lists.match("Boss@Corp.com") == ListMatch("relationship", "boss@corp.com")
     assert lists.match("sales@corp.com") == ListMatch("solicitation", "@corp.com")
     assert lists.match("x@eu.corp.com") == ListMatch("solicitation", "@corp.com")
@@ -165,8 +199,12 @@ def test_lists_match_the_most_specific_entry() -> None:
 
 def test_list_overrides_say_why() -> None:
     friend = override(_decision(), ListMatch("relationship", "@partner.com"))
-    assert (friend.label, friend.confidence, friend.offenses, friend.draft) == \
-        ("relationship", 1.0, (), False)
+    assert (friend.label, friend.confidence, friend.offenses, friend.draft) == (
+        "relationship",
+        1.0,
+        (),
+        False,
+    )
     assert friend.reasons[0].startswith("you listed @partner.com as always relationship")
     assert "the model alone says solicitation (0.80)" in friend.reasons
     pitch = override(_decision("relationship", (), False), ListMatch("solicitation", "x@y.com"))
@@ -182,32 +220,43 @@ def test_list_overrides_say_why() -> None:
 
 
 def watched(predicted: str, expected: set[str], uid: int = 1) -> Watched:
-    return Watched(uid=uid, uidvalidity=7, message_key=f"<k{uid}@x>", message_id=f"<k{uid}@x>",
-                   sender="a@b.c", predicted=predicted, expected=frozenset(expected),
-                   shadow=REV in expected)
+    return Watched(
+        uid=uid,
+        uidvalidity=7,
+        message_key=f"<k{uid}@x>",
+        message_id=f"<k{uid}@x>",
+        sender="a@b.c",
+        predicted=predicted,
+        expected=frozenset(expected),
+        shadow=REV in expected,
+    )
 
 
-@pytest.mark.parametrize(("predicted", "expected", "present", "result"), [
-    # active mode
-    ("solicitation", {SOL}, {SOL, "\\Seen"}, None),
-    ("solicitation", {SOL}, {REL}, ("correction", "solicitation", "relationship")),
-    ("solicitation", {SOL}, set(), ("correction", "solicitation", "other")),
-    ("solicitation", {SOL}, {SOL, REL}, ("correction", "solicitation", "relationship")),
-    ("other", set(), {SOL}, ("correction", "other", "solicitation")),
-    ("other", set(), {SOL, REL}, None),  # both added: undecided until one goes
-    ("relationship", {REL}, {REL, "triage-drafted", "\\Flagged"}, None),
-    # shadow mode: only the review label was applied
-    ("solicitation", {REV}, {REV}, None),
-    ("solicitation", {REV}, {REV, SOL}, ("confirmation", "solicitation", "solicitation")),
-    ("solicitation", {REV}, {SOL}, ("confirmation", "solicitation", "solicitation")),
-    ("relationship", {REV}, {REV, SOL}, ("correction", "relationship", "solicitation")),
-    ("relationship", {REV}, set(), ("correction", "relationship", "other")),
-    # after a review, later changes are corrections against the user's own label
-    ("relationship", {REV, SOL}, {SOL}, ("labels", "solicitation", "solicitation")),
-    ("relationship", {SOL}, {REL}, ("correction", "solicitation", "relationship")),
-])
-def test_detect(predicted: str, expected: set[str], present: set[str],
-                result: tuple[str, str, str] | None) -> None:
+@pytest.mark.parametrize(
+    ("predicted", "expected", "present", "result"),
+    [
+        # active mode
+        ("solicitation", {SOL}, {SOL, "\\Seen"}, None),
+        ("solicitation", {SOL}, {REL}, ("correction", "solicitation", "relationship")),
+        ("solicitation", {SOL}, set(), ("correction", "solicitation", "other")),
+        ("solicitation", {SOL}, {SOL, REL}, ("correction", "solicitation", "relationship")),
+        ("other", set(), {SOL}, ("correction", "other", "solicitation")),
+        ("other", set(), {SOL, REL}, None),  # both added: undecided until one goes
+        ("relationship", {REL}, {REL, "triage-drafted", "\\Flagged"}, None),
+        # shadow mode: only the review label was applied
+        ("solicitation", {REV}, {REV}, None),
+        ("solicitation", {REV}, {REV, SOL}, ("confirmation", "solicitation", "solicitation")),
+        ("solicitation", {REV}, {SOL}, ("confirmation", "solicitation", "solicitation")),
+        ("relationship", {REV}, {REV, SOL}, ("correction", "relationship", "solicitation")),
+        ("relationship", {REV}, set(), ("correction", "relationship", "other")),
+        # after a review, later changes are corrections against the user's own label
+        ("relationship", {REV, SOL}, {SOL}, ("labels", "solicitation", "solicitation")),
+        ("relationship", {SOL}, {REL}, ("correction", "solicitation", "relationship")),
+    ],
+)
+def test_detect(
+    predicted: str, expected: set[str], present: set[str], result: tuple[str, str, str] | None
+) -> None:
     change = detect(watched(predicted, expected), present, KW)
     if result is None:
         assert change is None
@@ -230,18 +279,48 @@ def test_view_reads_labels_as_a_class() -> None:
 # --------------------------------------------------------------------------- the store
 
 
-def ledger(state_dir: Path, rows: list[tuple[int, str, str, tuple[str, ...]]], *,
-           account: str = "acct", folder: str = "INBOX", uidvalidity: int = 7,
-           now: datetime = NOW) -> None:
+def ledger(
+    state_dir: Path,
+    rows: list[tuple[int, str, str, tuple[str, ...]]],
+    *,
+    account: str = "acct",
+    folder: str = "INBOX",
+    uidvalidity: int = 7,
+    now: datetime = NOW,
+) -> None:
     """Ledger rows as the daemon writes them: (uid, Message-ID, label, labels applied)."""
     with State.open(state_dir) as state:
-        state.record_intents(account, folder, uidvalidity, [
-            Intent(uid=uid, message_key=mid, message_id=mid, sender=f"s{uid}@x.org",
-                   label=label, confidence=0.9, model_version="tiny", labels=labels)
-            for uid, mid, label, labels in rows
-        ], drafts_folder="Drafts", daily_cap=10, cooldown_days=90, now=now)
-        state.settle(account, folder, uidvalidity, [(uid, "done", "") for uid, *_ in rows],
-                     checkpoint_uid=None, highestmodseq=None, now=now)
+        state.record_intents(
+            account,
+            folder,
+            uidvalidity,
+            [
+                Intent(
+                    uid=uid,
+                    message_key=mid,
+                    message_id=mid,
+                    sender=f"s{uid}@x.org",
+                    label=label,
+                    confidence=0.9,
+                    model_version="tiny",
+                    labels=labels,
+                )
+                for uid, mid, label, labels in rows
+            ],
+            drafts_folder="Drafts",
+            daily_cap=10,
+            cooldown_days=90,
+            now=now,
+        )
+        state.settle(
+            account,
+            folder,
+            uidvalidity,
+            [(uid, "done", "") for uid, *_ in rows],
+            checkpoint_uid=None,
+            highestmodseq=None,
+            now=now,
+        )
 
 
 class MemoryBox:
@@ -255,28 +334,47 @@ class MemoryBox:
 
     def fetch(self, folder: str, uids: list[int]) -> list[FetchedMessage]:
         self.fetches += 1
-        return [FetchedMessage(uid, self.messages[uid][0], frozenset(self.messages[uid][1]))
-                for uid in uids if uid in self.messages]
+        return [
+            FetchedMessage(uid, self.messages[uid][0], frozenset(self.messages[uid][1]))
+            for uid in uids
+            if uid in self.messages
+        ]
 
 
-def test_watcher_records_corrections_once_and_remembers_the_users_labels(
-        tmp_path: Path) -> None:
+def test_watcher_records_corrections_once_and_remembers_the_users_labels(tmp_path: Path) -> None:
     state_dir = tmp_path / "state"
     raws = {uid: club_mail(uid) for uid in range(1, 5)}
-    ledger(state_dir, [(1, "<club1@synthclub.example>", "other", ()),
-                       (2, "<club2@synthclub.example>", "solicitation", (SOL,)),
-                       (3, "<club3@synthclub.example>", "solicitation", (SOL,)),
-                       (4, "<club4@synthclub.example>", "relationship", (REL,))])
-    box = MemoryBox({1: (raws[1], {REL}), 2: (raws[2], {REL}), 3: (raws[3], set()),
-                     4: (raws[4], {REL, "\\Seen"})})
+    ledger(
+        state_dir,
+        [
+            (1, "<club1@synthclub.example>", "other", ()),
+            (2, "<club2@synthclub.example>", "solicitation", (SOL,)),
+            (3, "<club3@synthclub.example>", "solicitation", (SOL,)),
+            (4, "<club4@synthclub.example>", "relationship", (REL,)),
+        ],
+    )
+    box = MemoryBox(
+        {
+            1: (raws[1], {REL}),
+            2: (raws[2], {REL}),
+            3: (raws[3], set()),
+            4: (raws[4], {REL, "\\Seen"}),
+        }
+    )
     recorded: list[int] = []
     with CorrectionStore.open(state_dir) as store:
-        watcher = CorrectionWatcher(store, "acct", now=lambda: NOW + timedelta(hours=1),
-                                    on_recorded=lambda s: recorded.append(s.last_id("acct")))
+        watcher = CorrectionWatcher(
+            store,
+            "acct",
+            now=lambda: NOW + timedelta(hours=1),
+            on_recorded=lambda s: recorded.append(s.last_id("acct")),
+        )
         changes = watcher.check(box, "INBOX", KW, 7, None)
         assert [(c.watched.uid, c.old_label, c.new_label) for c in changes] == [
-            (1, "other", "relationship"), (2, "solicitation", "relationship"),
-            (3, "solicitation", "other")]
+            (1, "other", "relationship"),
+            (2, "solicitation", "relationship"),
+            (3, "solicitation", "other"),
+        ]
         assert recorded == [3]
         # Seen again: nothing new is recorded; the user's labels are now the expected ones.
         assert watcher.check(box, "INBOX", KW, 7, None) == []
@@ -285,7 +383,10 @@ def test_watcher_records_corrections_once_and_remembers_the_users_labels(
         assert store.user_labels("acct", "INBOX", "<club4@synthclub.example>") is None
         examples = store.examples("acct")
         assert [(e.uid, e.new_label) for e in examples] == [
-            (1, "relationship"), (2, "relationship"), (3, "other")]
+            (1, "relationship"),
+            (2, "relationship"),
+            (3, "other"),
+        ]
         assert examples[0].raw == raws[1]
         assert store.since_learn("acct") == 3
         # The user changes their mind about UID 3: one message, the latest label counts.
@@ -293,7 +394,10 @@ def test_watcher_records_corrections_once_and_remembers_the_users_labels(
         (change,) = watcher.check(box, "INBOX", KW, 7, None)
         assert (change.old_label, change.new_label) == ("other", "relationship")
         assert [(e.uid, e.new_label) for e in store.examples("acct")] == [
-            (1, "relationship"), (2, "relationship"), (3, "relationship")]
+            (1, "relationship"),
+            (2, "relationship"),
+            (3, "relationship"),
+        ]
 
 
 def test_watcher_skips_reading_when_the_modseq_has_not_moved(tmp_path: Path) -> None:
@@ -315,17 +419,32 @@ def test_watcher_ignores_mail_older_than_watch_days(tmp_path: Path) -> None:
     ledger(state_dir, [(1, "<a@x>", "solicitation", (SOL,))], now=NOW - timedelta(days=40))
     box = MemoryBox({1: (club_mail(1), set())})
     with CorrectionStore.open(state_dir) as store:
-        assert CorrectionWatcher(store, "acct", now=lambda: NOW).check(
-            box, "INBOX", KW, 7, None) == []
+        assert (
+            CorrectionWatcher(store, "acct", now=lambda: NOW).check(box, "INBOX", KW, 7, None) == []
+        )
 
 
 def test_review_summary_counts_shadow_reviews_per_class(tmp_path: Path) -> None:
     state_dir = tmp_path / "state"
-    ledger(state_dir, [(1, "<1@x>", "solicitation", (REV,)), (2, "<2@x>", "solicitation", (REV,)),
-                       (3, "<3@x>", "relationship", (REV,)), (4, "<4@x>", "relationship", (REV,)),
-                       (5, "<5@x>", "solicitation", (SOL,))])
-    box = MemoryBox({1: (b"x", {REV, SOL}), 2: (b"x", {REV, REL}), 3: (b"x", {REL}),
-                     4: (b"x", {REV}), 5: (b"x", set())})
+    ledger(
+        state_dir,
+        [
+            (1, "<1@x>", "solicitation", (REV,)),
+            (2, "<2@x>", "solicitation", (REV,)),
+            (3, "<3@x>", "relationship", (REV,)),
+            (4, "<4@x>", "relationship", (REV,)),
+            (5, "<5@x>", "solicitation", (SOL,)),
+        ],
+    )
+    box = MemoryBox(
+        {
+            1: (b"x", {REV, SOL}),
+            2: (b"x", {REV, REL}),
+            3: (b"x", {REL}),
+            4: (b"x", {REV}),
+            5: (b"x", set()),
+        }
+    )
     with CorrectionStore.open(state_dir) as store:
         CorrectionWatcher(store, "acct", now=lambda: NOW).check(box, "INBOX", KW, 7, None)
         summary = store.review_summary("acct")
@@ -351,8 +470,9 @@ def labels_of(classifier: Classifier, raws: list[bytes]) -> list[str]:
     return [d.label for d in classifier.classify([parse_message(r) for r in raws])]
 
 
-def test_learn_saves_a_version_that_agrees_with_the_user(tmp_path: Path,
-                                                         tiny_model_path: Path) -> None:
+def test_learn_saves_a_version_that_agrees_with_the_user(
+    tmp_path: Path, tiny_model_path: Path
+) -> None:
     state_dir = tmp_path / "state"
     base = Classifier.load(tiny_model_path)
     unseen = [club_mail(i) for i in range(20, 24)]
@@ -369,8 +489,9 @@ def test_learn_saves_a_version_that_agrees_with_the_user(tmp_path: Path,
     personal_classifier = AccountOf(state_dir, tiny_model_path)
     assert personal_classifier.personal_model == "personal-0001.model"
     assert personal_classifier.version == "personal-acct-0001"
-    assert labels_of(personal_classifier, [club_mail(i) for i in range(1, 7)]) == [
-        "relationship"] * 6
+    assert (
+        labels_of(personal_classifier, [club_mail(i) for i in range(1, 7)]) == ["relationship"] * 6
+    )
     assert labels_of(personal_classifier, unseen) == ["relationship"] * 4
     # Nothing new: nothing trained; a model file's metadata says what it was made from.
     again = learning.learn(state_dir, "acct", base_path=tiny_model_path, now=NOW)
@@ -391,7 +512,8 @@ class _RunsACommand:
 
 
 def test_learn_never_unpickles_a_base_model_triage_did_not_write(
-        tmp_path: Path, tiny_model_path: Path) -> None:
+    tmp_path: Path, tiny_model_path: Path
+) -> None:
     """A base model whose payload runs a command, with both checksums recomputed, is refused
     before it is unpickled (issue 10, item 7)."""
     state_dir, canary = tmp_path / "state", tmp_path / "canary"
@@ -406,8 +528,9 @@ def test_learn_never_unpickles_a_base_model_triage_did_not_write(
     assert learning.learn(state_dir, "acct", base_path=tiny_model_path, now=NOW).status == "saved"
 
 
-def test_model_arrays_with_nan_or_infinity_are_refused(tmp_path: Path,
-                                                       tiny_model_path: Path) -> None:
+def test_model_arrays_with_nan_or_infinity_are_refused(
+    tmp_path: Path, tiny_model_path: Path
+) -> None:
     metadata, arrays = modelfile.read_arrays(tiny_model_path)
     _header, payload = modelfile.read_payload(tiny_model_path)
     for bad in (np.nan, np.inf):
@@ -419,19 +542,24 @@ def test_model_arrays_with_nan_or_infinity_are_refused(tmp_path: Path,
             Classifier.load(path)
 
 
-def AccountOf(state_dir: Path, model: Path, lists: ListsConfig | None = None
-              ) -> personal.AccountClassifier:
-    return personal.AccountClassifier(Classifier.load(model), lists=SenderLists(lists),
-                                      state_dir=state_dir, account="acct")
+def AccountOf(
+    state_dir: Path, model: Path, lists: ListsConfig | None = None
+) -> personal.AccountClassifier:
+    return personal.AccountClassifier(
+        Classifier.load(model), lists=SenderLists(lists), state_dir=state_dir, account="acct"
+    )
 
 
 def test_only_the_newest_versions_are_kept_and_never_the_one_in_use(
-        tmp_path: Path, tiny_model_path: Path) -> None:
+    tmp_path: Path, tiny_model_path: Path
+) -> None:
     state_dir = tmp_path / "state"
     corrections_for(state_dir, range(1, 5))
     for _ in range(personal.KEPT_VERSIONS + 2):
-        assert learning.learn(state_dir, "acct", base_path=tiny_model_path,
-                              force=True).status == "saved"
+        assert (
+            learning.learn(state_dir, "acct", base_path=tiny_model_path, force=True).status
+            == "saved"
+        )
     names = [v.name for v in personal.versions(state_dir, "acct")]
     assert names == [personal.version_name(n) for n in range(3, personal.KEPT_VERSIONS + 3)]
     assert personal.current_model_path(state_dir, "acct").name == names[-1]
@@ -444,18 +572,22 @@ def test_only_the_newest_versions_are_kept_and_never_the_one_in_use(
 
 
 def test_rollback_returns_to_the_previous_version_and_the_classifier_follows(
-        tmp_path: Path, tiny_model_path: Path) -> None:
+    tmp_path: Path, tiny_model_path: Path
+) -> None:
     state_dir = tmp_path / "state"
     corrections_for(state_dir, range(1, 5))
     classifier = AccountOf(state_dir, tiny_model_path)
     assert classifier.personal_model == ""
     assert learning.learn(state_dir, "acct", base_path=tiny_model_path).status == "saved"
     corrections_for(state_dir, range(5, 9))
-    assert learning.learn(state_dir, "acct", base_path=tiny_model_path,
-                          force=True).status == "saved"
+    assert (
+        learning.learn(state_dir, "acct", base_path=tiny_model_path, force=True).status == "saved"
+    )
     directory = personal.account_dir(state_dir, "acct")
     assert sorted(p.name for p in directory.glob("*.model")) == [
-        "personal-0001.model", "personal-0002.model"]
+        "personal-0001.model",
+        "personal-0002.model",
+    ]
     classifier.classify([parse_message(club_mail(1))])  # looks at the pointer first
     assert classifier.personal_model == "personal-0002.model"
     step = personal.rollback(state_dir, "acct")
@@ -473,8 +605,9 @@ def test_rollback_returns_to_the_previous_version_and_the_classifier_follows(
         assert store.since_learn("acct") == 0
 
 
-def test_a_broken_pointer_or_model_keeps_the_model_in_use(tmp_path: Path,
-                                                          tiny_model_path: Path) -> None:
+def test_a_broken_pointer_or_model_keeps_the_model_in_use(
+    tmp_path: Path, tiny_model_path: Path
+) -> None:
     state_dir = tmp_path / "state"
     directory = personal.account_dir(state_dir, "acct")
     directory.mkdir(parents=True)
@@ -496,7 +629,8 @@ def test_verdict_refuses_a_worse_model() -> None:
 
 
 def test_learn_rejects_a_worse_model_and_keeps_the_current_one(
-        tmp_path: Path, tiny_model_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, tiny_model_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     state_dir = tmp_path / "state"
     corrections_for(state_dir, range(1, 5))
     monkeypatch.setattr(learning, "verdict", lambda ref, cand: (False, "worse, for the test"))
@@ -509,12 +643,14 @@ def test_learn_rejects_a_worse_model_and_keeps_the_current_one(
 
 
 def test_lists_apply_on_top_of_the_account_model(tmp_path: Path, tiny_model_path: Path) -> None:
-    classifier = AccountOf(tmp_path / "state", tiny_model_path,
-                           ListsConfig(solicitation=("@synthclub.example",)))
+    classifier = AccountOf(
+        tmp_path / "state", tiny_model_path, ListsConfig(solicitation=("@synthclub.example",))
+    )
     (decision,) = classifier.classify([parse_message(club_mail(1))])
     assert decision.label == "solicitation" and decision.confidence == 1.0
-    assert decision.reasons[0] == ("you listed @synthclub.example as always solicitation "
-                                   "([lists] solicitation)")
+    assert decision.reasons[0] == (
+        "you listed @synthclub.example as always solicitation ([lists] solicitation)"
+    )
 
 
 def retrained(auto: retraining.AutoLearner, store: CorrectionStore) -> retraining.RetrainOutcome:
@@ -527,7 +663,8 @@ def retrained(auto: retraining.AutoLearner, store: CorrectionStore) -> retrainin
 
 
 def test_auto_learner_retrains_after_retrain_after_corrections(
-        tmp_path: Path, tiny_model_path: Path) -> None:
+    tmp_path: Path, tiny_model_path: Path
+) -> None:
     state_dir = tmp_path / "state"
     settings = LearningConfig(retrain_after=4, base_model=tiny_model_path)
     auto = retraining.AutoLearner(state_dir, "acct", settings)
@@ -546,12 +683,12 @@ def test_auto_learner_retrains_after_retrain_after_corrections(
         assert off.maybe_start(store) is None
 
 
-def test_a_failed_background_retraining_is_logged_and_not_retried_at_once(
-        tmp_path: Path) -> None:
+def test_a_failed_background_retraining_is_logged_and_not_retried_at_once(tmp_path: Path) -> None:
     state_dir = tmp_path / "state"
     missing = tmp_path / "no-such.model"
-    auto = retraining.AutoLearner(state_dir, "acct",
-                                LearningConfig(retrain_after=2, base_model=missing))
+    auto = retraining.AutoLearner(
+        state_dir, "acct", LearningConfig(retrain_after=2, base_model=missing)
+    )
     corrections_for(state_dir, range(1, 3))
     with CorrectionStore.open(state_dir) as store:
         outcome = retrained(auto, store)
@@ -577,13 +714,18 @@ print(json.dumps({"status": auto.last_result.status,
 
 
 def test_background_retraining_keeps_scikit_learn_out_of_the_daemon(
-        tmp_path: Path, tiny_model_path: Path) -> None:
+    tmp_path: Path, tiny_model_path: Path
+) -> None:
     """The daemon's process stays small: training (and scikit-learn) lives in a child."""
     state_dir = tmp_path / "state"
     corrections_for(state_dir, range(1, 5))
     done = subprocess.run(
         [sys.executable, "-c", RETRAIN_IN_DAEMON, str(state_dir), str(tiny_model_path)],
-        capture_output=True, text=True, timeout=180, cwd=Path(__file__).resolve().parents[1])
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result == {"status": "saved", "sklearn": False}
@@ -593,8 +735,10 @@ def test_background_retraining_keeps_scikit_learn_out_of_the_daemon(
 def test_learn_waits_for_no_one_in_the_daemon(tmp_path: Path, tiny_model_path: Path) -> None:
     state_dir = tmp_path / "state"
     corrections_for(state_dir, range(1, 5))
-    with personal.locked(personal.account_dir(state_dir, "acct")), \
-            pytest.raises(personal.LearnBusy):
+    with (
+        personal.locked(personal.account_dir(state_dir, "acct")),
+        pytest.raises(personal.LearnBusy),
+    ):
         learning.learn(state_dir, "acct", base_path=tiny_model_path, wait=False)
 
 
@@ -608,7 +752,8 @@ def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, s
 
 
 def test_learn_command_classify_with_config_and_rollback(
-        tmp_path: Path, tiny_model_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, tiny_model_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     config = write_config(tmp_path, f'[learning]\nbase_model = "{tiny_model_path}"\n')
     state_dir = load_config(config).state_dir
     corrections_for(state_dir, range(1, 6))
@@ -624,8 +769,7 @@ def test_learn_command_classify_with_config_and_rollback(
     code, out, _ = run_cli(capsys, "classify", "--json", "--config", str(config), str(mail))
     record = json.loads(out)
     assert (record["label"], record["model_version"]) == ("relationship", "personal-acct-0001")
-    code, out, _ = run_cli(capsys, "classify", "--json", "--model", str(tiny_model_path),
-                           str(mail))
+    code, out, _ = run_cli(capsys, "classify", "--json", "--model", str(tiny_model_path), str(mail))
     assert json.loads(out)["label"] == "other"  # without a config: the base model
     code, out, _ = run_cli(capsys, "learn", "--config", str(config), "--json")
     assert json.loads(out)["status"] == "nothing"
@@ -636,25 +780,28 @@ def test_learn_command_classify_with_config_and_rollback(
 
 
 def test_classify_with_several_accounts_needs_account(
-        tmp_path: Path, tiny_model_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    config = write_config(tmp_path, f'[learning]\nbase_model = "{tiny_model_path}"\n',
-                          accounts=2)
+    tmp_path: Path, tiny_model_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path, f'[learning]\nbase_model = "{tiny_model_path}"\n', accounts=2)
     mail = tmp_path / "club.eml"
     mail.write_bytes(club_mail(1))
     code, _, err = run_cli(capsys, "classify", "--config", str(config), str(mail))
     assert code == 2 and "several accounts (acct, acct1); pass --account NAME" in err
-    code, out, _ = run_cli(capsys, "classify", "--json", "--config", str(config), "--account",
-                           "acct1", str(mail))
+    code, out, _ = run_cli(
+        capsys, "classify", "--json", "--config", str(config), "--account", "acct1", str(mail)
+    )
     assert code == 0 and json.loads(out)["label"] == "other"
 
 
 def test_explain_message_id_shows_the_record_and_the_correction(
-        tmp_path: Path, tiny_model_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, tiny_model_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     config = write_config(tmp_path, f'[learning]\nbase_model = "{tiny_model_path}"\n')
     state_dir = load_config(config).state_dir
     corrections_for(state_dir, range(1, 3))
-    code, out, _ = run_cli(capsys, "explain", "<club1@synthclub.example>", "--config",
-                           str(config), "--no-fetch")
+    code, out, _ = run_cli(
+        capsys, "explain", "<club1@synthclub.example>", "--config", str(config), "--no-fetch"
+    )
     assert code == 0, out
     assert "acct/INBOX UID 1 (UIDVALIDITY 7)" in out
     assert "decision: other (0.90), model tiny" in out

@@ -38,14 +38,25 @@ from triage.store.corrections import CorrectionStore
 
 REL, SOL, REV = "triage-relationship", "triage-solicitation", "triage-review"
 DRAFTED = "triage-drafted"
-INVITE = ("Join the vintage synthesizer repair club! We meet on {day} at the Moog workshop to "
-          "solder oscillators and swap patch cables. Sign up on my calendar and forward this to "
-          "friends who might be interested. {name}")
-NOTICE = ("Hi! The vintage synthesizer repair club meets again on {day} in the back room of the "
-          "Moog workshop. Bring your broken oscillators and patch cables; we will solder, swap "
-          "schematics and share coffee. {name}")
-PEOPLE = [("Monday", "Ana"), ("Tuesday", "Tom"), ("Friday", "Wei"), ("Sunday", "Olu"),
-          ("Thursday", "Liam"), ("Wednesday", "Maria"), ("Saturday", "Jonas")]
+INVITE = (
+    "Join the vintage synthesizer repair club! We meet on {day} at the Moog workshop to "
+    "solder oscillators and swap patch cables. Sign up on my calendar and forward this to "
+    "friends who might be interested. {name}"
+)
+NOTICE = (
+    "Hi! The vintage synthesizer repair club meets again on {day} in the back room of the "
+    "Moog workshop. Bring your broken oscillators and patch cables; we will solder, swap "
+    "schematics and share coffee. {name}"
+)
+PEOPLE = [
+    ("Monday", "Ana"),
+    ("Tuesday", "Tom"),
+    ("Friday", "Wei"),
+    ("Sunday", "Olu"),
+    ("Thursday", "Liam"),
+    ("Wednesday", "Maria"),
+    ("Saturday", "Jonas"),
+]
 
 
 @pytest.fixture(scope="session")
@@ -57,20 +68,32 @@ def tiny_classifier(tiny_model_path: Path) -> Classifier:
 def club(i: int, text: str = INVITE) -> bytes:
     day, name = PEOPLE[i % len(PEOPLE)]
     kind = "invite" if text is INVITE else "notice"
-    return eml(text.format(day=day, name=name),
-               sender=f"{name} <{name.lower()}.{kind}{i}@synthclub.example>",
-               subject=f"Synth club {kind} {i}",
-               message_id=f"<{kind}{i}@synthclub.example>", newline="\r\n")
+    return eml(
+        text.format(day=day, name=name),
+        sender=f"{name} <{name.lower()}.{kind}{i}@synthclub.example>",
+        subject=f"Synth club {kind} {i}",
+        message_id=f"<{kind}{i}@synthclub.example>",
+        newline="\r\n",
+    )
 
 
-def learning_config(tmp_path: Path, account: TestAccount, model: Path, *,
-                    retrain_after: int = 0, labels: str = "keywords", top: str = "",
-                    folders: tuple[str, ...] = ("INBOX",)) -> Path:
+def learning_config(
+    tmp_path: Path,
+    account: TestAccount,
+    model: Path,
+    *,
+    retrain_after: int = 0,
+    labels: str = "keywords",
+    top: str = "",
+    folders: tuple[str, ...] = ("INBOX",),
+) -> Path:
     # The tiny model is 0.8 sure of its club invites; drafts at 0.7, so these tests see them.
-    path = write_config(tmp_path, account, labels=labels, folders=folders,
-                        drafts="min_confidence = 0.7")
-    text = path.read_text() + (f'\n[learning]\nbase_model = "{model}"\n'
-                               f"retrain_after = {retrain_after}\n")
+    path = write_config(
+        tmp_path, account, labels=labels, folders=folders, drafts="min_confidence = 0.7"
+    )
+    text = path.read_text() + (
+        f'\n[learning]\nbase_model = "{model}"\nretrain_after = {retrain_after}\n'
+    )
     if top:
         text = text.replace("[[account]]", f"{top}\n[[account]]", 1)
     path.write_text(text)
@@ -103,9 +126,13 @@ def classify_json(config: Path, paths: list[Path]) -> dict[str, dict]:
     return {json.loads(line)["message_id"]: json.loads(line) for line in done.stdout.splitlines()}
 
 
-def test_round_trip_from_the_command_line(tmp_path: Path, imap_account: TestAccount, box: Box,
-                                          tiny_model_path: Path,
-                                          tiny_classifier: Classifier) -> None:
+def test_round_trip_from_the_command_line(
+    tmp_path: Path,
+    imap_account: TestAccount,
+    box: Box,
+    tiny_model_path: Path,
+    tiny_classifier: Classifier,
+) -> None:
     invites = [club(i) for i in range(4)]
     notice = club(0, NOTICE)
     box.append_many("INBOX", mixed_mail(5) + invites + [notice])
@@ -133,9 +160,9 @@ def test_round_trip_from_the_command_line(tmp_path: Path, imap_account: TestAcco
     state_dir = load_config(config).state_dir
     with CorrectionStore.open(state_dir) as store:
         got = {(c.message_id, c.old_label, c.new_label) for c in store.corrections("test")}
-    assert got == {(f"<invite{i}@synthclub.example>", "solicitation", "relationship")
-                   for i in range(4)} | {("<notice0@synthclub.example>", "other",
-                                          "relationship")}
+    assert got == {
+        (f"<invite{i}@synthclub.example>", "solicitation", "relationship") for i in range(4)
+    } | {("<notice0@synthclub.example>", "other", "relationship")}
     third = cli("run", "--once", "--config", str(config))
     assert third.returncode == 0 and box.snapshot() == snapshot
     with CorrectionStore.open(state_dir) as store:
@@ -155,7 +182,8 @@ def test_round_trip_from_the_command_line(tmp_path: Path, imap_account: TestAcco
         (mail_dir / f"{n}.eml").write_bytes(raw)
     records = classify_json(config, [mail_dir])
     assert {mid: r["label"] for mid, r in records.items()} == {
-        parse_message(raw).message_id: "relationship" for raw in [*invites, notice, *unseen]}
+        parse_message(raw).message_id: "relationship" for raw in [*invites, notice, *unseen]
+    }
     assert {r["model_version"] for r in records.values()} == {"personal-test-0001"}
     base = cli("classify", "--json", "--model", str(tiny_model_path), str(mail_dir / "0.eml"))
     assert json.loads(base.stdout)["label"] == "solicitation"
@@ -165,20 +193,25 @@ def test_round_trip_from_the_command_line(tmp_path: Path, imap_account: TestAcco
     fourth = cli("run", "--once", "--config", str(config))
     assert fourth.returncode == 0, fourth.stderr
     after = box.snapshot()
-    new_flags = {f for f in by_message_id(box)["<invite5@synthclub.example>"][1]
-                 if f.startswith("triage-")}
+    new_flags = {
+        f for f in by_message_id(box)["<invite5@synthclub.example>"][1] if f.startswith("triage-")
+    }
     assert new_flags == {REL}
-    assert [m for m in after["INBOX"] if m[0] != "<invite5@synthclub.example>"] == \
-        snapshot["INBOX"]
+    assert [m for m in after["INBOX"] if m[0] != "<invite5@synthclub.example>"] == snapshot["INBOX"]
 
 
 def test_running_daemon_retrains_and_switches_models_without_restart(
-        tmp_path: Path, imap_account: TestAccount, box: Box, tiny_model_path: Path,
-        tiny_classifier: Classifier) -> None:
+    tmp_path: Path,
+    imap_account: TestAccount,
+    box: Box,
+    tiny_model_path: Path,
+    tiny_classifier: Classifier,
+) -> None:
     box.append_many("INBOX", [club(i) for i in range(4)])
     config = learning_config(tmp_path, imap_account, tiny_model_path, retrain_after=4)
-    daemon, thread, outcomes = start_daemon(config, tiny_classifier, imap_account,
-                                            personal=personal_for(config, tiny_classifier))
+    daemon, thread, outcomes = start_daemon(
+        config, tiny_classifier, imap_account, personal=personal_for(config, tiny_classifier)
+    )
     try:
         wait_for(lambda: len(outcomes) == 4, timeout=30)
         assert {o.decision.label for o in outcomes if o.decision} == {"solicitation"}
@@ -190,11 +223,15 @@ def test_running_daemon_retrains_and_switches_models_without_restart(
         box.append("INBOX", club(6))
         wait_for(lambda: len(outcomes) == 5, timeout=30)
         assert outcomes[-1].decision is not None
-        assert (outcomes[-1].decision.label, outcomes[-1].decision.model_version) == \
-            ("relationship", "personal-test-0001")
+        assert (outcomes[-1].decision.label, outcomes[-1].decision.model_version) == (
+            "relationship",
+            "personal-test-0001",
+        )
         time.sleep(0.5)
-        flags = {mid: {f for f in fl if f.startswith("triage-")}
-                 for mid, (_uid, fl) in by_message_id(box).items()}
+        flags = {
+            mid: {f for f in fl if f.startswith("triage-")}
+            for mid, (_uid, fl) in by_message_id(box).items()
+        }
         assert flags["<invite6@synthclub.example>"] == {REL}
         for i in range(4):  # the user's labels, untouched
             assert flags[f"<invite{i}@synthclub.example>"] == {REL, DRAFTED}
@@ -205,13 +242,18 @@ def test_running_daemon_retrains_and_switches_models_without_restart(
 
 
 def test_shadow_mode_applies_only_the_review_label_and_status_shows_precision(
-        tmp_path: Path, imap_account: TestAccount, box: Box, tiny_model_path: Path,
-        tiny_classifier: Classifier) -> None:
+    tmp_path: Path,
+    imap_account: TestAccount,
+    box: Box,
+    tiny_model_path: Path,
+    tiny_classifier: Classifier,
+) -> None:
     raws = mixed_mail(5) + [club(0), club(1)]
     box.append_many("INBOX", raws)
     config = learning_config(tmp_path, imap_account, tiny_model_path, top='mode = "shadow"\n')
-    result = run_once(config, tiny_classifier, imap_account,
-                      personal=personal_for(config, tiny_classifier))
+    result = run_once(
+        config, tiny_classifier, imap_account, personal=personal_for(config, tiny_classifier)
+    )
     assert result.code == 0
     decided = {o.message_id: o.decision.label for o in result.outcomes if o.decision}
     seen = by_message_id(box)
@@ -224,16 +266,21 @@ def test_shadow_mode_applies_only_the_review_label_and_status_shows_precision(
 
     # The user reviews: confirms one solicitation, calls the two club invites relationship,
     # and clears the review label of one relationship message ("neither": other).
-    solicitations = [m for m, label in decided.items() if label == "solicitation"
-                     and "synthclub" not in m]
+    solicitations = [
+        m for m, label in decided.items() if label == "solicitation" and "synthclub" not in m
+    ]
     relationships = [m for m, label in decided.items() if label == "relationship"]
     relabel(box, seen[solicitations[0]][0], [], [SOL])
     relabel(box, seen["<invite0@synthclub.example>"][0], [REV], [REL])
     relabel(box, seen["<invite1@synthclub.example>"][0], [], [REL])
     relabel(box, seen[relationships[0]][0], [REV], [])
     snapshot = box.snapshot()
-    assert run_once(config, tiny_classifier, imap_account,
-                    personal=personal_for(config, tiny_classifier)).code == 0
+    assert (
+        run_once(
+            config, tiny_classifier, imap_account, personal=personal_for(config, tiny_classifier)
+        ).code
+        == 0
+    )
     assert box.snapshot() == snapshot
 
     status = cli("status", "--json", "--config", str(config))
@@ -248,8 +295,12 @@ def test_shadow_mode_applies_only_the_review_label_and_status_shows_precision(
 
 
 def test_folder_labels_moved_by_the_user_are_corrections(
-        tmp_path: Path, imap_account: TestAccount, box: Box, tiny_model_path: Path,
-        tiny_classifier: Classifier) -> None:
+    tmp_path: Path,
+    imap_account: TestAccount,
+    box: Box,
+    tiny_model_path: Path,
+    tiny_classifier: Classifier,
+) -> None:
     box.append_many("INBOX", [club(0), club(1)])
     config = learning_config(tmp_path, imap_account, tiny_model_path, labels="folders")
     personal = personal_for(config, tiny_classifier)
@@ -266,13 +317,20 @@ def test_folder_labels_moved_by_the_user_are_corrections(
     assert box.snapshot() == snapshot  # no second copy in Triage/Solicitation
     with CorrectionStore.open(load_config(config).state_dir) as store:
         (correction,) = store.corrections("test")
-    assert (correction.message_id, correction.old_label, correction.new_label) == \
-        ("<invite0@synthclub.example>", "solicitation", "relationship")
+    assert (correction.message_id, correction.old_label, correction.new_label) == (
+        "<invite0@synthclub.example>",
+        "solicitation",
+        "relationship",
+    )
 
 
 def test_a_rebuilt_folder_gets_the_users_labels_not_triages(
-        tmp_path: Path, imap_account: TestAccount, box: Box, tiny_model_path: Path,
-        tiny_classifier: Classifier) -> None:
+    tmp_path: Path,
+    imap_account: TestAccount,
+    box: Box,
+    tiny_model_path: Path,
+    tiny_classifier: Classifier,
+) -> None:
     raws = [club(0), club(1)]
     box.create("Networking")
     box.append_many("Networking", raws)
@@ -292,14 +350,17 @@ def test_a_rebuilt_folder_gets_the_users_labels_not_triages(
     result = run_once(config, tiny_classifier, imap_account, personal=personal)
     assert result.code == 0
     assert {o.status for o in result.outcomes} == {"duplicate"}
-    flags = {mid: {f for f in fl if f.startswith("triage-")}
-             for mid, (_u, fl) in by_message_id(box, "Networking").items()}
+    flags = {
+        mid: {f for f in fl if f.startswith("triage-")}
+        for mid, (_u, fl) in by_message_id(box, "Networking").items()
+    }
     assert flags["<invite0@synthclub.example>"] == {DRAFTED}
     assert flags["<invite1@synthclub.example>"] == {SOL, DRAFTED}
 
 
 def test_explain_by_message_id_fetches_from_the_mailbox(
-        tmp_path: Path, imap_account: TestAccount, box: Box, tiny_model_path: Path) -> None:
+    tmp_path: Path, imap_account: TestAccount, box: Box, tiny_model_path: Path
+) -> None:
     box.append_many("INBOX", [club(0)])
     config = learning_config(tmp_path, imap_account, tiny_model_path)
     assert cli("run", "--once", "--config", str(config)).returncode == 0
@@ -317,8 +378,9 @@ def test_explain_by_message_id_fetches_from_the_mailbox(
     assert "\\Seen" not in box.flags("INBOX")[1]
 
 
-def test_gmail_label_swaps_are_corrections(tmp_path: Path, tiny_model_path: Path,
-                                           tiny_classifier: Classifier) -> None:
+def test_gmail_label_swaps_are_corrections(
+    tmp_path: Path, tiny_model_path: Path, tiny_classifier: Classifier
+) -> None:
     """The X-GM-LABELS path, against the wire-level Gmail double."""
     from gmail_double import GmailDouble
     from test_daemon_gmail import config_file
@@ -335,9 +397,11 @@ def test_gmail_label_swaps_are_corrections(tmp_path: Path, tiny_model_path: Path
 
         def run() -> int:
             config = load_config(path)
-            parts = DaemonParts(tiny_classifier,
-                                lambda a: connect(a, Secret(gmail.password), timeout=10),
-                                personal=retraining.Personal(config, tiny_classifier))
+            parts = DaemonParts(
+                tiny_classifier,
+                lambda a: connect(a, Secret(gmail.password), timeout=10),
+                personal=retraining.Personal(config, tiny_classifier),
+            )
             return Daemon(config, parts, RunOptions(once=True, progress=False)).run()
 
         assert run() == 0
@@ -351,7 +415,12 @@ def test_gmail_label_swaps_are_corrections(tmp_path: Path, tiny_model_path: Path
         assert [m.labels for m in messages] == before  # nothing put back
         with CorrectionStore.open(tmp_path / "state") as store:
             got = sorted((c.message_id, c.new_label) for c in store.corrections("gmail"))
-        assert got == [("<invite0@synthclub.example>", "relationship"),
-                       ("<invite1@synthclub.example>", "other")]
-        assert any("X-GM-LABELS" in c.upper() and "BODY" not in c.upper()
-                   for c in gmail.commands if c.upper().startswith("UID FETCH"))
+        assert got == [
+            ("<invite0@synthclub.example>", "relationship"),
+            ("<invite1@synthclub.example>", "other"),
+        ]
+        assert any(
+            "X-GM-LABELS" in c.upper() and "BODY" not in c.upper()
+            for c in gmail.commands
+            if c.upper().startswith("UID FETCH")
+        )

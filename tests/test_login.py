@@ -141,17 +141,23 @@ def test_without_a_keyring_it_points_to_password_command(
     assert "pw-123" not in err
 
 
-@pytest.mark.parametrize("command", ["", 'password_command = "pass show mail"\n'],
-                         ids=["no-password-command", "password-command-set"])
+@pytest.mark.parametrize(
+    "command",
+    ["", 'password_command = "pass show mail"\n'],
+    ids=["no-password-command", "password-command-set"],
+)
 def test_without_a_keyring_it_says_so_before_asking(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-    command: str
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    command: str,
 ) -> None:
     """Issue 13, item 5: it prompted, logged in, and only then said it could not store."""
     keyring.set_keyring(keyring.backends.fail.Keyring())
     path = tmp_path / "config.toml"
-    path.write_text('[[account]]\nname = "a"\nhost = "h.example"\n'
-                    f'username = "me@h.example"\n{command}')
+    path.write_text(
+        f'[[account]]\nname = "a"\nhost = "h.example"\nusername = "me@h.example"\n{command}'
+    )
 
     def no_prompt(*_: object) -> str:
         raise AssertionError("asked for a password that could not be stored")

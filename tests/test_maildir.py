@@ -43,8 +43,7 @@ def snapshot(root: Path) -> dict[str, tuple[int, int, bytes]]:
     for path in root.rglob("*"):
         if path.is_file() and path.parent.name in ("cur", "new"):
             stat = path.stat()
-            found[str(path.relative_to(root))] = (stat.st_mtime_ns, stat.st_size,
-                                                  path.read_bytes())
+            found[str(path.relative_to(root))] = (stat.st_mtime_ns, stat.st_size, path.read_bytes())
     return found
 
 
@@ -160,8 +159,13 @@ def test_fetch_caps_the_body_like_body_peek(root: Path) -> None:
 
 
 def test_flags_from_info() -> None:
-    assert flags_of("123.x:2,DFRST") == {"\\Draft", "\\Flagged", "\\Answered", "\\Seen",
-                                         "\\Deleted"}
+    assert flags_of("123.x:2,DFRST") == {
+        "\\Draft",
+        "\\Flagged",
+        "\\Answered",
+        "\\Seen",
+        "\\Deleted",
+    }
     assert flags_of("123.x") == frozenset()
     assert flags_of("123.x:2,") == frozenset()
     assert info_of(["\\Seen", "\\Draft", "$Custom"]) == "DS"
@@ -264,10 +268,12 @@ def test_existing_files_are_never_changed(root: Path, box: MaildirMailbox) -> No
 def test_header_search(root: Path, box: MaildirMailbox) -> None:
     assert isinstance(box, HeaderSearch)
     original = mail(1, message_id="<orig@example.net>")
-    reply = (b"From: Alex Rivera <alex@example.org>\nTo: Sender <sender1@example.net>,\n"
-             b" Other <other@example.com>\nSubject: Re: Message 1\n"
-             b"Message-ID: <reply@example.org>\nIn-Reply-To: <orig@example.net>\n"
-             b"References: <start@example.net>\n <orig@example.net>\n\nThanks.\n")
+    reply = (
+        b"From: Alex Rivera <alex@example.org>\nTo: Sender <sender1@example.net>,\n"
+        b" Other <other@example.com>\nSubject: Re: Message 1\n"
+        b"Message-ID: <reply@example.org>\nIn-Reply-To: <orig@example.net>\n"
+        b"References: <start@example.net>\n <orig@example.net>\n\nThanks.\n"
+    )
     put(root, "new", "1.orig", original, mtime=1000)
     put(root, "cur", "2.reply:2,S", reply, mtime=2000)
     before = snapshot(root)

@@ -38,8 +38,14 @@ def mail(headers: str | bytes, body: str | bytes = "Hello there.\n") -> bytes:
 def assert_clean_headers(msg: Message) -> None:
     """No control character survives in anything a later stage could write into a header."""
     people = [msg.sender, *msg.reply_to, *msg.to, *msg.cc]
-    values = [msg.subject, msg.message_id, msg.in_reply_to, *msg.references,
-              *msg.headers.values(), *msg.attachments]
+    values = [
+        msg.subject,
+        msg.message_id,
+        msg.in_reply_to,
+        *msg.references,
+        *msg.headers.values(),
+        *msg.attachments,
+    ]
     values += [p.name for p in people if p] + [p.addr for p in people if p]
     for value in values:
         assert not CONTROL.search(value), repr(value)
@@ -78,21 +84,24 @@ def test_rfc2047_subjects_are_decoded(encoded: str, decoded: str) -> None:
 
 
 def test_mixed_charsets_in_one_header() -> None:
-    subject = ("=?utf-8?q?Caf=C3=A9?= and =?iso-8859-2?q?=B3=F3d=BC?= "
-               "=?koi8-r?b?8NLJ18XU?= plain")
+    subject = "=?utf-8?q?Caf=C3=A9?= and =?iso-8859-2?q?=B3=F3d=BC?= =?koi8-r?b?8NLJ18XU?= plain"
     assert parse_message(mail(f"Subject: {subject}")).subject == "Café and łódźПривет plain"
 
 
 def test_encoded_display_names_and_addresses() -> None:
-    msg = parse_message(mail(
-        "From: =?ISO-8859-1?Q?J=F6rg_M=FCller?= <Joerg.Mueller@Example.DE>\n"
-        "To: =?utf-8?b?5byg5Lyf?= <zhang@example.cn>, \"Doe, Jane\" <jane@example.com>\n"
-        "Cc: plain@example.org\n"
-        "Reply-To: =?utf-8?q?Ana_Souza?= <ana@example.br>\n"
-    ))
+    msg = parse_message(
+        mail(
+            "From: =?ISO-8859-1?Q?J=F6rg_M=FCller?= <Joerg.Mueller@Example.DE>\n"
+            'To: =?utf-8?b?5byg5Lyf?= <zhang@example.cn>, "Doe, Jane" <jane@example.com>\n'
+            "Cc: plain@example.org\n"
+            "Reply-To: =?utf-8?q?Ana_Souza?= <ana@example.br>\n"
+        )
+    )
     assert (msg.sender.name, msg.sender.addr) == ("Jörg Müller", "joerg.mueller@example.de")
-    assert [(a.name, a.addr) for a in msg.to] == [("张伟", "zhang@example.cn"),
-                                                  ("Doe, Jane", "jane@example.com")]
+    assert [(a.name, a.addr) for a in msg.to] == [
+        ("张伟", "zhang@example.cn"),
+        ("Doe, Jane", "jane@example.com"),
+    ]
     assert [(a.name, a.addr) for a in msg.cc] == [("", "plain@example.org")]
     assert [(a.name, a.addr) for a in msg.reply_to] == [("Ana Souza", "ana@example.br")]
 
@@ -100,15 +109,15 @@ def test_encoded_display_names_and_addresses() -> None:
 @pytest.mark.parametrize(
     "subject",
     [
-        "=?utf-8?B?!!!notbase64?= x",          # invalid base64
-        "=?utf-8?B?SGVsbG8?= x",               # bad padding
-        "=?x-unknown?B?SGVsbG8=?= x",          # unknown charset
-        "=?utf-8?Q?unterminated x",            # no closing ?=
-        "=?utf-8?X?SGVsbG8=?= x",              # unknown encoding letter
-        "=??B?SGVsbG8=?= x",                   # empty charset
-        "=?utf-8*de?Q?Hallo?= x",              # RFC 2231 language tag
-        "=?utf-8?q?=FF=FE=C3?= x",             # bytes that are not UTF-8
-        "=?utf-8?B?" + "A" * 5000 + "?= x",    # a very long word
+        "=?utf-8?B?!!!notbase64?= x",  # invalid base64
+        "=?utf-8?B?SGVsbG8?= x",  # bad padding
+        "=?x-unknown?B?SGVsbG8=?= x",  # unknown charset
+        "=?utf-8?Q?unterminated x",  # no closing ?=
+        "=?utf-8?X?SGVsbG8=?= x",  # unknown encoding letter
+        "=??B?SGVsbG8=?= x",  # empty charset
+        "=?utf-8*de?Q?Hallo?= x",  # RFC 2231 language tag
+        "=?utf-8?q?=FF=FE=C3?= x",  # bytes that are not UTF-8
+        "=?utf-8?B?" + "A" * 5000 + "?= x",  # a very long word
     ],
 )
 def test_malformed_encoded_words_give_a_clean_subject(subject: str) -> None:
@@ -136,7 +145,8 @@ def test_8bit_raw_list_headers_are_read_as_text() -> None:
     "headers",
     [
         # encoded CR/LF/NUL inside encoded words: decoding must not smuggle a header line in
-        "From: =?utf-8?b?" + base64.b64encode(b"Eve\r\nBcc: x@evil.example\x00\x07").decode()
+        "From: =?utf-8?b?"
+        + base64.b64encode(b"Eve\r\nBcc: x@evil.example\x00\x07").decode()
         + "?= <eve@example.com>\n"
         "Subject: =?utf-8?q?hi=0D=0ABcc=3A_evil=40example.com=0A=0D?=\n"
         "To: =?utf-8?q?Bob=0D=0AX-Injected=3A_1?= <bob@example.com>",
@@ -161,8 +171,12 @@ def test_header_injection_characters_are_stripped(headers: str | bytes) -> None:
 def test_bare_cr_in_a_header_cannot_forge_a_header() -> None:
     """A bare CR ends the line for the stdlib parser; whatever follows is a header of its own,
     never part of the subject or sender that later stages read."""
-    msg = parse_message(mail(b"From: eve@example.com\rBcc: x@evil.example\n"
-                             b"Subject: hi\rX-Triage-Class: relationship\n"))
+    msg = parse_message(
+        mail(
+            b"From: eve@example.com\rBcc: x@evil.example\n"
+            b"Subject: hi\rX-Triage-Class: relationship\n"
+        )
+    )
     assert_clean_headers(msg)
     assert "Bcc" not in msg.subject and "X-Triage" not in msg.subject
     assert msg.subject.startswith("hi")
@@ -174,12 +188,14 @@ def test_folded_headers_are_unfolded() -> None:
 
 
 def test_threading_headers_and_date() -> None:
-    msg = parse_message(mail(
-        "Message-ID: <abc.123@mail.example.com>\n"
-        "In-Reply-To: <parent@example.com> (Jane's message)\n"
-        "References: <root@example.com>\n <parent@example.com>\n"
-        "Date: Tue, 04 Mar 2025 09:12:00 +0100\n"
-    ))
+    msg = parse_message(
+        mail(
+            "Message-ID: <abc.123@mail.example.com>\n"
+            "In-Reply-To: <parent@example.com> (Jane's message)\n"
+            "References: <root@example.com>\n <parent@example.com>\n"
+            "Date: Tue, 04 Mar 2025 09:12:00 +0100\n"
+        )
+    )
     assert msg.message_id == "<abc.123@mail.example.com>"
     assert msg.in_reply_to == "<parent@example.com>"
     assert msg.references == ("<root@example.com>", "<parent@example.com>")
@@ -194,8 +210,9 @@ def test_bad_dates_become_none(date: str) -> None:
 
 
 def test_headers_mapping_is_read_only_and_keeps_the_first_occurrence() -> None:
-    msg = parse_message(mail("List-Id: <first.example.org>\nList-Id: <second.example.org>\n"
-                             "X-Unrelated: ignored"))
+    msg = parse_message(
+        mail("List-Id: <first.example.org>\nList-Id: <second.example.org>\nX-Unrelated: ignored")
+    )
     assert msg.header("list-id") == "<first.example.org>"
     assert msg.header("LIST-ID") == "<first.example.org>"
     with pytest.raises(TypeError):
@@ -219,7 +236,10 @@ def test_recipient_lists_read_the_same_with_and_without_the_full_address_parser(
         assert msg.to == header_module._parsed_addresses([header]), header
     listed = parse_message(mail("To: Ana <ana@x.org>, bob@y.com,  Chen  Wei  <Chen.Wei@Z.cn> ,\n"))
     assert [(a.name, a.addr) for a in listed.to] == [
-        ("Ana", "ana@x.org"), ("", "bob@y.com"), ("Chen Wei", "chen.wei@z.cn")]
+        ("Ana", "ana@x.org"),
+        ("", "bob@y.com"),
+        ("Chen Wei", "chen.wei@z.cn"),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -234,14 +254,19 @@ def test_recipient_lists_read_the_same_with_and_without_the_full_address_parser(
 def test_the_sender_is_the_address_in_angle_brackets_not_the_name(from_value: str) -> None:
     """A display name that looks like an address is a name (issue 10, item 5): drafts, allow
     lists, own-mail checks, sender history and cooldowns all read msg.sender.addr."""
-    msg = parse_message(mail(f"From: {from_value}\nTo: ceo@partner.example <bad@evil.example>, "
-                             f"b@x.example\nSubject: s".encode(), b"hi\n"))
+    msg = parse_message(
+        mail(
+            f"From: {from_value}\nTo: ceo@partner.example <bad@evil.example>, "
+            f"b@x.example\nSubject: s".encode(),
+            b"hi\n",
+        )
+    )
     assert msg.sender is not None and msg.sender.addr == "derek@sender.example"
     assert [a.addr for a in msg.to] == ["bad@evil.example", "b@x.example"]
 
 
 def test_address_headers_without_usable_address() -> None:
-    msg = parse_message(mail("From: undisclosed-recipients:;\nTo: ((((\nCc: <>, @, \"\"\n"))
+    msg = parse_message(mail('From: undisclosed-recipients:;\nTo: ((((\nCc: <>, @, ""\n'))
     assert_clean_headers(msg)
     assert msg.sender is None or msg.sender.addr == ""
 
@@ -287,8 +312,9 @@ def test_text_plain_is_preferred_over_html() -> None:
 
 
 def test_empty_plain_alternative_falls_back_to_html() -> None:
-    raw = ALTERNATIVE.replace("The plain version mentions banana and is long enough to be the "
-                              "text.", " ").encode()
+    raw = ALTERNATIVE.replace(
+        "The plain version mentions banana and is long enough to be the text.", " "
+    ).encode()
     assert "pineapple" in parse_message(raw).body
 
 
@@ -304,8 +330,9 @@ HTML_ONLY = """<html><head><title>TITLE-SHOULD-GO</title>
 
 
 def test_html_only_body_becomes_readable_text() -> None:
-    msg = parse_message(mail("From: a@example.com\nSubject: s\n"
-                             "Content-Type: text/html; charset=utf-8", HTML_ONLY))
+    msg = parse_message(
+        mail("From: a@example.com\nSubject: s\nContent-Type: text/html; charset=utf-8", HTML_ONLY)
+    )
     for dropped in ("TITLE", "STYLE", "SCRIPT", "COMMENT", "<p", "<div", "<img", "color:"):
         assert dropped not in msg.body
     assert "Café & crème <b> ☺" in msg.body
@@ -326,26 +353,34 @@ def test_html_only_body_becomes_readable_text() -> None:
     [
         ("text/plain; charset=x-unknown", "Café".encode(), "Café"),
         ('text/plain; charset="utf8 "', "Café".encode(), "Café"),
-        ("text/plain; charset=\"\"", "Café".encode(), "Café"),
+        ('text/plain; charset=""', "Café".encode(), "Café"),
         ("text/plain; charset=utf-8", "Café crème".encode("latin-1"), "Café crème"),
         ("text/plain; charset=us-ascii", "Café".encode(), "Café"),
         ("text/plain; charset=iso-8859-1", "Café".encode("latin-1"), "Café"),
-        ("text/plain; charset=windows-1252", "“smart” – quotes".encode("cp1252"),
-         "“smart” – quotes"),
+        (
+            "text/plain; charset=windows-1252",
+            "“smart” – quotes".encode("cp1252"),
+            "“smart” – quotes",
+        ),
         ("text/plain; charset=utf-16", "Hallo Welt\n".encode("utf-16"), "Hallo Welt"),
-        ("text/plain; charset=\"=?utf-8?q?x?=\"", b"plain words", "plain words"),
+        ('text/plain; charset="=?utf-8?q?x?="', b"plain words", "plain words"),
         # codecs that raise a plain UnicodeError, not UnicodeDecodeError (issue 10, item 1)
         ("text/plain; charset=undefined", "Café".encode(), "Café"),
         ("text/plain; charset=punycode", "Café".encode(), "Café"),
-        ("text/plain; charset=idna", b"\xff\xfeintro", "\xff\xfeintro".encode("latin-1")
-         .decode("cp1252", "replace")),
+        (
+            "text/plain; charset=idna",
+            b"\xff\xfeintro",
+            "\xff\xfeintro".encode("latin-1").decode("cp1252", "replace"),
+        ),
     ],
 )
 def test_broken_and_lying_charsets_are_tolerated(
     content_type: str, payload: bytes, expected: str
 ) -> None:
-    raw = mail(f"From: a@example.com\nSubject: s\nContent-Type: {content_type}".encode(),
-               payload if payload.endswith((b"\n", b"\n\x00")) else payload + b"\n")
+    raw = mail(
+        f"From: a@example.com\nSubject: s\nContent-Type: {content_type}".encode(),
+        payload if payload.endswith((b"\n", b"\n\x00")) else payload + b"\n",
+    )
     assert parse_message(raw).body.strip() == expected
 
 
@@ -358,8 +393,10 @@ def test_wrong_declared_charset_is_recorded_as_a_defect() -> None:
 
 def test_base64_body() -> None:
     text = "Grüße aus Köln, wie geht's? " * 20
-    raw = mail("Subject: s\nContent-Type: text/plain; charset=utf-8\n"
-               "Content-Transfer-Encoding: base64", base64.encodebytes(text.encode()).decode())
+    raw = mail(
+        "Subject: s\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64",
+        base64.encodebytes(text.encode()).decode(),
+    )
     assert parse_message(raw).body.strip() == text.strip()
 
 
@@ -367,8 +404,11 @@ def test_quoted_printable_body_with_soft_line_breaks() -> None:
     text = "Café au lait " * 20 + "= equals sign and a very long line at the end"
     encoded = quopri.encodestring(text.encode("latin-1")).decode()
     assert "=\n" in encoded  # the encoder folded the long line
-    raw = mail("Subject: s\nContent-Type: text/plain; charset=iso-8859-1\n"
-               "Content-Transfer-Encoding: quoted-printable", encoded)
+    raw = mail(
+        "Subject: s\nContent-Type: text/plain; charset=iso-8859-1\n"
+        "Content-Transfer-Encoding: quoted-printable",
+        encoded,
+    )
     assert parse_message(raw).body.strip() == text
 
 
@@ -384,8 +424,11 @@ def test_quoted_printable_body_with_soft_line_breaks() -> None:
     ],
 )
 def test_broken_transfer_encodings_do_not_crash(cte: str, payload: str) -> None:
-    raw = mail(f"From: a@example.com\nSubject: s\nContent-Type: text/plain\n"
-               f"Content-Transfer-Encoding: {cte}", payload)
+    raw = mail(
+        f"From: a@example.com\nSubject: s\nContent-Type: text/plain\n"
+        f"Content-Transfer-Encoding: {cte}",
+        payload,
+    )
     msg = parse_or_parse_error(raw)
     assert msg is not None
     assert msg.subject == "s"
@@ -455,30 +498,35 @@ def test_nested_multipart() -> None:
 @pytest.mark.parametrize(
     "content_type",
     [
-        "multipart/mixed",                       # no boundary parameter at all
+        "multipart/mixed",  # no boundary parameter at all
         "multipart/mixed; boundary=NEVER-USED",  # a boundary that never appears
-        'multipart/alternative; boundary=""',    # an empty boundary
+        'multipart/alternative; boundary=""',  # an empty boundary
     ],
 )
 def test_missing_boundaries_keep_the_text(content_type: str) -> None:
-    raw = mail(f"From: a@example.com\nSubject: s\nContent-Type: {content_type}",
-               "This text is all there is and it should still be read.\n")
+    raw = mail(
+        f"From: a@example.com\nSubject: s\nContent-Type: {content_type}",
+        "This text is all there is and it should still be read.\n",
+    )
     msg = parse_message(raw)
     assert "all there is" in msg.body
     assert msg.defects  # the parser says what it tolerated
 
 
 def test_missing_close_boundary() -> None:
-    raw = mail('From: a@example.com\nSubject: s\nContent-Type: multipart/mixed; boundary="b"',
-               "--b\nContent-Type: text/plain\n\nThe only part, never closed.\n")
+    raw = mail(
+        'From: a@example.com\nSubject: s\nContent-Type: multipart/mixed; boundary="b"',
+        "--b\nContent-Type: text/plain\n\nThe only part, never closed.\n",
+    )
     msg = parse_message(raw)
     assert msg.body.strip() == "The only part, never closed."
     assert "CloseBoundaryNotFoundDefect" in msg.defects
 
 
 def test_deeply_nested_multipart_is_a_message_or_a_parse_error() -> None:
-    head = b"".join(b"Content-Type: multipart/mixed; boundary=b%d\n\n--b%d\n" % (i, i)
-                    for i in range(3000))
+    head = b"".join(
+        b"Content-Type: multipart/mixed; boundary=b%d\n\n--b%d\n" % (i, i) for i in range(3000)
+    )
     parse_or_parse_error(b"From: a@example.com\nSubject: deep\n" + head + b"\ninnermost\n")
 
 
@@ -489,10 +537,20 @@ def test_multipart_nested_1000_deep_is_read_as_text_and_decided(newline: bytes) 
     inner = b"Content-Type: text/plain\n\nCould you introduce me to your CTO?\n"
     for level in range(1000):
         b = b"b%d" % level
-        inner = (b'Content-Type: multipart/mixed; boundary="' + b + b'"\n\n--' + b + b"\n" +
-                 inner + b"\n--" + b + b"--\n")
+        inner = (
+            b'Content-Type: multipart/mixed; boundary="'
+            + b
+            + b'"\n\n--'
+            + b
+            + b"\n"
+            + inner
+            + b"\n--"
+            + b
+            + b"--\n"
+        )
     raw = (b"From: a@example.com\nSubject: deep\nMIME-Version: 1.0\n" + inner).replace(
-        b"\n", newline)
+        b"\n", newline
+    )
     msg = parse_message(raw)
     assert "introduce me to your CTO" in msg.body
     assert "MultipartNestingTooDeep" in msg.defects
@@ -510,11 +568,11 @@ def test_many_parts_are_bounded() -> None:
 def _big_attachment_message(size: int) -> bytes:
     head = (
         b"From: Jane <jane@example.com>\nTo: sam@example.org\nSubject: the dataset\n"
-        b"MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"BOUNDARY\"\n\n"
+        b'MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="BOUNDARY"\n\n'
         b"--BOUNDARY\nContent-Type: text/plain; charset=utf-8\n\n"
         b"Here is the dataset you asked for.\n\n"
-        b"--BOUNDARY\nContent-Type: application/octet-stream; name=\"dataset.bin\"\n"
-        b"Content-Disposition: attachment; filename=\"dataset.bin\"\n"
+        b'--BOUNDARY\nContent-Type: application/octet-stream; name="dataset.bin"\n'
+        b'Content-Disposition: attachment; filename="dataset.bin"\n'
         b"Content-Transfer-Encoding: base64\n\n"
     )
     line = b"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM0\n"
@@ -588,7 +646,8 @@ def test_mutated_mail_never_crashes(seed: int) -> None:
             del data[position : position + rng.randrange(1, 40)]
         else:
             data[position:position] = rng.choice(
-                (b"=?", b"?=", b"\n\n", b"--", b"\r", b"\x00", b"<", b"boundary=", b";", b'"'))
+                (b"=?", b"?=", b"\n\n", b"--", b"\r", b"\x00", b"<", b"boundary=", b";", b'"')
+            )
     parse_or_parse_error(bytes(data))
 
 
@@ -607,8 +666,19 @@ def test_mutated_mail_never_crashes(seed: int) -> None:
         b"Subject: s\n\n" + b">" * 500_000,
         b"\xef\xbb\xbfSubject: BOM first\n\nbody",
     ],
-    ids=["binary", "no-header", "no-body", "empty-values", "no-name", "long-charset",
-         "semicolons", "2mb-header", "many-on", "many-quote-marks", "bom"],
+    ids=[
+        "binary",
+        "no-header",
+        "no-body",
+        "empty-values",
+        "no-name",
+        "long-charset",
+        "semicolons",
+        "2mb-header",
+        "many-on",
+        "many-quote-marks",
+        "bom",
+    ],
 )
 def test_hostile_shapes_give_a_message_or_a_parse_error(raw: bytes) -> None:
     parse_or_parse_error(raw)
@@ -638,17 +708,22 @@ def linkedin_invitation(card_and_note: str, *, html: bool = False) -> bytes:
     return mail(
         "From: Jane Doe <invitations@linkedin.com>\nTo: Sam Reader <sam@example.org>\n"
         "Subject: Jane Doe wants to connect\nMessage-ID: <inv-1@linkedin.com>\n"
-        f"X-LinkedIn-Class: INVITE-GUEST\nContent-Type: {ctype}; charset=utf-8", body)
+        f"X-LinkedIn-Class: INVITE-GUEST\nContent-Type: {ctype}; charset=utf-8",
+        body,
+    )
 
 
-NOTE = ("Hi Sam, I really enjoyed your PyData talk on feature stores and would love to stay "
-        "in touch.")
+NOTE = (
+    "Hi Sam, I really enjoyed your PyData talk on feature stores and would love to stay in touch."
+)
 
 
 @pytest.mark.parametrize("quote", ["“{}”", '"{}"', "{}"])
 def test_linkedin_invitation_note_is_the_new_text(quote: str) -> None:
-    card = ("Jane Doe has invited you to connect\n\nJane Doe\n"
-            "Senior Product Lead at Foo Analytics\n3 mutual connections\n\n" + quote.format(NOTE))
+    card = (
+        "Jane Doe has invited you to connect\n\nJane Doe\n"
+        "Senior Product Lead at Foo Analytics\n3 mutual connections\n\n" + quote.format(NOTE)
+    )
     msg = parse_message(linkedin_invitation(card))
     assert msg.platform == "linkedin"
     assert msg.new_text == NOTE
@@ -656,13 +731,15 @@ def test_linkedin_invitation_note_is_the_new_text(quote: str) -> None:
 
 
 def test_linkedin_html_invitation_note() -> None:
-    card = ("<html><body><h2>Jane Doe has invited you to connect</h2>"
-            "<p>Jane Doe<br>Senior Product Lead at Foo Analytics</p>"
-            f"<p>&ldquo;{NOTE}&rdquo;</p>"
-            '<a href="https://www.linkedin.com/comm/x">Accept</a> '
-            '<a href="https://www.linkedin.com/comm/y">View profile</a>'
-            "<p>This email was intended for Sam Reader. "
-            '<a href="https://www.linkedin.com/u">Unsubscribe</a></p></body></html>')
+    card = (
+        "<html><body><h2>Jane Doe has invited you to connect</h2>"
+        "<p>Jane Doe<br>Senior Product Lead at Foo Analytics</p>"
+        f"<p>&ldquo;{NOTE}&rdquo;</p>"
+        '<a href="https://www.linkedin.com/comm/x">Accept</a> '
+        '<a href="https://www.linkedin.com/comm/y">View profile</a>'
+        "<p>This email was intended for Sam Reader. "
+        '<a href="https://www.linkedin.com/u">Unsubscribe</a></p></body></html>'
+    )
     msg = parse_message(linkedin_invitation(card, html=True))
     assert msg.platform == "linkedin"
     assert msg.new_text == NOTE
@@ -677,9 +754,9 @@ def test_linkedin_html_invitation_note() -> None:
         "You have an invitation\n\nJane Doe\nData Scientist at Acme",
         "Hi Sam,\n\nI'd like to join your LinkedIn network.\n\nJane Doe\n"
         "Senior Product Lead at Foo Analytics\nSan Francisco Bay Area",
-        'Jane Doe has invited you to connect\n\nJane Doe\nProduct Lead\n\n'
+        "Jane Doe has invited you to connect\n\nJane Doe\nProduct Lead\n\n"
         '"I\'d like to join your LinkedIn network."',
-        'Jane Doe has invited you to connect\n\nJane Doe\nProduct Lead\n\n'
+        "Jane Doe has invited you to connect\n\nJane Doe\nProduct Lead\n\n"
         '"I\'d like to add you to my professional network on LinkedIn."',
         # older plain-text layouts set the footer off with a line of dots or bullets
         "Hi Sam,\n\nI'd like to join your LinkedIn network.\n\nJane Doe\nProduct Lead\n\n"
@@ -687,8 +764,16 @@ def test_linkedin_html_invitation_note() -> None:
         "Accept: https://www.linkedin.com/comm/people/invite-accept?id=2\n\n" + "." * 37,
         "Jane Doe\nProduct Lead\n\n\u2022\u2022\u2022\u2022\u2022\u2022",
     ],
-    ids=["headline", "long-headline-location", "you-have-an-invitation", "default-text",
-         "quoted-default-join", "quoted-default-add", "dotted-separator", "bullet-separator"],
+    ids=[
+        "headline",
+        "long-headline-location",
+        "you-have-an-invitation",
+        "default-text",
+        "quoted-default-join",
+        "quoted-default-add",
+        "dotted-separator",
+        "bullet-separator",
+    ],
 )
 def test_linkedin_invitation_without_a_note_has_no_new_text(card: str) -> None:
     msg = parse_message(linkedin_invitation(card))
@@ -698,8 +783,9 @@ def test_linkedin_invitation_without_a_note_has_no_new_text(card: str) -> None:
 
 def test_linkedin_footer_rewrapped_by_a_client_is_not_a_note() -> None:
     """Forwarding or format=flowed can wrap LinkedIn's long footer lines."""
-    wrapped = LINKEDIN_FOOTER.replace("LinkedIn and the LinkedIn logo",
-                                      "LinkedIn and the\nLinkedIn logo")
+    wrapped = LINKEDIN_FOOTER.replace(
+        "LinkedIn and the LinkedIn logo", "LinkedIn and the\nLinkedIn logo"
+    )
     card = "Jane Doe has invited you to connect\n\nJane Doe\nProduct Lead at Foo Analytics"
     raw = linkedin_invitation(card).replace(LINKEDIN_FOOTER.encode(), wrapped.encode())
     assert b"the\nLinkedIn logo" in raw
@@ -707,14 +793,14 @@ def test_linkedin_footer_rewrapped_by_a_client_is_not_a_note() -> None:
 
 
 def test_linkedin_is_recognised_by_header_as_well_as_by_domain() -> None:
-    raw = mail("From: Jane Doe <jane@example.com>\nX-LinkedIn-Id: 123\nSubject: s",
-               f"“{NOTE}”")
+    raw = mail("From: Jane Doe <jane@example.com>\nX-LinkedIn-Id: 123\nSubject: s", f"“{NOTE}”")
     msg = parse_message(raw)
     assert msg.platform == "linkedin"
     assert msg.new_text == NOTE
 
 
 def test_lookalike_domain_is_not_linkedin() -> None:
-    msg = parse_message(mail("From: Jane <invitations@linkedin.com.evil.example>\nSubject: s",
-                             f"“{NOTE}”"))
+    msg = parse_message(
+        mail("From: Jane <invitations@linkedin.com.evil.example>\nSubject: s", f"“{NOTE}”")
+    )
     assert msg.platform == ""

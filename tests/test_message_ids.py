@@ -15,8 +15,11 @@ CASES = [
     ("plain", b"Message-ID: <a1@x.example>\r\n", "<a1@x.example>"),
     ("folded", b"Message-ID:\r\n <a2@x.example>\r\n", "<a2@x.example>"),
     ("folded twice", b"Message-Id:\r\n\t\r\n <a3@x.example>\r\n", "<a3@x.example>"),
-    ("comment first", b"Message-ID: (sent by <fake@x.example>) <real@x.example>\r\n",
-     "<real@x.example>"),
+    (
+        "comment first",
+        b"Message-ID: (sent by <fake@x.example>) <real@x.example>\r\n",
+        "<real@x.example>",
+    ),
     ("comment after", b"Message-ID: <a4@x.example> (our server)\r\n", "<a4@x.example>"),
     ("nested comment", b"Message-ID: (a (b <no@x>) c) <a5@x.example>\r\n", "<a5@x.example>"),
     ("lower-case name, no space", b"message-id:<a6@x.example>\r\n", "<a6@x.example>"),
@@ -27,19 +30,22 @@ CASES = [
     ("no brackets", b"Message-ID: a8@x.example\r\n", ""),
     ("UTF-8", "Message-ID: <réunion-9@x.example>\r\n".encode(), "<réunion-9@x.example>"),
     ("bad byte", b"Message-ID: <caf\xe9-10@x.example>\r\n", "<caf\ufffd-10@x.example>"),
-    ("two fields: the first", b"Message-ID: <first@x>\r\nMessage-ID: <second@x>\r\n",
-     "<first@x>"),
+    ("two fields: the first", b"Message-ID: <first@x>\r\nMessage-ID: <second@x>\r\n", "<first@x>"),
 ]
 
 
 def raw(field: bytes) -> bytes:
-    return (b"From: Ana <ana@x.example>\r\nTo: sam@example.org\r\nSubject: hi\r\n" + field
-            + b"References: <r1@x> (old) <r2@x>\r\n\r\nHello.\r\n")
+    return (
+        b"From: Ana <ana@x.example>\r\nTo: sam@example.org\r\nSubject: hi\r\n"
+        + field
+        + b"References: <r1@x> (old) <r2@x>\r\n\r\nHello.\r\n"
+    )
 
 
 @pytest.mark.parametrize(("name", "field", "expected"), CASES, ids=[c[0] for c in CASES])
-def test_every_reader_finds_the_same_id(name: str, field: bytes, expected: str,
-                                        tmp_path: Path) -> None:
+def test_every_reader_finds_the_same_id(
+    name: str, field: bytes, expected: str, tmp_path: Path
+) -> None:
     message = raw(field)
     assert message_id_in(message) == expected, name
     assert parse_message(message).message_id == expected, name

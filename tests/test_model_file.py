@@ -49,8 +49,9 @@ def edited_copy(source: Path, target: Path, **changes: object) -> Path:
     return target
 
 
-def _check_message(caught: pytest.ExceptionInfo[ModelError], path: Path,
-                   fragments: tuple[str, ...]) -> None:
+def _check_message(
+    caught: pytest.ExceptionInfo[ModelError], path: Path, fragments: tuple[str, ...]
+) -> None:
     message = str(caught.value)
     assert "\n" not in message
     assert str(path) in message
@@ -88,8 +89,9 @@ def test_save_load_roundtrip_predicts_the_same(tiny_model_path: Path, tmp_path: 
     assert scores_copy == scores_original
     assert offenses_copy == offenses_original
     classifier = original.pipeline.named_steps["classifier"]
-    np.testing.assert_array_equal(classifier.predict(x_original),
-                                  copy.pipeline.named_steps["classifier"].predict(x_copy))
+    np.testing.assert_array_equal(
+        classifier.predict(x_original), copy.pipeline.named_steps["classifier"].predict(x_copy)
+    )
     assert len(prepare(messages)) == len(labels) == len(offenses)
 
 
@@ -125,8 +127,9 @@ def test_flipped_bytes_are_a_checksum_error(
 ) -> None:
     data = bytearray(tiny_model_path.read_bytes())
     _header, arrays, payload = split_file(bytes(data))
-    start = len(data) - len(payload) - len(arrays) if section == "arrays" else \
-        len(data) - len(payload)
+    start = (
+        len(data) - len(payload) - len(arrays) if section == "arrays" else len(data) - len(payload)
+    )
     size = len(arrays) if section == "arrays" else len(payload)
     data[start + min(int(size * where), size - 1)] ^= 0xFF
     damaged = tmp_path / "flipped.model"
@@ -146,7 +149,8 @@ def test_corrupt_header_json(tiny_model_path: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "length", [0, 5, len(b"TRIAGE-MODEL\n") + 2, len(b"TRIAGE-MODEL\n") + 4, 60, 0.5, 0.999])
+    "length", [0, 5, len(b"TRIAGE-MODEL\n") + 2, len(b"TRIAGE-MODEL\n") + 4, 60, 0.5, 0.999]
+)
 def test_truncated_file(tiny_model_path: Path, tmp_path: Path, length: float) -> None:
     data = tiny_model_path.read_bytes()
     cut = int(len(data) * length) if isinstance(length, float) else length
@@ -166,8 +170,13 @@ def test_header_length_pointing_past_the_end(tiny_model_path: Path, tmp_path: Pa
 
 @pytest.mark.parametrize(
     "content",
-    [b"", b"TRIAGE-MODEL", b"NOT-A-MODEL\n\x00\x00\x00\x02{}", b"\x80\x04\x95 a raw pickle",
-     b"PK\x03\x04 a zip file"],
+    [
+        b"",
+        b"TRIAGE-MODEL",
+        b"NOT-A-MODEL\n\x00\x00\x00\x02{}",
+        b"\x80\x04\x95 a raw pickle",
+        b"PK\x03\x04 a zip file",
+    ],
     ids=["empty", "magic-only", "wrong-magic", "pickle", "zip"],
 )
 def test_wrong_magic_or_empty_file(tmp_path: Path, content: bytes) -> None:
@@ -178,14 +187,20 @@ def test_wrong_magic_or_empty_file(tmp_path: Path, content: bytes) -> None:
 
 def test_wrong_magic_says_it_is_not_a_model(tiny_model_path: Path, tmp_path: Path) -> None:
     path = tmp_path / "renamed.model"
-    path.write_bytes(b"SOMETHING-ELSE\n" + tiny_model_path.read_bytes()[len(b"TRIAGE-MODEL\n"):])
+    path.write_bytes(b"SOMETHING-ELSE\n" + tiny_model_path.read_bytes()[len(b"TRIAGE-MODEL\n") :])
     assert_clear_error(path, "not a triage model")
 
 
 @pytest.mark.parametrize(
     "version",
-    [modelfile.FORMAT_VERSION - 1, modelfile.FORMAT_VERSION + 1, 0, 99,
-     str(modelfile.FORMAT_VERSION), None],
+    [
+        modelfile.FORMAT_VERSION - 1,
+        modelfile.FORMAT_VERSION + 1,
+        0,
+        99,
+        str(modelfile.FORMAT_VERSION),
+        None,
+    ],
 )
 def test_incompatible_format_version(
     tiny_model_path: Path, tmp_path: Path, version: object
@@ -199,8 +214,7 @@ def test_sklearn_version_mismatch_names_triage_train(
     tiny_model_path: Path, tmp_path: Path, trained_with: str
 ) -> None:
     path = edited_copy(tiny_model_path, tmp_path / "sklearn.model", sklearn_version=trained_with)
-    assert_clear_error(path, "scikit-learn", sklearn.__version__, "triage train",
-                       classifying=False)
+    assert_clear_error(path, "scikit-learn", sklearn.__version__, "triage train", classifying=False)
     # the arrays do not depend on scikit-learn: the model still classifies
     assert Classifier.load(path).version == "tiny-test-model"
 
@@ -217,8 +231,9 @@ def test_another_patch_release_of_sklearn_is_accepted(
     tiny_model_path: Path, tmp_path: Path
 ) -> None:
     major, minor = sklearn.__version__.split(".")[:2]
-    path = edited_copy(tiny_model_path, tmp_path / "patch.model",
-                       sklearn_version=f"{major}.{minor}.99")
+    path = edited_copy(
+        tiny_model_path, tmp_path / "patch.model", sklearn_version=f"{major}.{minor}.99"
+    )
     assert model_store.load(path).version == "tiny-test-model"
 
 
@@ -235,8 +250,17 @@ def test_valid_checksum_over_a_payload_that_is_not_a_model(
     assert_clear_error(path, "could not be loaded", "triage train", classifying=False)
 
 
-@pytest.mark.parametrize("damage", ["object dtype", "offset past the end", "wrong size",
-                                    "missing array", "index not a dict", "wrong shape"])
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "object dtype",
+        "offset past the end",
+        "wrong size",
+        "missing array",
+        "index not a dict",
+        "wrong shape",
+    ],
+)
 def test_a_damaged_array_index_is_refused_before_any_array_is_used(
     tiny_model_path: Path, tmp_path: Path, damage: str
 ) -> None:
@@ -249,8 +273,10 @@ def test_a_damaged_array_index_is_refused_before_any_array_is_used(
     elif damage == "offset past the end":
         index["svm.coef"]["offset"] = len(arrays)
     elif damage == "wrong size":
-        index["svm.coef"]["shape"] = [index["svm.coef"]["shape"][0] - 1,
-                                      index["svm.coef"]["shape"][1]]
+        index["svm.coef"]["shape"] = [
+            index["svm.coef"]["shape"][0] - 1,
+            index["svm.coef"]["shape"][1],
+        ]
     elif damage == "missing array":
         del index["chars.kept"]
     elif damage == "index not a dict":
@@ -284,11 +310,14 @@ def test_cli_reports_a_damaged_model_in_one_line(
     assert captured.out == ""
     assert "Traceback" not in captured.err
     assert [line for line in captured.err.splitlines() if line] == [
-        line for line in captured.err.splitlines() if "triage train" in line]
+        line for line in captured.err.splitlines() if "triage train" in line
+    ]
 
 
 def test_model_trained_with_other_features_is_refused_with_a_clear_error(
-    tiny_model_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    tiny_model_path: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """The code gained a signal since the model was trained (an upgrade, or features.py edited

@@ -25,11 +25,13 @@ from triage.mail.signin import Connector
 from triage.model.classifier import Classifier
 
 
-def account_for(tmp_path: Path, server: OAuth2Dovecot, provider: AuthServer,
-                command: str = "") -> Account:
+def account_for(
+    tmp_path: Path, server: OAuth2Dovecot, provider: AuthServer, command: str = ""
+) -> Account:
     path = tmp_path / "config.toml"
     toml = f'state_dir = "{tmp_path / "state"}"\n' + oauth2_toml(
-        oauth2_mailbox(server, provider), provider, command=command)
+        oauth2_mailbox(server, provider), provider, command=command
+    )
     path.write_text(toml + '[drafts]\ndaily_cap = 1000\nfrom_name = "Sam Reader"\n')
     return parse_config(path.read_text(), path).account("test")
 
@@ -40,8 +42,9 @@ def signed_in(memory_keyring: MemoryKeyring, provider: AuthServer) -> str:
     return refresh
 
 
-def connected_once(tmp_path: Path, provider: AuthServer, server: OAuth2Dovecot,
-                   memory_keyring: MemoryKeyring) -> tuple[Account, Connector]:
+def connected_once(
+    tmp_path: Path, provider: AuthServer, server: OAuth2Dovecot, memory_keyring: MemoryKeyring
+) -> tuple[Account, Connector]:
     """A signed-in account and the connector that has connected it once."""
     account = account_for(tmp_path, server, provider)
     signed_in(memory_keyring, provider)
@@ -51,14 +54,20 @@ def connected_once(tmp_path: Path, provider: AuthServer, server: OAuth2Dovecot,
 
 
 def login_method(server: OAuth2Dovecot, username: str) -> str:
-    lines = [line for line in (server.root / "dovecot.log").read_text().splitlines()
-             if f"Login: user=<{username}>" in line]
+    lines = [
+        line
+        for line in (server.root / "dovecot.log").read_text().splitlines()
+        if f"Login: user=<{username}>" in line
+    ]
     return lines[-1].split("method=")[1].split(",")[0]
 
 
 def test_oauthbearer_where_offered_and_the_token_is_refreshed_only_when_due(
-        tmp_path: Path, provider: AuthServer, oauth2_dovecot: OAuth2Dovecot,
-        memory_keyring: MemoryKeyring) -> None:
+    tmp_path: Path,
+    provider: AuthServer,
+    oauth2_dovecot: OAuth2Dovecot,
+    memory_keyring: MemoryKeyring,
+) -> None:
     account = account_for(tmp_path, oauth2_dovecot, provider)
     signed_in(memory_keyring, provider)
     connector = Connector(timeout=10)
@@ -72,8 +81,11 @@ def test_oauthbearer_where_offered_and_the_token_is_refreshed_only_when_due(
 
 
 def test_xoauth2_where_oauthbearer_is_not_offered(
-        tmp_path: Path, provider: AuthServer, xoauth2_dovecot: OAuth2Dovecot,
-        memory_keyring: MemoryKeyring) -> None:
+    tmp_path: Path,
+    provider: AuthServer,
+    xoauth2_dovecot: OAuth2Dovecot,
+    memory_keyring: MemoryKeyring,
+) -> None:
     account = account_for(tmp_path, xoauth2_dovecot, provider)
     signed_in(memory_keyring, provider)
     with Connector(timeout=10)(account):
@@ -82,8 +94,11 @@ def test_xoauth2_where_oauthbearer_is_not_offered(
 
 
 def test_refreshed_before_it_expires(
-        tmp_path: Path, provider: AuthServer, oauth2_dovecot: OAuth2Dovecot,
-        memory_keyring: MemoryKeyring) -> None:
+    tmp_path: Path,
+    provider: AuthServer,
+    oauth2_dovecot: OAuth2Dovecot,
+    memory_keyring: MemoryKeyring,
+) -> None:
     provider.access_lifetime = 2  # refreshed after half of it, 1 s
     account, connector = connected_once(tmp_path, provider, oauth2_dovecot, memory_keyring)
     threading.Event().wait(1.2)
@@ -93,8 +108,11 @@ def test_refreshed_before_it_expires(
 
 
 def test_refreshed_once_when_the_server_refuses_the_token(
-        tmp_path: Path, provider: AuthServer, oauth2_dovecot: OAuth2Dovecot,
-        memory_keyring: MemoryKeyring) -> None:
+    tmp_path: Path,
+    provider: AuthServer,
+    oauth2_dovecot: OAuth2Dovecot,
+    memory_keyring: MemoryKeyring,
+) -> None:
     account, connector = connected_once(tmp_path, provider, oauth2_dovecot, memory_keyring)
     provider.expire_access_tokens()  # early, as a provider may do
     connector(account).close()
@@ -103,8 +121,11 @@ def test_refreshed_once_when_the_server_refuses_the_token(
 
 
 def test_a_rotated_refresh_token_replaces_the_stored_one(
-        tmp_path: Path, provider: AuthServer, oauth2_dovecot: OAuth2Dovecot,
-        memory_keyring: MemoryKeyring) -> None:
+    tmp_path: Path,
+    provider: AuthServer,
+    oauth2_dovecot: OAuth2Dovecot,
+    memory_keyring: MemoryKeyring,
+) -> None:
     provider.rotate_refresh_tokens = True
     account, connector = connected_once(tmp_path, provider, oauth2_dovecot, memory_keyring)
     stored = memory_keyring.passwords[("triage", "test/oauth2")]
@@ -115,8 +136,11 @@ def test_a_rotated_refresh_token_replaces_the_stored_one(
 
 
 def test_revoked_sign_in_is_one_line_naming_triage_login(
-        tmp_path: Path, provider: AuthServer, oauth2_dovecot: OAuth2Dovecot,
-        memory_keyring: MemoryKeyring) -> None:
+    tmp_path: Path,
+    provider: AuthServer,
+    oauth2_dovecot: OAuth2Dovecot,
+    memory_keyring: MemoryKeyring,
+) -> None:
     account, connector = connected_once(tmp_path, provider, oauth2_dovecot, memory_keyring)
     provider.revoke()
     with pytest.raises(CredentialError) as info:
@@ -127,8 +151,9 @@ def test_revoked_sign_in_is_one_line_naming_triage_login(
     assert provider.grants == ["refresh_token", "refresh_token"]
 
 
-def test_not_signed_in_yet(tmp_path: Path, provider: AuthServer,
-                           oauth2_dovecot: OAuth2Dovecot) -> None:
+def test_not_signed_in_yet(
+    tmp_path: Path, provider: AuthServer, oauth2_dovecot: OAuth2Dovecot
+) -> None:
     account = account_for(tmp_path, oauth2_dovecot, provider)
     with pytest.raises(CredentialError, match="not signed in yet: run `triage login test`"):
         Connector(timeout=10)(account)
@@ -136,8 +161,11 @@ def test_not_signed_in_yet(tmp_path: Path, provider: AuthServer,
 
 
 def test_wrong_client_id_says_which(
-        tmp_path: Path, provider: AuthServer, oauth2_dovecot: OAuth2Dovecot,
-        memory_keyring: MemoryKeyring) -> None:
+    tmp_path: Path,
+    provider: AuthServer,
+    oauth2_dovecot: OAuth2Dovecot,
+    memory_keyring: MemoryKeyring,
+) -> None:
     account = account_for(tmp_path, oauth2_dovecot, provider)
     signed_in(memory_keyring, provider)
     provider.client_id = "the-registered-one"
@@ -147,13 +175,13 @@ def test_wrong_client_id_says_which(
     assert "invalid_client" in str(info.value)
 
 
-def test_token_command(tmp_path: Path, provider: AuthServer,
-                       oauth2_dovecot: OAuth2Dovecot) -> None:
+def test_token_command(tmp_path: Path, provider: AuthServer, oauth2_dovecot: OAuth2Dovecot) -> None:
     token_file = tmp_path / "token"
     token_file.write_text(provider.add_access_token() + "\nexpires: later\n")
     runs = tmp_path / "runs"
-    account = account_for(tmp_path, oauth2_dovecot, provider,
-                          f"echo run >> {runs}; cat {token_file}")
+    account = account_for(
+        tmp_path, oauth2_dovecot, provider, f"echo run >> {runs}; cat {token_file}"
+    )
     with Connector(timeout=10)(account):
         pass
     assert runs.read_text() == "run\n"
@@ -167,9 +195,9 @@ def test_token_command(tmp_path: Path, provider: AuthServer,
 
 
 def test_token_command_failing_shows_nothing_it_printed(
-        tmp_path: Path, provider: AuthServer, oauth2_dovecot: OAuth2Dovecot) -> None:
-    account = account_for(tmp_path, oauth2_dovecot, provider,
-                          "echo at-secret-token; exit 3")
+    tmp_path: Path, provider: AuthServer, oauth2_dovecot: OAuth2Dovecot
+) -> None:
+    account = account_for(tmp_path, oauth2_dovecot, provider, "echo at-secret-token; exit 3")
     with pytest.raises(CredentialError) as info:
         Connector(timeout=10)(account)
     assert "oauth2_command of account 'test' failed with exit status 3" in str(info.value)
@@ -177,9 +205,13 @@ def test_token_command_failing_shows_nothing_it_printed(
 
 
 def test_the_daemon_stays_connected_across_expiry_and_stops_once_on_revocation(
-        tmp_path: Path, provider: AuthServer, oauth2_dovecot: OAuth2Dovecot,
-        memory_keyring: MemoryKeyring, daemon_classifier: Classifier,
-        caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path,
+    provider: AuthServer,
+    oauth2_dovecot: OAuth2Dovecot,
+    memory_keyring: MemoryKeyring,
+    daemon_classifier: Classifier,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     """Issue 14's "done when": an access-token expiry needs no user action; a revoked refresh
     token stops the account with one line, and is not tried again and again."""
     caplog.set_level(logging.DEBUG)
@@ -196,11 +228,11 @@ def test_the_daemon_stays_connected_across_expiry_and_stops_once_on_revocation(
         wait_for(lambda: len(daemon.reports) >= 1, timeout=30)
         threading.Event().wait(2.2)  # the access token has expired
         oauth2_dovecot.stop()  # the connection drops; mail arrives; the daemon connects again
-        deliver_while_down(oauth2_dovecot, mailbox,
-                           mail(1, OFFENDER_TEXTS[0], message_id="<after@x.example>"))
+        deliver_while_down(
+            oauth2_dovecot, mailbox, mail(1, OFFENDER_TEXTS[0], message_id="<after@x.example>")
+        )
         oauth2_dovecot.start()
-        wait_for(lambda: any(o.message_id == "<after@x.example>" for o in outcomes),
-                 timeout=30)
+        wait_for(lambda: any(o.message_id == "<after@x.example>" for o in outcomes), timeout=30)
         assert provider.rejected == 0
         assert provider.grants.count("refresh_token") >= 2
 

@@ -28,11 +28,18 @@ from triage.oauth2.flows import DEVICE_GRANT, browser_flow
 from triage.oauth2.login import login
 
 
-def config_path(tmp_path: Path, provider: AuthServer, server: OAuth2Dovecot, *,
-                device: bool = True, command: str = "") -> Path:
+def config_path(
+    tmp_path: Path,
+    provider: AuthServer,
+    server: OAuth2Dovecot,
+    *,
+    device: bool = True,
+    command: str = "",
+) -> Path:
     path = tmp_path / "config.toml"
-    path.write_text(oauth2_toml(oauth2_mailbox(server, provider), provider, device=device,
-                                command=command))
+    path.write_text(
+        oauth2_toml(oauth2_mailbox(server, provider), provider, device=device, command=command)
+    )
     return path
 
 
@@ -66,6 +73,7 @@ def authorize_url(printed: str) -> str:
 
 def visit(url: str) -> str:
     """A browser on another machine: sign in, and see where it was sent (without going)."""
+
     class Stay(urllib.request.HTTPRedirectHandler):
         def redirect_request(self, *args: object, **kwargs: object) -> None:
             return None
@@ -96,9 +104,14 @@ def user(provider: AuthServer) -> Iterator[list[str]]:
     done.set()
 
 
-def test_device_flow(tmp_path: Path, provider: AuthServer, oauth2_dovecot: OAuth2Dovecot,
-                     memory_keyring: MemoryKeyring, capsys: pytest.CaptureFixture[str],
-                     user: list[str]) -> None:
+def test_device_flow(
+    tmp_path: Path,
+    provider: AuthServer,
+    oauth2_dovecot: OAuth2Dovecot,
+    memory_keyring: MemoryKeyring,
+    capsys: pytest.CaptureFixture[str],
+    user: list[str],
+) -> None:
     path = config_path(tmp_path, provider, oauth2_dovecot)
     code = main(["login", "test", "--config", str(path)])
     out, err = capsys.readouterr()
@@ -111,17 +124,23 @@ def test_device_flow(tmp_path: Path, provider: AuthServer, oauth2_dovecot: OAuth
 
 
 def test_browser_flow_with_the_loopback_redirect(
-        tmp_path: Path, provider: AuthServer, oauth2_dovecot: OAuth2Dovecot,
-        memory_keyring: MemoryKeyring, capsys: pytest.CaptureFixture[str],
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    account = load_config(config_path(tmp_path, provider, oauth2_dovecot, device=False)
-                          ).account("test")
+    tmp_path: Path,
+    provider: AuthServer,
+    oauth2_dovecot: OAuth2Dovecot,
+    memory_keyring: MemoryKeyring,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    account = load_config(config_path(tmp_path, provider, oauth2_dovecot, device=False)).account(
+        "test"
+    )
     pages: list[bytes] = []
 
     def browser(url: str) -> bool:  # follows the redirect to triage's loopback server
         def go() -> None:
             with urllib.request.urlopen(url, timeout=10) as response:
                 pages.append(response.read())
+
         threading.Thread(target=go, daemon=True).start()
         return True
 
@@ -135,9 +154,13 @@ def test_browser_flow_with_the_loopback_redirect(
     assert_no_token_in(out, provider)
 
 
-def login_no_browser(tmp_path: Path, provider: AuthServer, server: OAuth2Dovecot,
-                     monkeypatch: pytest.MonkeyPatch,
-                     paste: Callable[[str], str]) -> tuple[int, str]:
+def login_no_browser(
+    tmp_path: Path,
+    provider: AuthServer,
+    server: OAuth2Dovecot,
+    monkeypatch: pytest.MonkeyPatch,
+    paste: Callable[[str], str],
+) -> tuple[int, str]:
     """`triage login test --no-browser`, pasting `paste(what it printed)`: (code, printed)."""
     path = config_path(tmp_path, provider, server, device=False)
     terminal = Terminal(paste)
@@ -147,11 +170,20 @@ def login_no_browser(tmp_path: Path, provider: AuthServer, server: OAuth2Dovecot
 
 
 def test_no_browser_pastes_the_address(
-        tmp_path: Path, provider: AuthServer, oauth2_dovecot: OAuth2Dovecot,
-        memory_keyring: MemoryKeyring, capsys: pytest.CaptureFixture[str],
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    code, printed = login_no_browser(tmp_path, provider, oauth2_dovecot, monkeypatch,
-                                     lambda printed: visit(authorize_url(printed)))
+    tmp_path: Path,
+    provider: AuthServer,
+    oauth2_dovecot: OAuth2Dovecot,
+    memory_keyring: MemoryKeyring,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    code, printed = login_no_browser(
+        tmp_path,
+        provider,
+        oauth2_dovecot,
+        monkeypatch,
+        lambda printed: visit(authorize_url(printed)),
+    )
     assert code == 0, capsys.readouterr().err
     assert "paste it here" in printed and "Stored the OAuth2 sign-in" in printed
     assert stored(memory_keyring) in provider.issued
@@ -159,21 +191,30 @@ def test_no_browser_pastes_the_address(
 
 
 def test_pasting_another_address_stores_nothing(
-        tmp_path: Path, provider: AuthServer, oauth2_dovecot: OAuth2Dovecot,
-        memory_keyring: MemoryKeyring, capsys: pytest.CaptureFixture[str],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path,
+    provider: AuthServer,
+    oauth2_dovecot: OAuth2Dovecot,
+    memory_keyring: MemoryKeyring,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     stale = "http://127.0.0.1:1/?code=old&state=from-another-try"
-    code, printed = login_no_browser(tmp_path, provider, oauth2_dovecot, monkeypatch,
-                                     lambda printed: stale)
+    code, printed = login_no_browser(
+        tmp_path, provider, oauth2_dovecot, monkeypatch, lambda printed: stale
+    )
     err = capsys.readouterr().err
     assert code == 3
     assert "not the address this sign-in ended at" in err and len(err.splitlines()) == 1
     assert memory_keyring.passwords == {}
 
 
-def test_wrong_client_id(tmp_path: Path, provider: AuthServer, oauth2_dovecot: OAuth2Dovecot,
-                         memory_keyring: MemoryKeyring,
-                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_wrong_client_id(
+    tmp_path: Path,
+    provider: AuthServer,
+    oauth2_dovecot: OAuth2Dovecot,
+    memory_keyring: MemoryKeyring,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     path = config_path(tmp_path, provider, oauth2_dovecot)
     provider.client_id = "the-registered-one"
     code = main(["login", "test", "--config", str(path)])
@@ -186,9 +227,13 @@ def test_wrong_client_id(tmp_path: Path, provider: AuthServer, oauth2_dovecot: O
 
 
 def test_a_sign_in_the_server_refuses_is_not_stored(
-        tmp_path: Path, provider: AuthServer, oauth2_dovecot: OAuth2Dovecot,
-        memory_keyring: MemoryKeyring, capsys: pytest.CaptureFixture[str],
-        user: list[str]) -> None:
+    tmp_path: Path,
+    provider: AuthServer,
+    oauth2_dovecot: OAuth2Dovecot,
+    memory_keyring: MemoryKeyring,
+    capsys: pytest.CaptureFixture[str],
+    user: list[str],
+) -> None:
     """Signed in as someone else than the config's username: Dovecot says no."""
     path = config_path(tmp_path, provider, oauth2_dovecot)
     path.write_text(path.read_text().replace(provider.username, "someone.else@example.test"))
@@ -201,8 +246,11 @@ def test_a_sign_in_the_server_refuses_is_not_stored(
 
 
 def test_token_command_accounts_have_nothing_to_log_in(
-        tmp_path: Path, provider: AuthServer, oauth2_dovecot: OAuth2Dovecot,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path,
+    provider: AuthServer,
+    oauth2_dovecot: OAuth2Dovecot,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     path = config_path(tmp_path, provider, oauth2_dovecot, command="oama access me")
     assert main(["login", "test", "--config", str(path)]) == 3
     assert "oauth2_command: there is nothing to sign in to" in capsys.readouterr().err
@@ -214,7 +262,9 @@ def test_google_is_asked_for_a_refresh_token_with_pkce() -> None:
     account = parse_config(
         '[[account]]\nname = "gmail"\nhost = "imap.gmail.com"\nusername = "me@gmail.com"\n'
         'auth = "oauth2"\noauth2_provider = "google"\noauth2_client_id = "cid"\n'
-        'oauth2_client_secret = "s"\n', Path("/c.toml")).account("gmail")
+        'oauth2_client_secret = "s"\n',
+        Path("/c.toml"),
+    ).account("gmail")
     shown: list[str] = []
 
     def no_browser_here(url: str) -> bool:
@@ -222,8 +272,13 @@ def test_google_is_asked_for_a_refresh_token_with_pkce() -> None:
         return False
 
     with pytest.raises(CredentialError, match="no sign-in within 0.2 s; nothing stored"):
-        browser_flow(account, say=shown.append, read_line=lambda: "",
-                     open_browser=no_browser_here, timeout=0.2)
+        browser_flow(
+            account,
+            say=shown.append,
+            read_line=lambda: "",
+            open_browser=no_browser_here,
+            timeout=0.2,
+        )
     url = urllib.parse.urlsplit(shown[0])
     query = dict(urllib.parse.parse_qsl(url.query))
     assert url.netloc == "accounts.google.com"

@@ -13,6 +13,7 @@ LABELS = ["relationship"] * 8 + ["solicitation"] * 8 + ["other"] * 8
 
 def _messages() -> list:
     """Eight of each class; among the solicitation, 8-11 recruit for MLM and 12-15 sell."""
+
     def words(i: int) -> str:
         if i < 8:
             return "thanks for the coffee"
@@ -22,16 +23,18 @@ def _messages() -> list:
             return "book a demo of our invoicing software"
         return "your order has shipped"
 
-    return [parse_message(f"From: p{i}@example.org\nSubject: note {i}\n\n{words(i)} {i}\n"
-                          .encode()) for i in range(24)]
+    return [
+        parse_message(f"From: p{i}@example.org\nSubject: note {i}\n\n{words(i)} {i}\n".encode())
+        for i in range(24)
+    ]
 
 
 @pytest.mark.parametrize(
     "offenses",
     [
-        [()] * 24,                                                  # no offense at all
-        [()] * 8 + [("mlm-recruiting",)] * 8 + [()] * 8,            # every solicitation offends
-        [()] * 8 + [("mlm-recruiting",)] * 4 + [()] * 12,           # one offense, some messages
+        [()] * 24,  # no offense at all
+        [()] * 8 + [("mlm-recruiting",)] * 8 + [()] * 8,  # every solicitation offends
+        [()] * 8 + [("mlm-recruiting",)] * 4 + [()] * 12,  # one offense, some messages
     ],
     ids=["none", "all", "some"],
 )

@@ -14,10 +14,12 @@ from triage.message.parse import Message, parse_message
 from triage.model.features import SIGNAL_NAMES
 
 # A message that makes the ask of every offense, so that only the rule under test decides.
-ASKS = (b"Could you introduce me to your contact at Acme? Please forward this to your network. "
-        b"I pay a $100 bonus for every referral. Join my team and earn extra income from home. "
-        b"I'm looking for a job, what openings do you have? Let me show you a demo of our "
-        b"platform, grab 15 minutes on my calendar.")
+ASKS = (
+    b"Could you introduce me to your contact at Acme? Please forward this to your network. "
+    b"I pay a $100 bonus for every referral. Join my team and earn extra income from home. "
+    b"I'm looking for a job, what openings do you have? Let me show you a demo of our "
+    b"platform, grab 15 minutes on my calendar."
+)
 MESSAGE = parse_message(
     b"From: Sam Ortiz <sam@ortiz.example>\nTo: Dana <dana@example.org>\n"
     b"Subject: hello\nMessage-ID: <1@ortiz.example>\n\nHello Dana, " + ASKS + b"\n"
@@ -25,11 +27,13 @@ MESSAGE = parse_message(
 SURE = {"relationship": 0.02, "solicitation": 0.96, "other": 0.02}
 
 
-def _decide(offense: str, scores: dict[str, float] = SURE, message: Message = MESSAGE,
-            **signals: float) -> Decision:
+def _decide(
+    offense: str, scores: dict[str, float] = SURE, message: Message = MESSAGE, **signals: float
+) -> Decision:
     values = dict.fromkeys(SIGNAL_NAMES, 0.0) | signals
-    heads = OffenseScores(worst=0.95, by_offense={code: 0.9 if code == offense else 0.05
-                                                   for code in OFFENSES})
+    heads = OffenseScores(
+        worst=0.95, by_offense={code: 0.9 if code == offense else 0.05 for code in OFFENSES}
+    )
     return decide(message, scores, heads, (), signals=values, model_version="test")
 
 
@@ -62,9 +66,11 @@ def test_using_an_introduction_to_pitch_needs_an_introduction_the_message_shows(
 
 
 def test_no_draft_when_no_sentence_shows_the_ask() -> None:
-    vague = parse_message(b"From: Sam Ortiz <sam@ortiz.example>\nTo: Dana <dana@example.org>\n"
-                          b"Subject: hello\nMessage-ID: <2@ortiz.example>\n\n"
-                          b"Hello Dana, hope the week is going well for you and the team.\n")
+    vague = parse_message(
+        b"From: Sam Ortiz <sam@ortiz.example>\nTo: Dana <dana@example.org>\n"
+        b"Subject: hello\nMessage-ID: <2@ortiz.example>\n\n"
+        b"Hello Dana, hope the week is going well for you and the team.\n"
+    )
     decision = _decide("introduction-ask", message=vague, asks_introduction=1.0)
     assert decision.offenses == ("introduction-ask",) and decision.label == "solicitation"
     assert not decision.draft and "shows the ask" in decision.no_draft_because
@@ -87,56 +93,78 @@ def test_evidence_shown_is_what_a_person_would_call_a_reason() -> None:
 
     msg = parse_message(
         b"From: Wes Ruiz <wes@ruiz.example>\nTo: Dana <dana@example.org>\nSubject: hi\n"
-        b"Message-ID: <2@ruiz.example>\n\nThanks Dana! Join my team, extra income.\n")
-    evidence = (Evidence("signal:thanks", 0.4, "thanks you"),
-                Evidence("words:wes", 0.3, "wes"),
-                Evidence("words:and ll", 0.3, "and ll"),
-                Evidence("words:extra income", 0.3, "extra income"),
-                Evidence("signal:mlm_language", 0.2, "uses multi-level-marketing language"))
+        b"Message-ID: <2@ruiz.example>\n\nThanks Dana! Join my team, extra income.\n"
+    )
+    evidence = (
+        Evidence("signal:thanks", 0.4, "thanks you"),
+        Evidence("words:wes", 0.3, "wes"),
+        Evidence("words:and ll", 0.3, "and ll"),
+        Evidence("words:extra income", 0.3, "extra income"),
+        Evidence("signal:mlm_language", 0.2, "uses multi-level-marketing language"),
+    )
     values = dict.fromkeys(SIGNAL_NAMES, 0.0)
     heads = OffenseScores(worst=0.1, by_offense=dict.fromkeys(OFFENSES, 0.1))
     decision = decide(msg, SURE, heads, evidence, signals=values, model_version="test")
-    assert [e.feature for e in decision.evidence] == ["words:extra income",
-                                                      "signal:mlm_language"]
+    assert [e.feature for e in decision.evidence] == ["words:extra income", "signal:mlm_language"]
     assert "thanks you" not in decision.reasons
-    relationship = decide(msg, {"relationship": 0.9, "solicitation": 0.05, "other": 0.05},
-                          heads, evidence, signals=values, model_version="test")
+    relationship = decide(
+        msg,
+        {"relationship": 0.9, "solicitation": 0.05, "other": 0.05},
+        heads,
+        evidence,
+        signals=values,
+        model_version="test",
+    )
     assert "signal:thanks" in [e.feature for e in relationship.evidence]
 
 
-def _offender(headers: bytes = b"", sender: bytes = b"Sam Ortiz <sam@ortiz.example>",
-              to: bytes = b"Dana <dana@example.org>") -> Message:
-    return parse_message(b"From: " + sender + b"\nTo: " + to + b"\nSubject: hello\n"
-                         b"Message-ID: <3@ortiz.example>\n" + headers + b"\nHello Dana, " + ASKS
-                         + b"\n")
+def _offender(
+    headers: bytes = b"",
+    sender: bytes = b"Sam Ortiz <sam@ortiz.example>",
+    to: bytes = b"Dana <dana@example.org>",
+) -> Message:
+    return parse_message(
+        b"From: " + sender + b"\nTo: " + to + b"\nSubject: hello\n"
+        b"Message-ID: <3@ortiz.example>\n" + headers + b"\nHello Dana, " + ASKS + b"\n"
+    )
 
 
 @pytest.mark.parametrize(
     ("why", "message", "context"),
     [
-        ("own mail", _offender(sender=b"Dana <dana.r@gmail.com>", to=b"Dana <dana.r@gmail.com>"),
-         SenderContext(is_user=True)),
-        ("colleague", _offender(sender=b"Sam <sam@acme.example>", to=b"Dana <dana@acme.example>"),
-         SenderContext()),
+        (
+            "own mail",
+            _offender(sender=b"Dana <dana.r@gmail.com>", to=b"Dana <dana.r@gmail.com>"),
+            SenderContext(is_user=True),
+        ),
+        (
+            "colleague",
+            _offender(sender=b"Sam <sam@acme.example>", to=b"Dana <dana@acme.example>"),
+            SenderContext(),
+        ),
         ("automated", _offender(b"Auto-Submitted: auto-generated\n"), SenderContext()),
         ("mailing list", _offender(b"List-Id: <friends.lists.example>\n"), SenderContext()),
         ("bulk", _offender(b"Precedence: bulk\n"), SenderContext()),
         ("no-reply sender", _offender(sender=b"Acme <noreply@acme.example>"), SenderContext()),
-        ("no-reply sender, role Reply-To", _offender(b"Reply-To: info@acme.example\n",
-                                                     sender=b"Acme <noreply@acme.example>"),
-         SenderContext()),
+        (
+            "no-reply sender, role Reply-To",
+            _offender(b"Reply-To: info@acme.example\n", sender=b"Acme <noreply@acme.example>"),
+            SenderContext(),
+        ),
         ("no sender", _offender(sender=b"undisclosed-recipients:;"), SenderContext()),
         ("cooldown", _offender(), SenderContext(recently_drafted=True)),
     ],
 )
-def test_every_never_draft_rule_holds(why: str, message: Message,
-                                      context: SenderContext) -> None:
+def test_every_never_draft_rule_holds(why: str, message: Message, context: SenderContext) -> None:
     """Each case is an offender the rule alone keeps from a draft (the control below drafts)."""
     values = dict.fromkeys(SIGNAL_NAMES, 0.0) | {"asks_introduction": 1.0}
-    heads = OffenseScores(worst=0.95, by_offense={code: 0.9 if code == "introduction-ask"
-                                                   else 0.05 for code in OFFENSES})
-    decision = decide(message, SURE, heads, (), signals=values, model_version="test",
-                      context=context)
+    heads = OffenseScores(
+        worst=0.95,
+        by_offense={code: 0.9 if code == "introduction-ask" else 0.05 for code in OFFENSES},
+    )
+    decision = decide(
+        message, SURE, heads, (), signals=values, model_version="test", context=context
+    )
     assert decision.label == "solicitation" and decision.offenses == ("introduction-ask",)
     assert not decision.draft, why
     assert decision.no_draft_because
@@ -148,10 +176,13 @@ def test_a_contact_form_is_answered_at_the_visitor_s_reply_to() -> None:
     """Contact forms send a visitor's message from a no-reply address with the visitor in
     Reply-To: the draft (addressed by triage.replies to the Reply-To) may be written."""
     values = dict.fromkeys(SIGNAL_NAMES, 0.0) | {"asks_introduction": 1.0}
-    heads = OffenseScores(worst=0.95, by_offense={code: 0.9 if code == "introduction-ask"
-                                                   else 0.05 for code in OFFENSES})
-    form = _offender(b"Reply-To: Sam Ortiz <sam@ortiz.example>\n",
-                     sender=b"Website <noreply@forms.example>")
+    heads = OffenseScores(
+        worst=0.95,
+        by_offense={code: 0.9 if code == "introduction-ask" else 0.05 for code in OFFENSES},
+    )
+    form = _offender(
+        b"Reply-To: Sam Ortiz <sam@ortiz.example>\n", sender=b"Website <noreply@forms.example>"
+    )
     decision = decide(form, SURE, heads, (), signals=values, model_version="test")
     assert decision.draft, decision.no_draft_because
 
@@ -159,6 +190,13 @@ def test_a_contact_form_is_answered_at_the_visitor_s_reply_to() -> None:
 def test_drafts_turned_off_write_none() -> None:
     values = dict.fromkeys(SIGNAL_NAMES, 0.0) | {"asks_introduction": 1.0}
     heads = OffenseScores(worst=0.95, by_offense=dict.fromkeys(OFFENSES, 0.9))
-    decision = decide(_offender(), SURE, heads, (), signals=values, model_version="test",
-                      policy=DraftPolicy(enabled=False))
+    decision = decide(
+        _offender(),
+        SURE,
+        heads,
+        (),
+        signals=values,
+        model_version="test",
+        policy=DraftPolicy(enabled=False),
+    )
     assert not decision.draft and decision.no_draft_because == "drafts are turned off"

@@ -26,9 +26,9 @@ ATTRIBUTIONS = {
     "spanish-gmail": "El mar, 4 mar 2025 a las 9:12, Jane Doe (<jane@example.com>) escribió:",
     "dutch-gmail": "Op di 4 mrt 2025 om 09:12 schreef Jane Doe <jane@example.com>:",
     "portuguese-gmail": "Em ter., 4 de mar. de 2025 às 09:12, Jane Doe <jane@example.com> "
-                        "escreveu:",
+    "escreveu:",
     "italian-gmail": "Il giorno mar 4 mar 2025 alle ore 09:12 Jane Doe <jane@example.com> ha "
-                     "scritto:",
+    "scritto:",
 }
 
 
@@ -43,8 +43,10 @@ def test_top_posted_reply_with_attribution(style: str) -> None:
 
 
 def test_gmail_attribution_wrapped_over_two_lines() -> None:
-    body = (f"{OWN}\n\nOn Tue, 4 Mar 2025 at 09:12, Jane Doe Longname <\n"
-            f"jane.doe.longname@example.com> wrote:\n> {EARLIER}\n")
+    body = (
+        f"{OWN}\n\nOn Tue, 4 Mar 2025 at 09:12, Jane Doe Longname <\n"
+        f"jane.doe.longname@example.com> wrote:\n> {EARLIER}\n"
+    )
     new, quoted, _signature = split_reply(body)
     assert new == OWN
     assert "wrote:" in quoted and EARLIER in quoted
@@ -52,17 +54,17 @@ def test_gmail_attribution_wrapped_over_two_lines() -> None:
 
 OUTLOOK = {
     "rule": "________________________________\nFrom: Jane Doe <jane@example.com>\n"
-            "Sent: Tuesday, March 4, 2025 9:12 AM\nTo: Sam Reader <sam@example.org>\n"
-            "Subject: deck",
+    "Sent: Tuesday, March 4, 2025 9:12 AM\nTo: Sam Reader <sam@example.org>\n"
+    "Subject: deck",
     "no-rule": "From: Jane Doe [mailto:jane@example.com]\nSent: Tuesday, March 4, 2025 9:12 AM\n"
-               "To: Sam Reader\nSubject: RE: deck",
+    "To: Sam Reader\nSubject: RE: deck",
     "bold": "*From:* Jane Doe <jane@example.com>\n*Sent:* Tuesday, March 4, 2025 9:12 AM\n"
-            "*To:* Sam Reader",
+    "*To:* Sam Reader",
     "original-message": "-----Original Message-----\nFrom: Jane Doe\nSent: Tuesday",
     "german": "Von: Jane Doe <jane@example.com>\nGesendet: Dienstag, 4. März 2025 09:12\n"
-              "An: Sam Reader",
+    "An: Sam Reader",
     "forwarded": "---------- Forwarded message ---------\nFrom: Jane Doe <jane@example.com>\n"
-                 "Date: Tue, 4 Mar 2025",
+    "Date: Tue, 4 Mar 2025",
 }
 
 
@@ -75,16 +77,20 @@ def test_outlook_style_history(style: str) -> None:
 
 
 def test_inline_reply_keeps_the_answers_between_quotes() -> None:
-    body = (f"{ATTRIBUTIONS['gmail']}\n> Can you do Tuesday?\nYes, Tuesday works.\n"
-            "> And can you bring the slides?\nI'll bring them.\n")
+    body = (
+        f"{ATTRIBUTIONS['gmail']}\n> Can you do Tuesday?\nYes, Tuesday works.\n"
+        "> And can you bring the slides?\nI'll bring them.\n"
+    )
     new, quoted, _signature = split_reply(body)
     assert new.split("\n") == ["Yes, Tuesday works.", "I'll bring them."]
     assert "Can you do Tuesday?" in quoted and "bring the slides?" in quoted
 
 
 def test_bottom_posted_reply() -> None:
-    body = (f"{ATTRIBUTIONS['thunderbird']}\n> Can you do Tuesday?\n> Bring slides.\n\n"
-            "Yes to both. See you then.\n")
+    body = (
+        f"{ATTRIBUTIONS['thunderbird']}\n> Can you do Tuesday?\n> Bring slides.\n\n"
+        "Yes to both. See you then.\n"
+    )
     new, quoted, _signature = split_reply(body)
     assert new == "Yes to both. See you then."
     assert "Bring slides." in quoted

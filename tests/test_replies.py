@@ -57,10 +57,34 @@ NOW = datetime(2024, 3, 5, 9, 30, tzinfo=UTC)
 
 # Words that make feedback sarcastic, scolding or preachy. None may appear in any draft.
 UNKIND = (
-    "obviously", "clearly", "seriously", "nice try", "spam", "lol", "surely", "genius",
-    "pathetic", "desperate", "lazy", "rude", "shame", "shameless", "annoying", "ridiculous",
-    "should have", "you must", "you need to", "everyone knows", "common sense", "etiquette",
-    "unprofessional", "how dare", "frankly", "stupid", "idiot", "congratulations",
+    "obviously",
+    "clearly",
+    "seriously",
+    "nice try",
+    "spam",
+    "lol",
+    "surely",
+    "genius",
+    "pathetic",
+    "desperate",
+    "lazy",
+    "rude",
+    "shame",
+    "shameless",
+    "annoying",
+    "ridiculous",
+    "should have",
+    "you must",
+    "you need to",
+    "everyone knows",
+    "common sense",
+    "etiquette",
+    "unprofessional",
+    "how dare",
+    "frankly",
+    "stupid",
+    "idiot",
+    "congratulations",
 )
 # Plain words that show each offense's paragraph names the behaviour.
 BEHAVIOUR = {
@@ -74,10 +98,12 @@ BEHAVIOUR = {
 
 
 # One ask for every offense, so that a letter about any of them has the sender's words to quote.
-ASKS = ("We haven't met, but could you introduce me to your contact at Acme? Please forward "
-        "this to your network. I pay a $100 bonus for every referral. Join my team and earn "
-        "extra income from home. I'm looking for a job, so what openings do you have? Let me "
-        "show you a quick demo of our platform, grab 15 minutes on my calendar.")
+ASKS = (
+    "We haven't met, but could you introduce me to your contact at Acme? Please forward "
+    "this to your network. I pay a $100 bonus for every referral. Join my team and earn "
+    "extra income from home. I'm looking for a job, so what openings do you have? Let me "
+    "show you a quick demo of our platform, grab 15 minutes on my calendar."
+)
 
 
 def raw_message(
@@ -151,8 +177,9 @@ def test_each_offense_and_pair_is_short_kind_specific_and_greets_by_name(
         letter = compose_letter(msg, offenses, DRAFTS, USER)
         text = letter.text
         # the limit leaves out the signature, which is the user's own
-        assert letter.words == word_count(text) - word_count("Sam Lee\nPartner, Example "
-                                                             "Ventures\nhttps://example.org")
+        assert letter.words == word_count(text) - word_count(
+            "Sam Lee\nPartner, Example Ventures\nhttps://example.org"
+        )
         assert letter.words < WORD_LIMIT
         assert text.startswith("Hi Jane,\n\n")
         assert any(word in text.lower() for word in BEHAVIOUR[main]), (main, text)
@@ -164,7 +191,8 @@ def test_each_offense_and_pair_is_short_kind_specific_and_greets_by_name(
 
 def test_every_combination_of_offenses_stays_under_the_word_limit() -> None:
     long_signature = dataclasses.replace(
-        DRAFTS, signature="Sam Lee\n" + " ".join(["word"] * 28)  # a 30-word signature
+        DRAFTS,
+        signature="Sam Lee\n" + " ".join(["word"] * 28),  # a 30-word signature
     )
     contexts = [
         message(),
@@ -194,17 +222,26 @@ def test_every_variant_combination_of_the_longest_parts_fits() -> None:
         return max(word_count(v) for v in templates.parts[part])
 
     quote_and_names = QUOTE_LENGTHS[-1] + 16
-    advice = max(longest(p) for p in PART_NAMES
-                 if p.endswith("-suggestion") and p != "introducer-suggestion")
-    opening = max(longest(p) for p in PART_NAMES
-                  if p.startswith("opening") and p != "opening-introducer")
+    advice = max(
+        longest(p) for p in PART_NAMES if p.endswith("-suggestion") and p != "introducer-suggestion"
+    )
+    opening = max(
+        longest(p) for p in PART_NAMES if p.startswith("opening") and p != "opening-introducer"
+    )
     note = max(longest(p) for p in PART_NAMES if p.endswith("-note"))
     for main in OFFENSES:
         parts = ["what-you-wrote", main, "decline-meeting", "closing"]
-        assert sum(longest(p) for p in parts) + opening + advice + note + quote_and_names \
-            < WORD_LIMIT, main
-        parts = ["opening-introducer", "what-you-wrote", f"{main}-introducer",
-                 "introducer-suggestion", "decline-meeting", "closing"]
+        assert (
+            sum(longest(p) for p in parts) + opening + advice + note + quote_and_names < WORD_LIMIT
+        ), main
+        parts = [
+            "opening-introducer",
+            "what-you-wrote",
+            f"{main}-introducer",
+            "introducer-suggestion",
+            "decline-meeting",
+            "closing",
+        ]
         assert sum(longest(p) for p in parts) + note + quote_and_names < WORD_LIMIT, main
 
 
@@ -223,8 +260,12 @@ def test_every_part_has_at_least_three_distinct_kind_variants() -> None:
 
 def test_several_offenses_name_the_main_one_fully_and_the_others_briefly() -> None:
     msg = message()
-    letter = compose_letter(msg, ("referral-bounty", "network-harvesting", "mlm-recruiting",
-                                  "introduction-ask"), DRAFTS, USER)
+    letter = compose_letter(
+        msg,
+        ("referral-bounty", "network-harvesting", "mlm-recruiting", "introduction-ask"),
+        DRAFTS,
+        USER,
+    )
     text = letter.text
     assert letter.main_offense == "referral-bounty"
     assert "referral" in text
@@ -240,10 +281,14 @@ def test_same_original_same_letter_and_different_originals_different_letters() -
     again = message(message_id="<one@startup.example>")
     second = message(message_id="<two@startup.example>")
     offenses = ("introduction-ask",)
-    assert compose_letter(first, offenses, DRAFTS, USER).text == \
-        compose_letter(again, offenses, DRAFTS, USER).text
-    assert compose_letter(first, offenses, DRAFTS, USER).text != \
-        compose_letter(second, offenses, DRAFTS, USER).text
+    assert (
+        compose_letter(first, offenses, DRAFTS, USER).text
+        == compose_letter(again, offenses, DRAFTS, USER).text
+    )
+    assert (
+        compose_letter(first, offenses, DRAFTS, USER).text
+        != compose_letter(second, offenses, DRAFTS, USER).text
+    )
     bodies = {
         compose_letter(message(message_id=f"<n{i}@startup.example>"), offenses, DRAFTS, USER).text
         for i in range(40)
@@ -255,16 +300,19 @@ def test_avoid_guarantees_no_two_letters_in_a_run_are_the_same() -> None:
     seen: set[str] = set()
     bodies = set()
     for i in range(60):  # same offense, same name: only the phrasing can differ
-        letter = compose_letter(message(message_id=f"<run{i}@x.example>"), ("mlm-recruiting",),
-                                DRAFTS, USER, avoid=seen)
+        letter = compose_letter(
+            message(message_id=f"<run{i}@x.example>"), ("mlm-recruiting",), DRAFTS, USER, avoid=seen
+        )
         assert letter.fingerprint not in seen
         seen.add(letter.fingerprint)
         bodies.add(letter.text)
     assert len(bodies) == 60
     # the same original with an empty run gives its usual letter back
     msg = message(message_id="<run0@x.example>")
-    assert compose_letter(msg, ("mlm-recruiting",), DRAFTS, USER).text == \
-        compose_letter(msg, ("mlm-recruiting",), DRAFTS, USER, avoid=set()).text
+    assert (
+        compose_letter(msg, ("mlm-recruiting",), DRAFTS, USER).text
+        == compose_letter(msg, ("mlm-recruiting",), DRAFTS, USER, avoid=set()).text
+    )
 
 
 @pytest.mark.parametrize(
@@ -299,8 +347,11 @@ def test_first_name(display: str, addr: str, expected: str) -> None:
 
 @pytest.mark.parametrize(
     "sender",
-    ["jdoe123@startup.example", '"jdoe123" <jdoe123@startup.example>',
-     '"Growth Team" <growth@startup.example>'],
+    [
+        "jdoe123@startup.example",
+        '"jdoe123" <jdoe123@startup.example>',
+        '"Growth Team" <growth@startup.example>',
+    ],
 )
 def test_neutral_greeting_without_a_real_name(sender: str) -> None:
     text = compose_letter(message(sender=sender), ("introduction-ask",), DRAFTS, USER).text
@@ -312,7 +363,8 @@ def test_introducer_on_cc_gets_its_own_wording() -> None:
     """The sender's ask went to the person you introduced them to: every offense is answered
     as the introducer, whose introduction it reflects on."""
     msg = message(
-        to='"Maria Lopez" <maria@acme.example>', cc=f'"Sam Lee" <{USER}>',
+        to='"Maria Lopez" <maria@acme.example>',
+        cc=f'"Sam Lee" <{USER}>',
         subject="Re: Intro: Jane <> Maria",
         body="Thanks Sam. Maria, " + ASKS,
     )
@@ -322,26 +374,35 @@ def test_introducer_on_cc_gets_its_own_wording() -> None:
             letter = compose_letter(msg, (code,), DRAFTS, USER)
             assert letter.user_is_introducer
             assert "After I introduced you to Maria, you wrote" in letter.text
-            assert re.search(r"\b(I introduced|I made that introduction|I was glad to connect"
-                             r"|introduction to Maria|my introduction|of my reputation"
-                             r"|I made the introduction|introduction from me)", letter.text), \
-                letter.text
+            assert re.search(
+                r"\b(I introduced|I made that introduction|I was glad to connect"
+                r"|introduction to Maria|my introduction|of my reputation"
+                r"|I made the introduction|introduction from me)",
+                letter.text,
+            ), letter.text
             assert letter.words < WORD_LIMIT
 
 
 def test_a_proposed_meeting_is_declined_and_working_partners_get_their_own_advice() -> None:
-    vendor = message(body="As your outsourcing partner for the app project, I have a favour. "
-                          "Could you introduce me to your contact at Acme? Could we do a quick "
-                          "call on Tuesday about it?")
+    vendor = message(
+        body="As your outsourcing partner for the app project, I have a favour. "
+        "Could you introduce me to your contact at Acme? Could we do a quick "
+        "call on Tuesday about it?"
+    )
     letter = compose_letter(vendor, ("introduction-ask",), DRAFTS, USER).text
     assert "already work together" in letter
     templates = builtin_templates()
     assert any(v.split("\n")[0] in letter for v in templates.parts["client-suggestion"])
     assert any(v in letter for v in templates.parts["decline-meeting"])
-    assert not any(v.split("\n")[0] in letter
-                   for v in templates.parts["introduction-ask-suggestion"])
-    plain = compose_letter(message(body="Could you introduce me to your contact at Acme?"),
-                           ("introduction-ask",), DRAFTS, USER).text
+    assert not any(
+        v.split("\n")[0] in letter for v in templates.parts["introduction-ask-suggestion"]
+    )
+    plain = compose_letter(
+        message(body="Could you introduce me to your contact at Acme?"),
+        ("introduction-ask",),
+        DRAFTS,
+        USER,
+    ).text
     assert not any(v in plain for v in templates.parts["decline-meeting"])
 
 
@@ -355,8 +416,12 @@ def test_introducer_name_unknown_falls_back_to_a_phrase() -> None:
 def test_pitch_on_introduction_names_whoever_made_the_introduction() -> None:
     msg = message(cc='"Alex Kim" <alex@third.example>', subject="Re: Intro Jane <> Sam")
     texts = [
-        compose_letter(dataclasses.replace(msg, message_id=f"<p{i}@x>"),
-                       ("pitch-on-introduction",), DRAFTS, USER).text
+        compose_letter(
+            dataclasses.replace(msg, message_id=f"<p{i}@x>"),
+            ("pitch-on-introduction",),
+            DRAFTS,
+            USER,
+        ).text
         for i in range(6)
     ]
     assert all("Alex" in text for text in texts)
@@ -369,13 +434,17 @@ def test_signature_and_from_name() -> None:
     only_name = compose_letter(msg, ("referral-bounty",), DraftsConfig(from_name="Sam Lee"), USER)
     assert only_name.text.rstrip().endswith("\nSam Lee")
     both = compose_letter(
-        msg, ("referral-bounty",), DraftsConfig(from_name="Sam", signature="-- \nSam | Example"),
+        msg,
+        ("referral-bounty",),
+        DraftsConfig(from_name="Sam", signature="-- \nSam | Example"),
         USER,
     )
     assert both.text.rstrip().endswith("-- \nSam | Example")
     assert both.text.count("Sam") == 1
     different = compose_letter(
-        msg, ("referral-bounty",), DraftsConfig(from_name="Sam Lee", signature="Example Ventures"),
+        msg,
+        ("referral-bounty",),
+        DraftsConfig(from_name="Sam Lee", signature="Example Ventures"),
         USER,
     )
     assert different.text.rstrip().endswith("Sam Lee\nExample Ventures")
@@ -384,9 +453,11 @@ def test_signature_and_from_name() -> None:
 
 
 def test_the_letter_quotes_the_senders_ask_and_nothing_else_of_theirs() -> None:
-    body = ("I loved your talk on supply chains last week and have a small favour to ask. "
-            "Share this with anyone you know who could use extra income from their phone. "
-            "It only takes ten minutes a day and my whole family is doing it now.")
+    body = (
+        "I loved your talk on supply chains last week and have a small favour to ask. "
+        "Share this with anyone you know who could use extra income from their phone. "
+        "It only takes ten minutes a day and my whole family is doing it now."
+    )
     msg = message(body=body, subject="Extra income from your phone")
     for code in ("network-harvesting", "mlm-recruiting"):
         text = compose_letter(msg, (code,), DRAFTS, USER).text
@@ -396,20 +467,33 @@ def test_the_letter_quotes_the_senders_ask_and_nothing_else_of_theirs() -> None:
         outside = re.sub(r"“[^”]*”", "", text).lower()
         words = body.lower().split()
         for start in range(len(words) - 5):
-            assert " ".join(words[start:start + 6]) not in outside
+            assert " ".join(words[start : start + 6]) not in outside
 
 
-@pytest.mark.parametrize(("body", "offense", "whole"), [
-    ("Ravi, I'll be brief: our tool writes grant applications in minutes. Here's my calendar "
-     "for a demo this week: calendly.com/kieran-grantly/30", "pitch-on-introduction",
-     "calendly.com/kieran-grantly/30"),
-    ("We're raising a $2M seed and have $1.3M committed, let me know if you'd like a call "
-     "before the round closes.", "pitch-on-introduction", "$1.3M committed"),
-    ("Great to meet you. Our card processing costs 0.9%, so can I pop into the shop Tuesday "
-     "to show you a demo of our pricing?", "pitch-on-introduction", "costs 0.9%, so can I"),
-])
-def test_a_quote_keeps_dots_inside_links_and_numbers(body: str, offense: str,
-                                                     whole: str) -> None:
+@pytest.mark.parametrize(
+    ("body", "offense", "whole"),
+    [
+        (
+            "Ravi, I'll be brief: our tool writes grant applications in minutes. "
+            "Here's my calendar for a demo this week: calendly.com/kieran-grantly/30",
+            "pitch-on-introduction",
+            "calendly.com/kieran-grantly/30",
+        ),
+        (
+            "We're raising a $2M seed and have $1.3M committed, let me know if you'd like a call "
+            "before the round closes.",
+            "pitch-on-introduction",
+            "$1.3M committed",
+        ),
+        (
+            "Great to meet you. Our card processing costs 0.9%, so can I pop into the shop Tuesday "
+            "to show you a demo of our pricing?",
+            "pitch-on-introduction",
+            "costs 0.9%, so can I",
+        ),
+    ],
+)
+def test_a_quote_keeps_dots_inside_links_and_numbers(body: str, offense: str, whole: str) -> None:
     """A full stop ends a sentence only before a space: a quote cut at "calendly." or
     "$1." is nonsense to its reader."""
     msg = message(body=body, subject="Re: intro")
@@ -438,16 +522,17 @@ def test_safe_format_fills_only_plain_placeholders() -> None:
     assert safe_format("Hi {first_name}", values) == "Hi Jane"
     assert safe_format("{unknown} {first_name}", values) == "{unknown} Jane"
     assert safe_format("{first_name.__class__}", values) == "{first_name.__class__}"
-    assert safe_format("{first_name.__class__.__mro__[1]}", values) == \
-        "{first_name.__class__.__mro__[1]}"
+    assert (
+        safe_format("{first_name.__class__.__mro__[1]}", values)
+        == "{first_name.__class__.__mro__[1]}"
+    )
     assert safe_format("{first_name[0]}", values) == "{first_name[0]}"
     assert safe_format("{0} {} {first_name!r}", values) == "{0} {} {first_name!r}"
     assert safe_format("{first_name:>99999999}", values) == "{first_name:>99999999}"
     assert safe_format("{{literal}} {", values) == "{literal} {"
     assert safe_format("a } b {x{first_name}y}", values) == "a } b {xJaney}"
     # substituted values are never formatted again
-    assert safe_format("{subject}", {"subject": "{first_name.__init__}"}) == \
-        "{first_name.__init__}"
+    assert safe_format("{subject}", {"subject": "{first_name.__init__}"}) == "{first_name.__init__}"
 
 
 def test_template_files_parse_variants_and_comments() -> None:
@@ -467,21 +552,29 @@ def test_user_template_overrides_the_wording(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     (folder / "opening.txt").write_text("Dear {first_name},", encoding="utf-8")
-    (folder / "closing.txt").write_text("Cheers,\n{your_name} <{your_email}>\n{signature}",
-                                        encoding="utf-8")
+    (folder / "closing.txt").write_text(
+        "Cheers,\n{your_name} <{your_email}>\n{signature}", encoding="utf-8"
+    )
     (folder / "notes.md").write_text("ignored", encoding="utf-8")
     templates = load_templates(folder)
     assert templates.overridden == {"referral-bounty", "opening", "closing"}
     msg = message(subject="Fwd: Earn $100 per referral")  # a forward: not a reply in a thread
     texts = {
-        compose_letter(dataclasses.replace(msg, message_id=f"<t{i}@x>"), ("referral-bounty",),
-                       DRAFTS, USER, templates=templates).text
+        compose_letter(
+            dataclasses.replace(msg, message_id=f"<t{i}@x>"),
+            ("referral-bounty",),
+            DRAFTS,
+            USER,
+            templates=templates,
+        ).text
         for i in range(20)
     }
     first = next(t for t in texts if "for money" in t)
     assert first.startswith("Dear Jane,\n\n")
-    assert "Jane, I don't pass people on for money (jane.doe@startup.example, " \
-           "Earn $100 per referral)." in first
+    assert (
+        "Jane, I don't pass people on for money (jane.doe@startup.example, "
+        "Earn $100 per referral)." in first
+    )
     assert "{x.__class__} {first_name!r} {nope}" in first
     assert "Cheers,\nSam Lee <sam@example.org>\nSam Lee\nPartner" in first
     assert any("Second variant for Jane Doe." in t for t in texts)
@@ -491,8 +584,10 @@ def test_user_template_overrides_the_wording(tmp_path: Path) -> None:
 
 
 def test_template_dir_comes_from_the_config_location(tmp_path: Path) -> None:
-    config = parse_config('[[account]]\nname = "a"\nhost = "h"\nusername = "u@h.example"\n',
-                          tmp_path / "triage" / "config.toml")
+    config = parse_config(
+        '[[account]]\nname = "a"\nhost = "h"\nusername = "u@h.example"\n',
+        tmp_path / "triage" / "config.toml",
+    )
     assert user_templates_dir(config) == tmp_path / "triage" / "templates"
 
 
@@ -500,8 +595,9 @@ def test_an_override_that_breaks_the_word_limit_gives_way_to_the_builtin(tmp_pat
     folder = tmp_path / "templates"
     folder.mkdir()
     (folder / "mlm-recruiting.txt").write_text("word " * 250, encoding="utf-8")
-    letter = compose_letter(message(), ("mlm-recruiting",), DRAFTS, USER,
-                            templates=load_templates(folder))
+    letter = compose_letter(
+        message(), ("mlm-recruiting",), DRAFTS, USER, templates=load_templates(folder)
+    )
     assert letter.words < WORD_LIMIT
     assert not letter.used_overrides
     assert "word word word" not in letter.text
@@ -543,8 +639,9 @@ def test_every_placeholder_is_documented_and_filled() -> None:
         overridden=frozenset(openings),
     )
     msg = message(cc='"Alex Kim" <alex@third.example>')
-    letter = compose_letter(msg, ("pitch-on-introduction", "referral-bounty"), DRAFTS, USER,
-                            templates=templates)
+    letter = compose_letter(
+        msg, ("pitch-on-introduction", "referral-bounty"), DRAFTS, USER, templates=templates
+    )
     opening = letter.text.split("\n\n")[0]
     assert "{" not in opening, opening
     assert "Jane" in opening and "Alex" in opening and "sam@example.org" in opening
@@ -556,20 +653,32 @@ def test_every_placeholder_is_documented_and_filled() -> None:
 
 
 def test_draft_is_a_threaded_reply_from_the_user_to_the_offender() -> None:
-    msg = message(subject="RE: Quick question",
-                  extra="References: <root@startup.example> <mid@startup.example>")
+    msg = message(
+        subject="RE: Quick question",
+        extra="References: <root@startup.example> <mid@startup.example>",
+    )
     raw = compose_draft(msg, decision("introduction-ask"), DRAFTS, USER, now=NOW)
     parsed = parse(raw)
     assert list(parsed.keys()) == [
-        "From", "To", "Subject", "Date", "Message-ID", "In-Reply-To", "References",
-        "Content-Type", "Content-Transfer-Encoding", "MIME-Version",
+        "From",
+        "To",
+        "Subject",
+        "Date",
+        "Message-ID",
+        "In-Reply-To",
+        "References",
+        "Content-Type",
+        "Content-Transfer-Encoding",
+        "MIME-Version",
     ]
     assert str(parsed["From"]) == "Sam Lee <sam@example.org>"
     assert str(parsed["To"]) == "Jane Doe <jane.doe@startup.example>"
     assert str(parsed["Subject"]) == "Re: Quick question"
     assert str(parsed["In-Reply-To"]) == "<CAbc123@mail.startup.example>"
     assert str(parsed["References"]).split() == [
-        "<root@startup.example>", "<mid@startup.example>", "<CAbc123@mail.startup.example>"
+        "<root@startup.example>",
+        "<mid@startup.example>",
+        "<CAbc123@mail.startup.example>",
     ]
     assert str(parsed["Message-ID"]) == draft_message_id("<CAbc123@mail.startup.example>", USER)
     assert parsed["Date"].datetime == NOW
@@ -591,15 +700,22 @@ def test_same_original_gives_the_same_bytes() -> None:
 
 
 def test_build_draft_reports_what_the_daemon_tracks() -> None:
-    draft = build_draft(message(), decision("referral-bounty", "network-harvesting"), DRAFTS,
-                        USER, now=NOW)
+    draft = build_draft(
+        message(), decision("referral-bounty", "network-harvesting"), DRAFTS, USER, now=NOW
+    )
     assert draft.message_id == draft_message_id_for(message(), USER)
     assert draft.to == "jane.doe@startup.example"
     assert draft.subject == "Re: Quick question"
     assert draft.letter.offenses == ("referral-bounty", "network-harvesting")
     assert body_of(draft.raw) == draft.body
-    other = build_draft(message(message_id="<another@x>"), decision("referral-bounty"), DRAFTS,
-                        USER, now=NOW, avoid={draft.letter.fingerprint})
+    other = build_draft(
+        message(message_id="<another@x>"),
+        decision("referral-bounty"),
+        DRAFTS,
+        USER,
+        now=NOW,
+        avoid={draft.letter.fingerprint},
+    )
     assert other.letter.fingerprint != draft.letter.fingerprint
 
 
@@ -638,8 +754,14 @@ def test_reply_to_is_honoured_when_it_is_a_person() -> None:
 
 @pytest.mark.parametrize(
     "reply_to",
-    ["noreply@startup.example", "no-reply+x1@mailer.example", "sales@startup.example",
-     USER, "Sam <SAM.LEE@example.net>", "not an address"],
+    [
+        "noreply@startup.example",
+        "no-reply+x1@mailer.example",
+        "sales@startup.example",
+        USER,
+        "Sam <SAM.LEE@example.net>",
+        "not an address",
+    ],
 )
 def test_reply_to_is_ignored_when_it_is_a_robot_a_role_or_the_user(reply_to: str) -> None:
     msg = message(extra=f"Reply-To: {reply_to}")
@@ -657,8 +779,12 @@ def test_no_draft_without_offense_or_usable_sender() -> None:
     with pytest.raises(DraftError):
         compose_draft(message(sender=USER), decision("referral-bounty"), DRAFTS, USER)
     with pytest.raises(DraftError):
-        compose_draft(dataclasses.replace(message(), sender=None, reply_to=()),
-                      decision("referral-bounty"), DRAFTS, USER)
+        compose_draft(
+            dataclasses.replace(message(), sender=None, reply_to=()),
+            decision("referral-bounty"),
+            DRAFTS,
+            USER,
+        )
     with pytest.raises(DraftError):
         compose_draft(message(), decision("referral-bounty"), DRAFTS, "not-an-address")
 
@@ -670,7 +796,8 @@ def test_draft_message_id_is_stable_and_in_the_users_domain() -> None:
     assert re.fullmatch(r"<triage\.[0-9a-f]{32}@example\.org>", one)
     assert one != draft_message_id("<abd@x.example>", "sam@example.org")
     assert draft_message_id("<abc@x.example>", "sam@bücher.example").endswith(
-        "@xn--bcher-kva.example>")
+        "@xn--bcher-kva.example>"
+    )
     assert draft_message_id("<abc@x.example>", "weird").endswith("@triage.invalid>")
 
 
@@ -683,8 +810,9 @@ def test_message_without_message_id_still_gets_a_stable_draft() -> None:
 
 
 def test_long_message_ids_are_never_encoded_and_references_are_bounded() -> None:
-    outlook = ("<BN8PR12MB3362C7A8A6F1B6F3E1D2A9B7D4B09C1E5F@BN8PR12MB3362.namprd12.prod."
-               "outlook.com>")
+    outlook = (
+        "<BN8PR12MB3362C7A8A6F1B6F3E1D2A9B7D4B09C1E5F@BN8PR12MB3362.namprd12.prod.outlook.com>"
+    )
     refs = " ".join(f"<ref{i:03d}@l.example>" for i in range(40))
     msg = message(message_id=outlook, extra=f"References: {refs}")
     raw = compose_draft(msg, decision("pitch-on-introduction"), DRAFTS, USER, now=NOW)
@@ -699,8 +827,11 @@ def test_long_message_ids_are_never_encoded_and_references_are_bounded() -> None
 
 
 def test_non_ascii_names_and_bodies_are_encoded() -> None:
-    msg = message(sender="=?utf-8?b?" + base64.b64encode("Zoë Müller".encode()).decode()
-                  + "?= <zoe@bücher.example>")
+    msg = message(
+        sender="=?utf-8?b?"
+        + base64.b64encode("Zoë Müller".encode()).decode()
+        + "?= <zoe@bücher.example>"
+    )
     drafts = dataclasses.replace(DRAFTS, from_name="Sám Lée", signature="")
     raw = compose_draft(msg, decision("network-harvesting"), drafts, USER, now=NOW)
     assert raw.isascii()
@@ -723,25 +854,27 @@ def b64word(text: str) -> str:
 HOSTILE_RAW = {
     "encoded CRLF in subject": dict(subject="=?utf-8?q?hi=0D=0ABcc:_victim@evil.example?="),
     "encoded CRLF in base64 subject": dict(subject=b64word("hi\r\nBcc: victim@evil.example")),
-    "double-encoded subject": dict(
-        subject=b64word("=?utf-8?q?hi=0D=0ABcc:_victim@evil.example?=")),
+    "double-encoded subject": dict(subject=b64word("=?utf-8?q?hi=0D=0ABcc:_victim@evil.example?=")),
     "folded subject": dict(subject="hi\r\n Bcc: victim@evil.example"),
     "encoded CRLF in name": dict(
-        sender=b64word("Jane\r\nBcc: victim@evil.example") + " <jane@startup.example>"),
+        sender=b64word("Jane\r\nBcc: victim@evil.example") + " <jane@startup.example>"
+    ),
     "double-encoded name": dict(
-        sender=b64word("=?utf-8?q?Jane=0D=0ABcc:_victim@evil.example?=")
-        + " <jane@startup.example>"),
+        sender=b64word("=?utf-8?q?Jane=0D=0ABcc:_victim@evil.example?=") + " <jane@startup.example>"
+    ),
     "quotes and commas": dict(
-        sender='"Doe, Jane \\"JD\\" <ceo@evil.example>, victim@evil.example" '
-               "<jane@startup.example>"),
+        sender='"Doe, Jane \\"JD\\" <ceo@evil.example>, victim@evil.example" <jane@startup.example>'
+    ),
     "long name": dict(sender='"' + "Jane " * 1000 + '" <jane@startup.example>'),
     "long non-ascii name": dict(sender=b64word("Zoë " * 400) + " <jane@startup.example>"),
     "emoji name": dict(sender=b64word("🚀💰 Jane 👩‍💻 Doe 🔥" * 10) + " <jane@startup.example>"),
-    "NUL in name": dict(sender=b64word("Jane\x00Bcc: victim@evil.example")
-                        + " <jane@startup.example>"),
+    "NUL in name": dict(
+        sender=b64word("Jane\x00Bcc: victim@evil.example") + " <jane@startup.example>"
+    ),
     "bidi override": dict(sender=b64word("Jane \u202egnp.exe") + " <jane@startup.example>"),
     "hostile reply-to": dict(
-        extra="Reply-To: " + b64word("x\r\nBcc: victim@evil.example") + " <jane@personal.example>"),
+        extra="Reply-To: " + b64word("x\r\nBcc: victim@evil.example") + " <jane@personal.example>"
+    ),
     "long subject": dict(subject="Opportunity " * 400),
     "long non-ascii subject": dict(subject=b64word("Überraschung 🎉 " * 300)),
 }
@@ -757,25 +890,35 @@ def hostile_direct() -> dict[str, Message]:
         "raw CR subject": dataclasses.replace(base, subject="hi\rBcc: victim@evil.example"),
         "NUL subject": dataclasses.replace(base, subject="hi\x00Bcc: victim@evil.example"),
         "encoded word subject": dataclasses.replace(
-            base, subject="=?utf-8?q?hi=0D=0ABcc:_victim@evil.example?="),
-        "raw CRLF name": dataclasses.replace(
-            base, sender=Address(evil, "jane@startup.example")),
+            base, subject="=?utf-8?q?hi=0D=0ABcc:_victim@evil.example?="
+        ),
+        "raw CRLF name": dataclasses.replace(base, sender=Address(evil, "jane@startup.example")),
         "encoded word name": dataclasses.replace(
-            base, sender=Address("=?utf-8?q?J=0D=0ABcc:_victim@evil.example?=",
-                                 "jane@startup.example")),
+            base,
+            sender=Address("=?utf-8?q?J=0D=0ABcc:_victim@evil.example?=", "jane@startup.example"),
+        ),
         "5000-char name": dataclasses.replace(
-            base, sender=Address("J" * 5000, "jane@startup.example")),
+            base, sender=Address("J" * 5000, "jane@startup.example")
+        ),
         "5000-char emoji name": dataclasses.replace(
-            base, sender=Address("🚀" * 5000, "jane@startup.example")),
+            base, sender=Address("🚀" * 5000, "jane@startup.example")
+        ),
         "quoted name": dataclasses.replace(
-            base, sender=Address('Jane "The Closer" Doe, CEO <ceo@evil.example>; x@evil.example',
-                                 "jane@startup.example")),
+            base,
+            sender=Address(
+                'Jane "The Closer" Doe, CEO <ceo@evil.example>; x@evil.example',
+                "jane@startup.example",
+            ),
+        ),
         "hostile message id": dataclasses.replace(
-            base, message_id="<a@b>\r\nBcc: victim@evil.example"),
+            base, message_id="<a@b>\r\nBcc: victim@evil.example"
+        ),
         "hostile references": dataclasses.replace(
-            base, references=("<ok@x.example>", "<bad\r\nBcc: v@evil.example>")),
+            base, references=("<ok@x.example>", "<bad\r\nBcc: v@evil.example>")
+        ),
         "hostile reply-to name": dataclasses.replace(
-            base, reply_to=(Address(evil, "jane@personal.example"),)),
+            base, reply_to=(Address(evil, "jane@personal.example"),)
+        ),
     }
 
 
@@ -786,9 +929,18 @@ def _assert_clean_draft(raw: bytes, expected_to: set[str]) -> None:
     assert b"\n" not in raw.replace(b"\r\n", b"") and b"\r" not in raw.replace(b"\r\n", b"")
     parsed = parse(raw)
     names = [n.lower() for n in parsed]
-    assert set(names) <= {"from", "to", "subject", "date", "message-id", "in-reply-to",
-                          "references", "content-type", "content-transfer-encoding",
-                          "mime-version"}, names
+    assert set(names) <= {
+        "from",
+        "to",
+        "subject",
+        "date",
+        "message-id",
+        "in-reply-to",
+        "references",
+        "content-type",
+        "content-transfer-encoding",
+        "mime-version",
+    }, names
     assert len(names) == len(set(names)), names
     assert {"from", "to", "subject", "date", "message-id"} <= set(names)
     assert "bcc" not in names and "cc" not in names
@@ -810,18 +962,21 @@ def _assert_clean_draft(raw: bytes, expected_to: set[str]) -> None:
 @pytest.mark.parametrize("case", sorted(HOSTILE_RAW))
 def test_hostile_raw_messages_cannot_inject_headers(case: str) -> None:
     msg = message(**HOSTILE_RAW[case])
-    raw = compose_draft(msg, decision("referral-bounty", "pitch-on-introduction"), DRAFTS, USER,
-                        now=NOW)
-    _assert_clean_draft(raw, {"jane@startup.example", "jane.doe@startup.example",
-                              "jane@personal.example"})
+    raw = compose_draft(
+        msg, decision("referral-bounty", "pitch-on-introduction"), DRAFTS, USER, now=NOW
+    )
+    _assert_clean_draft(
+        raw, {"jane@startup.example", "jane.doe@startup.example", "jane@personal.example"}
+    )
 
 
 @pytest.mark.parametrize("case", sorted(hostile_direct()))
 def test_hostile_values_cannot_inject_headers(case: str) -> None:
     msg = hostile_direct()[case]
     raw = compose_draft(msg, decision("mlm-recruiting"), DRAFTS, USER, now=NOW)
-    _assert_clean_draft(raw, {"jane@startup.example", "jane.doe@startup.example",
-                              "jane@personal.example"})
+    _assert_clean_draft(
+        raw, {"jane@startup.example", "jane.doe@startup.example", "jane@personal.example"}
+    )
 
 
 def test_encoded_crlf_subject_decodes_to_one_line_with_its_text() -> None:
@@ -845,12 +1000,25 @@ def test_long_names_are_capped_and_folded() -> None:
 
 
 def test_hostile_message_ids_are_dropped_from_threading() -> None:
-    parsed = parse(compose_draft(hostile_direct()["hostile references"],
-                                 decision("mlm-recruiting"), DRAFTS, USER, now=NOW))
-    assert str(parsed["References"]).split() == ["<ok@x.example>",
-                                                 "<CAbc123@mail.startup.example>"]
-    parsed = parse(compose_draft(hostile_direct()["hostile message id"],
-                                 decision("mlm-recruiting"), DRAFTS, USER, now=NOW))
+    parsed = parse(
+        compose_draft(
+            hostile_direct()["hostile references"],
+            decision("mlm-recruiting"),
+            DRAFTS,
+            USER,
+            now=NOW,
+        )
+    )
+    assert str(parsed["References"]).split() == ["<ok@x.example>", "<CAbc123@mail.startup.example>"]
+    parsed = parse(
+        compose_draft(
+            hostile_direct()["hostile message id"],
+            decision("mlm-recruiting"),
+            DRAFTS,
+            USER,
+            now=NOW,
+        )
+    )
     assert "In-Reply-To" not in parsed
 
 
@@ -859,8 +1027,7 @@ def test_many_long_references_keep_the_first_and_the_latest() -> None:
     msg = dataclasses.replace(message(), references=refs)
     parsed = parse(compose_draft(msg, decision("referral-bounty"), DRAFTS, USER, now=NOW))
     references = str(parsed["References"]).split()
-    assert references == [refs[0], *refs[-(MAX_REFERENCES - 2):],
-                          "<CAbc123@mail.startup.example>"]
+    assert references == [refs[0], *refs[-(MAX_REFERENCES - 2) :], "<CAbc123@mail.startup.example>"]
 
 
 def test_date_keeps_the_given_offset() -> None:

@@ -27,8 +27,9 @@ def test_stacking_products_and_column_slices_match_dense_arithmetic(seed: int) -
     assert np.array_equal(stacked.dense_columns(5), wide[:, 5:])
     weights = rng.standard_normal((wide.shape[1], 3))
     assert np.allclose(stacked @ weights, wide @ weights, rtol=0, atol=1e-12)
-    assert np.array_equal(stacked.dot_transposed(np.ascontiguousarray(weights.T)),
-                          stacked @ weights)
+    assert np.array_equal(
+        stacked.dot_transposed(np.ascontiguousarray(weights.T)), stacked @ weights
+    )
     # the same sums in the same order as scipy's, to the last bit
     assert np.array_equal(stacked @ weights, stacked.to_scipy() @ weights)
 

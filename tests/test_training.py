@@ -38,8 +38,9 @@ def test_writers_are_read_from_the_record_names(tmp_path: Path) -> None:
     which is what the held-out-writer cross-validation groups by."""
     data = load_labelled(TRAINING_DATA)
     assert len(set(data.writers)) >= 15  # eighteen writers in five waves so far
-    assert all(Path(p).name.startswith(w + "-") for p, w in zip(data.paths, data.writers,
-                                                              strict=True))
+    assert all(
+        Path(p).name.startswith(w + "-") for p, w in zip(data.paths, data.writers, strict=True)
+    )
     # a corpus of class folders has no writers: the class stands in
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "a-b.eml").write_bytes(b"Subject: hi\n\nhello\n")
@@ -61,13 +62,25 @@ def test_evaluate_on_a_data_set_writes_a_new_report_directory(
     tmp_path: Path, tiny_model_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     data = tmp_path / "set"
-    for label, text in (("relationship", "Thank you so much for the intro to Ana."),
-                        ("other", "The quarterly report is attached, see page 3.")):
+    for label, text in (
+        ("relationship", "Thank you so much for the intro to Ana."),
+        ("other", "The quarterly report is attached, see page 3."),
+    ):
         (data / label).mkdir(parents=True)
         (data / label / "1.eml").write_bytes(eml(text))
     report = tmp_path / "new" / "report"
-    code = main(["evaluate", "--skip-cv", "--data", str(data), "--report", str(report),
-                 "--model", str(tiny_model_path)])
+    code = main(
+        [
+            "evaluate",
+            "--skip-cv",
+            "--data",
+            str(data),
+            "--report",
+            str(report),
+            "--model",
+            str(tiny_model_path),
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     assert "test-set" in json.loads((report / "summary.json").read_text())
 
@@ -83,14 +96,35 @@ def test_train_says_where_it_is_and_records_the_models_digest(
         (data / label).mkdir(parents=True, exist_ok=True)
         (data / label / f"{i}.eml").write_bytes(raw)
     output, state = tmp_path / "m.model", tmp_path / "state"
-    assert main(["train", "--data", str(data), "--output", str(output), "--skip-cv",
-                 "--state-dir", str(state)]) == 0
-    steps = [line for line in capsys.readouterr().err.splitlines()
-             if line.startswith("INFO triage.commands.train: [")]
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(data),
+                "--output",
+                str(output),
+                "--skip-cv",
+                "--state-dir",
+                str(state),
+            ]
+        )
+        == 0
+    )
+    steps = [
+        line
+        for line in capsys.readouterr().err.splitlines()
+        if line.startswith("INFO triage.commands.train: [")
+    ]
     assert [line.split("] ", 1)[1].split(" ")[0] for line in steps] == [
-        "reading", "training", "fitting", "writing"]
-    assert modelfile.read_metadata(output)["payload_sha256"] in \
-        modelfile.trusted_digests(state, tmp_path / "no-shipped.model")
+        "reading",
+        "training",
+        "fitting",
+        "writing",
+    ]
+    assert modelfile.read_metadata(output)["payload_sha256"] in modelfile.trusted_digests(
+        state, tmp_path / "no-shipped.model"
+    )
 
 
 def test_train_without_a_corpus_says_where_one_is(
@@ -101,8 +135,9 @@ def test_train_without_a_corpus_says_where_one_is(
     from triage.training import corpora as training
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(training, "__file__", str(tmp_path / "site-packages" / "triage" /
-                                                  "training.py"))
+    monkeypatch.setattr(
+        training, "__file__", str(tmp_path / "site-packages" / "triage" / "training.py")
+    )
     assert main(["train", "--output", str(tmp_path / "m.model")]) == 1
     err = capsys.readouterr().err
     assert "no training data found" in err and "--data DIR" in err

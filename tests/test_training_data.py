@@ -42,9 +42,13 @@ def records() -> list[sources.Record]:
 @pytest.fixture(scope="module")
 def parsed(records):
     """Record id -> the committed message, parsed the way a reader of the corpus would."""
-    return {r.id: message_from_bytes((DATA / "messages" / f"{r.id}.eml").read_bytes(),
-                                     policy=policy.default)
-            for r in records if (DATA / "messages" / f"{r.id}.eml").exists()}
+    return {
+        r.id: message_from_bytes(
+            (DATA / "messages" / f"{r.id}.eml").read_bytes(), policy=policy.default
+        )
+        for r in records
+        if (DATA / "messages" / f"{r.id}.eml").exists()
+    }
 
 
 def test_committed_output_is_what_build_makes_of_the_sources(records):
@@ -54,21 +58,33 @@ def test_committed_output_is_what_build_makes_of_the_sources(records):
     changed = sorted(k for k in wanted.keys() & have.keys() if wanted[k] != have[k])
     assert not (missing or stale or changed), (
         f"run `python training_data/build.py`: {len(missing)} missing {missing[:5]}, "
-        f"{len(stale)} stale {stale[:5]}, {len(changed)} out of date {changed[:5]}")
+        f"{len(stale)} stale {stale[:5]}, {len(changed)} out of date {changed[:5]}"
+    )
 
 
 def test_build_does_not_depend_on_the_process(records):
     """A fresh interpreter with another hash seed, locale and time zone builds the same bytes."""
     sample = [r.id for r in records[:: max(1, len(records) // 60)]]
-    code = ("import sys; sys.path.insert(0, sys.argv[1]); import build, sources, hashlib\n"
-            "recs = {r.id: r for r in sources.read_records()[0]}\n"
-            "for rid in sys.argv[2:]:\n"
-            "    print(rid, hashlib.sha256(build.build_message(recs[rid])).hexdigest())\n")
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import build, sources, hashlib\n"
+        "recs = {r.id: r for r in sources.read_records()[0]}\n"
+        "for rid in sys.argv[2:]:\n"
+        "    print(rid, hashlib.sha256(build.build_message(recs[rid])).hexdigest())\n"
+    )
     env = {**os.environ, "PYTHONHASHSEED": "12345", "LC_ALL": "C", "TZ": "Pacific/Auckland"}
-    out = subprocess.run([sys.executable, "-c", code, str(DATA), *sample], env=env, check=True,
-                         capture_output=True, text=True).stdout.split()
-    ours = {rid: hashlib.sha256(build.build_message(next(r for r in records if r.id == rid)))
-            .hexdigest() for rid in sample}
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(DATA), *sample],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    ours = {
+        rid: hashlib.sha256(
+            build.build_message(next(r for r in records if r.id == rid))
+        ).hexdigest()
+        for rid in sample
+    }
     assert dict(zip(out[::2], out[1::2], strict=True)) == ours
 
 
@@ -105,8 +121,10 @@ def test_labels_csv_lists_every_message_once_with_a_valid_label(records):
     duplicated = [p for p, n in Counter(paths).items() if n > 1]
     assert not duplicated, f"listed more than once: {duplicated}"
     on_disk = {f"messages/{p.name}" for p in (DATA / "messages").glob("*.eml")}
-    assert set(paths) == on_disk, (f"not in labels.csv: {sorted(on_disk - set(paths))[:10]}; "
-                                   f"no such file: {sorted(set(paths) - on_disk)[:10]}")
+    assert set(paths) == on_disk, (
+        f"not in labels.csv: {sorted(on_disk - set(paths))[:10]}; "
+        f"no such file: {sorted(set(paths) - on_disk)[:10]}"
+    )
     by_id = {r.id: r for r in records}
     problems = []
     for row in rows:
@@ -121,18 +139,26 @@ def test_labels_csv_lists_every_message_once_with_a_valid_label(records):
         if row["subtype"] not in sources.SUBTYPES.get(row["label"], ()):
             problems.append(f"{row['path']}: subtype {row['subtype']!r} under {row['label']}")
         if rec is None or (rec.label, list(rec.offenses), rec.subtype) != (
-                row["label"], offenses, row["subtype"]):
+            row["label"],
+            offenses,
+            row["subtype"],
+        ):
             problems.append(f"{row['path']}: does not match its source record")
     assert not problems, "\n".join(problems[:40])
 
 
 def test_corpus_is_big_enough_and_covers_every_subtype(records):
     counts = Counter(r.subtype for r in records)
-    short = {subtype: counts[subtype] for label in sources.LABELS
-             for subtype in sources.SUBTYPES[label] if counts[subtype] < MIN_PER_SUBTYPE}
+    short = {
+        subtype: counts[subtype]
+        for label in sources.LABELS
+        for subtype in sources.SUBTYPES[label]
+        if counts[subtype] < MIN_PER_SUBTYPE
+    }
     assert len(records) >= MIN_MESSAGES and not short, (
         f"{len(records)} messages (need {MIN_MESSAGES}); subtypes with fewer than "
-        f"{MIN_PER_SUBTYPE}: " + ", ".join(f"{s} ({n})" for s, n in sorted(short.items())))
+        f"{MIN_PER_SUBTYPE}: " + ", ".join(f"{s} ({n})" for s, n in sorted(short.items()))
+    )
 
 
 def test_mime_structure_is_not_a_proxy_for_the_label(records, parsed):
@@ -164,7 +190,7 @@ def near_duplicates(bodies: dict[str, str]) -> list[tuple[float, str, str]]:
             if words:
                 short[" ".join(words)].append(rid)
             continue
-        shingles[rid] = {" ".join(words[i:i + SHINGLE]) for i in range(len(words) - SHINGLE + 1)}
+        shingles[rid] = {" ".join(words[i : i + SHINGLE]) for i in range(len(words) - SHINGLE + 1)}
     index: dict[str, list[str]] = defaultdict(list)
     for rid, grams in shingles.items():
         for gram in grams:
@@ -184,17 +210,25 @@ def near_duplicates(bodies: dict[str, str]) -> list[tuple[float, str, str]]:
 
 
 def test_near_duplicate_detection_works():
-    base = ("thanks so much for the introduction to Marcus last week, I read his two posts about "
-            "warehouse robotics and we are meeting on Thursday for coffee near the station")
-    bodies = {"a": base, "b": base.replace("Thursday", "Friday"),
-              "c": "a completely different message about the quarterly budget review and travel "
-                   "submissions that team leads should bring to the meeting with justification",
-              "d": "Thanks!!", "e": "thanks", "f": "see you soon"}
+    base = (
+        "thanks so much for the introduction to Marcus last week, I read his two posts about "
+        "warehouse robotics and we are meeting on Thursday for coffee near the station"
+    )
+    bodies = {
+        "a": base,
+        "b": base.replace("Thursday", "Friday"),
+        "c": "a completely different message about the quarterly budget review and travel "
+        "submissions that team leads should bring to the meeting with justification",
+        "d": "Thanks!!",
+        "e": "thanks",
+        "f": "see you soon",
+    }
     assert {(a, b) for _, a, b in near_duplicates(bodies)} == {("a", "b"), ("d", "e")}
 
 
 def test_no_two_hand_written_bodies_are_near_duplicates(records):
     pairs = near_duplicates({r.id: r.body for r in records})
-    assert not pairs, (f"{len(pairs)} near-duplicate pairs (word {SHINGLE}-gram Jaccard > "
-                       f"{MAX_JACCARD}):\n" + "\n".join(f"  {score:.2f}  {a}  {b}"
-                                                      for score, a, b in pairs))
+    assert not pairs, (
+        f"{len(pairs)} near-duplicate pairs (word {SHINGLE}-gram Jaccard > "
+        f"{MAX_JACCARD}):\n" + "\n".join(f"  {score:.2f}  {a}  {b}" for score, a, b in pairs)
+    )

@@ -14,9 +14,23 @@ from pathlib import Path
 from triage.message.parse import parse_message
 from triage.training import pipeline as model_store
 
-NAMES = ("Priya Natarajan", "Tom Becker", "Ana Souza", "Wei Chen", "Olu Adeyemi",
-         "Maria Rossi", "Jonas Berg", "Fatima Khan", "Liam Walsh", "Yuki Sato",
-         "Carlos Mendez", "Hannah Cole", "Ivan Petrov", "Grace Lee", "Noah Fischer")
+NAMES = (
+    "Priya Natarajan",
+    "Tom Becker",
+    "Ana Souza",
+    "Wei Chen",
+    "Olu Adeyemi",
+    "Maria Rossi",
+    "Jonas Berg",
+    "Fatima Khan",
+    "Liam Walsh",
+    "Yuki Sato",
+    "Carlos Mendez",
+    "Hannah Cole",
+    "Ivan Petrov",
+    "Grace Lee",
+    "Noah Fischer",
+)
 
 RELATIONSHIP = (
     "Thank you so much for the introduction to {x}. We had coffee on {day} and it was the most "
@@ -49,8 +63,16 @@ OTHER = (
     "Hi, the invoice for {x} ({topic}) is now available. Amount due: {n} EUR by {day}. Payment "
     "will be collected automatically from the card on file.",
 )
-TOPICS = ("data pipelines", "hiring", "design systems", "pricing", "accessibility",
-          "climate tech", "compilers", "fundraising")
+TOPICS = (
+    "data pipelines",
+    "hiring",
+    "design systems",
+    "pricing",
+    "accessibility",
+    "climate tech",
+    "compilers",
+    "fundraising",
+)
 COMPANIES = ("Acme", "Brightleaf", "Northwind", "Globex", "Initech", "Umbrella", "Hooli")
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday")
 
@@ -87,25 +109,42 @@ def corpus() -> tuple[list[bytes], list[str], list[tuple[str, ...]]]:
     labels: list[str] = []
     offenses: list[tuple[str, ...]] = []
     # every offense code occurs, and one pitch in four names none (a plain sales bump)
-    offense_of = (("introduction-ask", "pitch-on-introduction"),
-                  ("mlm-recruiting", "network-harvesting"),
-                  ("referral-bounty", "what-can-you-do-for-me"), ())
-    for label, templates in (("relationship", RELATIONSHIP), ("solicitation", SOLICITATION),
-                             ("other", OTHER)):
+    offense_of = (
+        ("introduction-ask", "pitch-on-introduction"),
+        ("mlm-recruiting", "network-harvesting"),
+        ("referral-bounty", "what-can-you-do-for-me"),
+        (),
+    )
+    for label, templates in (
+        ("relationship", RELATIONSHIP),
+        ("solicitation", SOLICITATION),
+        ("other", OTHER),
+    ):
         for i in range(24):
             template = templates[i % len(templates)]
-            body = template.format(x=COMPANIES[i % len(COMPANIES)], topic=TOPICS[i % len(TOPICS)],
-                                   day=DAYS[i % len(DAYS)], n=1000 + 37 * i)
+            body = template.format(
+                x=COMPANIES[i % len(COMPANIES)],
+                topic=TOPICS[i % len(TOPICS)],
+                day=DAYS[i % len(DAYS)],
+                n=1000 + 37 * i,
+            )
             name = NAMES[(i * 7 + len(label)) % len(NAMES)]
             domain = COMPANIES[(i + 3) % len(COMPANIES)].lower()
             addr = f"{name.split()[0].lower()}@{domain}.com"
-            extra = "List-Id: <digest.example.com>\nPrecedence: bulk" if (
-                label == "other" and i % 4 == 2) else ""
-            raws.append(eml(
-                body + f"\n\n{name.split()[0]}", sender=f"{name} <{addr}>",
-                subject=body.split(".")[0][:60], message_id=f"<{label}-{i}@example.com>",
-                extra=extra,
-            ))
+            extra = (
+                "List-Id: <digest.example.com>\nPrecedence: bulk"
+                if (label == "other" and i % 4 == 2)
+                else ""
+            )
+            raws.append(
+                eml(
+                    body + f"\n\n{name.split()[0]}",
+                    sender=f"{name} <{addr}>",
+                    subject=body.split(".")[0][:60],
+                    message_id=f"<{label}-{i}@example.com>",
+                    extra=extra,
+                )
+            )
             labels.append(label)
             offenses.append(offense_of[i % len(offense_of)] if label == "solicitation" else ())
     return raws, labels, offenses

@@ -34,28 +34,87 @@ CHANNELS = (
 )
 SUBTYPES = {
     "relationship": (
-        "thank-you", "congratulations", "check-in", "resource-share", "reconnect",
-        "double-opt-in-intro", "intro-followup-good", "invite-with-note", "warm-cold-note",
-        "favor-from-friend", "advice-ask-good", "mentoring", "referral-offer", "event-followup",
-        "fan-mail", "support-note", "intro-offer", "referral-heads-up", "welcome-reply",
+        "thank-you",
+        "congratulations",
+        "check-in",
+        "resource-share",
+        "reconnect",
+        "double-opt-in-intro",
+        "intro-followup-good",
+        "invite-with-note",
+        "warm-cold-note",
+        "favor-from-friend",
+        "advice-ask-good",
+        "mentoring",
+        "referral-offer",
+        "event-followup",
+        "fan-mail",
+        "support-note",
+        "intro-offer",
+        "referral-heads-up",
+        "welcome-reply",
     ),
     "solicitation": (
-        "sales-pitch", "sales-sequence", "bump-followup", "canned-connection", "invite-pitch",
-        "invite-no-note", "recruiter", "recruiter-personal", "podcast-pitch", "guest-post-pitch",
-        "job-seeker-ask", "intro-ask", "network-harvest", "referral-bounty", "mlm",
-        "mlm-disguised", "intro-followup-bad", "pitch-on-intro", "investment-pitch",
-        "agency-pitch", "listing-pitch", "partnership-pitch", "student-ask",
+        "sales-pitch",
+        "sales-sequence",
+        "bump-followup",
+        "canned-connection",
+        "invite-pitch",
+        "invite-no-note",
+        "recruiter",
+        "recruiter-personal",
+        "podcast-pitch",
+        "guest-post-pitch",
+        "job-seeker-ask",
+        "intro-ask",
+        "network-harvest",
+        "referral-bounty",
+        "mlm",
+        "mlm-disguised",
+        "intro-followup-bad",
+        "pitch-on-intro",
+        "investment-pitch",
+        "agency-pitch",
+        "listing-pitch",
+        "partnership-pitch",
+        "student-ask",
     ),
     "other": (
-        "work-thread", "family", "friends-social", "receipt", "shipping", "service-notification",
-        "security-alert", "newsletter", "calendar-invite", "mailing-list", "event-logistics",
-        "networking-event-internal", "school", "medical-appointment", "bill", "travel",
-        "support-ticket", "hr-internal", "platform-digest", "job-application",
-        "community-post", "agency-client",
+        "work-thread",
+        "family",
+        "friends-social",
+        "receipt",
+        "shipping",
+        "service-notification",
+        "security-alert",
+        "newsletter",
+        "calendar-invite",
+        "mailing-list",
+        "event-logistics",
+        "networking-event-internal",
+        "school",
+        "medical-appointment",
+        "bill",
+        "travel",
+        "support-ticket",
+        "hr-internal",
+        "platform-digest",
+        "job-application",
+        "community-post",
+        "agency-client",
     ),
 }
-KNOWN_KEYS = {"label", "offenses", "subtype", "channel", "from", "from_addr", "subject",
-              "introducer", "cc"}
+KNOWN_KEYS = {
+    "label",
+    "offenses",
+    "subtype",
+    "channel",
+    "from",
+    "from_addr",
+    "subject",
+    "introducer",
+    "cc",
+}
 REQUIRED_KEYS = ("label", "subtype", "channel", "from", "subject")
 PLACEHOLDER = re.compile(r"\{(reader|reader_full|reader_company)\}")
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -90,8 +149,12 @@ def _parse_file(path: Path) -> tuple[list[Record], list[str]]:
     problems: list[str] = []
     lines = path.read_text(encoding="utf-8").splitlines()
     starts = [i for i, line in enumerate(lines) if line.startswith("=== ")]
-    if lines and lines[0].strip() and not starts or (starts and any(
-            ln.strip() for ln in lines[: starts[0]])):
+    if (
+        lines
+        and lines[0].strip()
+        and not starts
+        or (starts and any(ln.strip() for ln in lines[: starts[0]]))
+    ):
         problems.append(f"{path.name}:1: text before the first '=== id' line")
     for n, start in enumerate(starts):
         end = starts[n + 1] if n + 1 < len(starts) else len(lines)
@@ -141,8 +204,9 @@ def _validate(record: Record) -> list[str]:
     if label not in LABELS:
         problems.append(f"{where}: {record.id}: label {label!r} is not one of {LABELS}")
     elif f.get("subtype") not in SUBTYPES[label]:
-        problems.append(f"{where}: {record.id}: subtype {f.get('subtype')!r} is not a {label} "
-                        f"subtype")
+        problems.append(
+            f"{where}: {record.id}: subtype {f.get('subtype')!r} is not a {label} subtype"
+        )
     if f.get("channel") not in CHANNELS:
         problems.append(f"{where}: {record.id}: channel {f.get('channel')!r} is unknown")
     for code in record.offenses:
@@ -170,8 +234,9 @@ def read_records(source_dir: Path = SOURCE_DIR) -> tuple[list[Record], list[str]
     for record in records:
         problems += _validate(record)
         if record.id in seen:
-            problems.append(f"{record.source}: duplicate id {record.id!r} (first at "
-                            f"{seen[record.id]})")
+            problems.append(
+                f"{record.source}: duplicate id {record.id!r} (first at {seen[record.id]})"
+            )
         seen.setdefault(record.id, record.source)
     return records, problems
 

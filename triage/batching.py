@@ -12,4 +12,4 @@ T = TypeVar("T")
 def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     """`items` in consecutive slices of at most `size`."""
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]

@@ -37,8 +37,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("paths", nargs="+", metavar="PATH")
     parser.add_argument("--json", action="store_true", help="one JSON object per message per line")
-    parser.add_argument("--explain", action="store_true",
-                        help="list the evidence behind each decision")
+    parser.add_argument(
+        "--explain", action="store_true", help="list the evidence behind each decision"
+    )
     add_model_argument(parser)
     add_account_arguments(parser)
     parser.set_defaults(func=run)
@@ -83,8 +84,9 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             record = decision_record(path, msg, decision)
             if args.explain:
-                record["evidence"] = [{"feature": e.feature, "weight": e.weight}
-                                      for e in decision.evidence]
+                record["evidence"] = [
+                    {"feature": e.feature, "weight": e.weight} for e in decision.evidence
+                ]
             print(json.dumps(record, ensure_ascii=False))
         elif args.explain:
             print(f"{path}\n  {decision.label} ({decision.confidence:.2f})")
@@ -96,8 +98,11 @@ def run(args: argparse.Namespace) -> int:
         print(table(DECISION_HEADERS, rows, DECISION_FLEXIBLE))
     sys.stdout.flush()
     if not classified and not failures:
-        raise TriageError(f"no message found in {', '.join(args.paths)}; each PATH is "
-                          f"{KINDS_READ}")
-    log.info("%d message%s classified, %d could not be read", classified,
-             "" if classified == 1 else "s", failures)
+        raise TriageError(f"no message found in {', '.join(args.paths)}; each PATH is {KINDS_READ}")
+    log.info(
+        "%d message%s classified, %d could not be read",
+        classified,
+        "" if classified == 1 else "s",
+        failures,
+    )
     return 1 if failures else 0

@@ -28,8 +28,9 @@ if TYPE_CHECKING:
 
 
 def add_model_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", type=Path, metavar="FILE",
-                        help="use this model file instead of the shipped one")
+    parser.add_argument(
+        "--model", type=Path, metavar="FILE", help="use this model file instead of the shipped one"
+    )
 
 
 def add_account_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,9 +38,12 @@ def add_account_arguments(parser: argparse.ArgumentParser) -> None:
     from triage.config import add_config_argument
 
     add_config_argument(parser)
-    parser.add_argument("--account", metavar="NAME",
-                        help="use this account's personal model and the config's lists "
-                        "(default with --config: its only account)")
+    parser.add_argument(
+        "--account",
+        metavar="NAME",
+        help="use this account's personal model and the config's lists "
+        "(default with --config: its only account)",
+    )
 
 
 def wants_config(args: argparse.Namespace) -> bool:

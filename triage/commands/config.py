@@ -33,13 +33,17 @@ def example_config() -> bytes:
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
-        "config", help="write a starting config file, or check one",
+        "config",
+        help="write a starting config file, or check one",
         description="`triage config init` writes the commented example config to the default "
         "path (or --config PATH) and refuses to overwrite a file; `triage config check` "
-        "validates the config and prints the settings in effect, secrets never shown.")
+        "validates the config and prints the settings in effect, secrets never shown.",
+    )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    for name, help_text in (("init", "write the example config to edit"),
-                            ("check", "validate the config and print the settings in effect")):
+    for name, help_text in (
+        ("init", "write the example config to edit"),
+        ("check", "validate the config and print the settings in effect"),
+    ):
         action = actions.add_parser(name, help=help_text, description=help_text)
         add_config_argument(action)
     parser.set_defaults(func=run)
@@ -54,11 +58,11 @@ def run(args: argparse.Namespace) -> int:
 
 def _init(path: Path) -> int:
     if path.exists():
-        raise ConfigError(f"config error: {path} exists already; edit it, or check it with "
-                          f"`triage config check`")
+        raise ConfigError(
+            f"config error: {path} exists already; edit it, or check it with `triage config check`"
+        )
     write_atomically(path, example_config())
-    print(f"wrote {path}: set host and username in [[account]], then run "
-          f"`triage config check`")
+    print(f"wrote {path}: set host and username in [[account]], then run `triage config check`")
     return 0
 
 
@@ -100,5 +104,4 @@ def _print_oauth2(settings: OAuth2Config | None) -> None:
     for field in dataclasses.fields(settings):
         value = getattr(settings, field.name)
         if value:
-            print(f"oauth2_{field.name} = "
-                  + (_shown(value) if field.repr else "(set, not shown)"))
+            print(f"oauth2_{field.name} = " + (_shown(value) if field.repr else "(set, not shown)"))

@@ -45,8 +45,10 @@ MAILDIR = "Maildir"
 STATE = "state"
 ACCOUNT = "demo"
 MARKER = "TRIAGE-DEMO.txt"
-MARKER_TEXT = ("Made by `triage demo`: a sample Maildir (Maildir/) and the state of the run that\n"
-               "processed it (state/). Safe to delete.\n")
+MARKER_TEXT = (
+    "Made by `triage demo`: a sample Maildir (Maildir/) and the state of the run that\n"
+    "processed it (state/). Safe to delete.\n"
+)
 CLASS_ORDER = ("relationship", "solicitation", "other")
 BODY_WIDTH = 76
 
@@ -59,13 +61,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "classify them, copy them into label folders, write feedback drafts for the worst "
         "offenders into Drafts, and show what happened. Needs no config and no network.",
     )
-    parser.add_argument("--dir", type=Path, metavar="PATH",
-                        help="build the sample mailbox here (PATH/Maildir, state in "
-                        "PATH/state) and keep it; running again on the same PATH changes "
-                        "nothing (default: a temporary directory, removed at the end)")
-    parser.add_argument("--keep", action="store_true",
-                        help="keep the temporary directory so you can open the Maildir in a "
-                        "mail client")
+    parser.add_argument(
+        "--dir",
+        type=Path,
+        metavar="PATH",
+        help="build the sample mailbox here (PATH/Maildir, state in "
+        "PATH/state) and keep it; running again on the same PATH changes "
+        "nothing (default: a temporary directory, removed at the end)",
+    )
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the temporary directory so you can open the Maildir in a mail client",
+    )
     add_model_argument(parser)
     parser.set_defaults(func=run)
 
@@ -76,8 +84,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def sample_messages() -> list[tuple[str, bytes]]:
     """(file stem, raw bytes) of the sample mail shipped inside the package, in name order."""
     folder = files("triage").joinpath("samples")
-    items = [(entry.name.removesuffix(".eml"), entry.read_bytes())
-             for entry in folder.iterdir() if entry.name.endswith(".eml")]
+    items = [
+        (entry.name.removesuffix(".eml"), entry.read_bytes())
+        for entry in folder.iterdir()
+        if entry.name.endswith(".eml")
+    ]
     return sorted(items)
 
 
@@ -92,8 +103,9 @@ def deliver_samples(mailbox: MaildirMailbox, folder: str = INBOX) -> int:
         except (TypeError, ValueError):
             received = None
         stamp = int(received.timestamp()) if received else 0
-        if mailbox.deliver(folder, raw, name=f"{stamp}.triage-demo-{stem}.example",
-                           received=received):
+        if mailbox.deliver(
+            folder, raw, name=f"{stamp}.triage-demo-{stem}.example", received=received
+        ):
             delivered += 1
     return delivered
 
@@ -124,8 +136,9 @@ def _drafts(mailbox: MaildirMailbox, folder: str) -> list[DraftFile]:
     return found
 
 
-def _inbox(mailbox: MaildirMailbox, classifier: Classifier,
-           decided: Mapping[int, tuple[Message, Decision]]) -> list[tuple[Message, Decision]]:
+def _inbox(
+    mailbox: MaildirMailbox, classifier: Classifier, decided: Mapping[int, tuple[Message, Decision]]
+) -> list[tuple[Message, Decision]]:
     """Every INBOX message with its decision, in arrival order, for the table: what the
     pipeline decided in this run, and for mail it handled in an earlier run (`--dir` again)
     the same classifier's decision."""
@@ -133,20 +146,36 @@ def _inbox(mailbox: MaildirMailbox, classifier: Classifier,
     earlier = mailbox.fetch(INBOX, [u for u in uids if u not in decided])
     messages = [parse_message(item.raw) for item in earlier]
     known = dict(decided)
-    known.update(zip((item.uid for item in earlier),
-                     zip(messages, classifier.classify(messages), strict=True), strict=True))
+    known.update(
+        zip(
+            (item.uid for item in earlier),
+            zip(messages, classifier.classify(messages), strict=True),
+            strict=True,
+        )
+    )
     return [known[uid] for uid in uids if uid in known]
 
 
-def report(mailbox: MaildirMailbox, classifier: Classifier, labels: LabelSet,
-           result: FolderReport, *, new_messages: int, seconds: float, kept: bool) -> str:
+def report(
+    mailbox: MaildirMailbox,
+    classifier: Classifier,
+    labels: LabelSet,
+    result: FolderReport,
+    *,
+    new_messages: int,
+    seconds: float,
+    kept: bool,
+) -> str:
     """The table of decisions, the folders with their counts, one draft, and what to do next."""
     drafts_folder = mailbox.special_folders().drafts
     drafts = _drafts(mailbox, drafts_folder)
     drafted = {d.in_reply_to for d in drafts}
     processed = len(result.outcomes)
-    decided = {o.uid: (o.message, o.decision) for o in result.outcomes
-               if o.message is not None and o.decision is not None}
+    decided = {
+        o.uid: (o.message, o.decision)
+        for o in result.outcomes
+        if o.message is not None and o.decision is not None
+    }
     rows = []
     inbox = _inbox(mailbox, classifier, decided)
     inbox.sort(key=lambda item: CLASS_ORDER.index(item[1].label))  # stable: arrival order within
@@ -154,8 +183,7 @@ def report(mailbox: MaildirMailbox, classifier: Classifier, labels: LabelSet,
         wrote = "yes" if msg.message_id and msg.message_id in drafted else "-"
         rows.append(decision_row(msg, decision, wrote))
     lines = [
-        f"triage demo: sample mail for {USER_NAME} <{USER_ADDRESS}>, "
-        f"model {classifier.version}",
+        f"triage demo: sample mail for {USER_NAME} <{USER_ADDRESS}>, model {classifier.version}",
         f"{new_messages} messages delivered to INBOX, {processed} processed "
         f"in {seconds:.1f} s (already processed: {len(rows) - processed})",
         "",
@@ -166,8 +194,9 @@ def report(mailbox: MaildirMailbox, classifier: Classifier, labels: LabelSet,
     if kept:
         lines.append(f"The sample Maildir: {root}")
     else:
-        lines.append("The sample Maildir (a temporary directory, removed now that the demo "
-                     "is over):")
+        lines.append(
+            "The sample Maildir (a temporary directory, removed now that the demo is over):"
+        )
     folders = [
         (INBOX, "left as it was: unread, nothing moved"),
         (labels.relationship, "copies of relationship mail"),
@@ -190,8 +219,9 @@ def report(mailbox: MaildirMailbox, classifier: Classifier, labels: LabelSet,
         lines.append(f"  Subject: {sample.subject}")
         lines.append("")
         for paragraph in sample.body.rstrip().splitlines():
-            lines += textwrap.wrap(paragraph, BODY_WIDTH, initial_indent="  ",
-                                   subsequent_indent="  ") or [""]
+            lines += textwrap.wrap(
+                paragraph, BODY_WIDTH, initial_indent="  ", subsequent_indent="  "
+            ) or [""]
     lines.append("")
     if kept:
         lines += [
@@ -200,11 +230,13 @@ def report(mailbox: MaildirMailbox, classifier: Classifier, labels: LabelSet,
             f"  mutt -f {mailbox.folder_path(drafts_folder)}",
         ]
     else:
-        lines.append("Run `triage demo --keep` (or `triage demo --dir PATH`) to keep it and "
-                     "open it in a mail client such as mutt.")
+        lines.append(
+            "Run `triage demo --keep` (or `triage demo --dir PATH`) to keep it and "
+            "open it in a mail client such as mutt."
+        )
     lines += [
         "",
-        "Next: connect your own mailbox. The README's \"Configuration\" section and "
+        'Next: connect your own mailbox. The README\'s "Configuration" section and '
         "config.example.toml",
         "show how to add an account; `triage login NAME` stores its password in your keyring.",
     ]
@@ -217,14 +249,17 @@ def _claim(base: Path) -> None:
     if marker.exists():
         return
     if (base / MAILDIR).exists() or (base / STATE).exists():
-        raise MailboxError(f"{base} already holds a Maildir/ or state/ that `triage demo` did "
-                           "not make; give --dir a new or empty directory")
+        raise MailboxError(
+            f"{base} already holds a Maildir/ or state/ that `triage demo` did "
+            "not make; give --dir a new or empty directory"
+        )
     try:
         base.mkdir(parents=True, exist_ok=True)
         marker.write_text(MARKER_TEXT, encoding="utf-8")
     except OSError as exc:
-        raise MailboxError(f"cannot create the demo directory {base}: "
-                           f"{exc.strerror or exc}") from None
+        raise MailboxError(
+            f"cannot create the demo directory {base}: {exc.strerror or exc}"
+        ) from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -249,13 +284,26 @@ def run(args: argparse.Namespace) -> int:
         mailbox.create_folder("Sent")
         new_messages = deliver_samples(mailbox)
         # The daemon's own folder processing: the same code path as `triage run`.
-        options = Options(account=ACCOUNT, labels=LabelNames(), drafts=drafts,
-                          user_address=USER_ADDRESS, user_addresses=frozenset({USER_ADDRESS}),
-                          backfill_days=None, progress=False)
+        options = Options(
+            account=ACCOUNT,
+            labels=LabelNames(),
+            drafts=drafts,
+            user_address=USER_ADDRESS,
+            user_addresses=frozenset({USER_ADDRESS}),
+            backfill_days=None,
+            progress=False,
+        )
         with State.open(base / STATE) as state:
             result = process_folder(FolderParts(mailbox, state, classifier), options, INBOX)
-        text = report(mailbox, classifier, labels, result, new_messages=new_messages,
-                      seconds=time.monotonic() - started, kept=kept)
+        text = report(
+            mailbox,
+            classifier,
+            labels,
+            result,
+            new_messages=new_messages,
+            seconds=time.monotonic() - started,
+            kept=kept,
+        )
         mailbox.close()
     finally:
         if not kept:
@@ -263,4 +311,3 @@ def run(args: argparse.Namespace) -> int:
     print(text)
     sys.stdout.flush()
     return 0
-

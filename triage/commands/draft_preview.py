@@ -52,19 +52,27 @@ def preview(args: argparse.Namespace) -> int:
     return 0
 
 
-def _letter(msg: Message, decision: Decision, drafts: DraftsConfig, address: str,
-            templates: Path | None) -> str:
+def _letter(
+    msg: Message, decision: Decision, drafts: DraftsConfig, address: str, templates: Path | None
+) -> str:
     turned_off = decision.no_draft_because == "drafts are turned off"
     if not decision.draft and not turned_off:
         why = decision.no_draft_because or (
-            f"it is {decision.label}" if decision.label != "solicitation"
-            else "no offense a draft would be about")
+            f"it is {decision.label}"
+            if decision.label != "solicitation"
+            else "no offense a draft would be about"
+        )
         return f"no draft: {why} ({decision.label}, {decision.confidence:.2f})"
     try:
         draft = build_draft(msg, decision, drafts, address, templates_dir=templates)
     except DraftError as exc:
         return f"no draft: {exc}"
-    note = "(drafts are turned off in your config; this is what would be written)\n" \
-        if turned_off else ""
-    return (f"{note}To: {draft.to}\nSubject: {draft.subject}\n"
-            f"Offenses: {', '.join(decision.offenses)}\n\n{draft.letter.text.rstrip()}")
+    note = (
+        "(drafts are turned off in your config; this is what would be written)\n"
+        if turned_off
+        else ""
+    )
+    return (
+        f"{note}To: {draft.to}\nSubject: {draft.subject}\n"
+        f"Offenses: {', '.join(decision.offenses)}\n\n{draft.letter.text.rstrip()}"
+    )

@@ -43,11 +43,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_config_argument(parser)
     parser.add_argument("--account", metavar="NAME", help="only this account")
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
-    parser.add_argument("--offline", action="store_true",
-                        help="do not connect; show only what the state database knows")
-    parser.add_argument("--preview", nargs="+", metavar="PATH",
-                        help="show the draft triage would write for each message (.eml files, "
-                        "directories, mbox), or why none; no account or network needed")
+    parser.add_argument(
+        "--offline",
+        action="store_true",
+        help="do not connect; show only what the state database knows",
+    )
+    parser.add_argument(
+        "--preview",
+        nargs="+",
+        metavar="PATH",
+        help="show the draft triage would write for each message (.eml files, "
+        "directories, mbox), or why none; no account or network needed",
+    )
     add_model_argument(parser)
     parser.set_defaults(func=run)
 
@@ -66,17 +73,22 @@ def draft_states(mailbox: Mailbox, records: list[DraftRecord]) -> list[DraftStat
     result = []
     for record in records:
         if record.status != "written":
-            result.append(DraftState(record, "pending" if record.status == "planned"
-                                     else record.status))
+            result.append(
+                DraftState(record, "pending" if record.status == "planned" else record.status)
+            )
             continue
         drafts_folder = record.drafts_folder or special.drafts
         if drafts_folder and mailbox.find_message_id(drafts_folder, record.draft_message_id):
             result.append(DraftState(record, "in Drafts"))
             continue
         sent = special.sent
-        if sent and (mailbox.find_message_id(sent, record.draft_message_id) or (
+        if sent and (
+            mailbox.find_message_id(sent, record.draft_message_id)
+            or (
                 record.original_message_id
-                and mailbox.find_replies(sent, record.original_message_id))):
+                and mailbox.find_replies(sent, record.original_message_id)
+            )
+        ):
             result.append(DraftState(record, "sent"))
             continue
         result.append(DraftState(record, "discarded"))
@@ -110,9 +122,17 @@ def collect(config: Config, account_name: str | None, offline: bool) -> list[Dra
     states: list[DraftState] = []
     for name, items in by_account.items():
         if offline:
-            states += [DraftState(r, "written" if r.status == "written" else
-                                  "pending" if r.status == "planned" else r.status)
-                       for r in items]
+            states += [
+                DraftState(
+                    r,
+                    "written"
+                    if r.status == "written"
+                    else "pending"
+                    if r.status == "planned"
+                    else r.status,
+                )
+                for r in items
+            ]
             continue
         try:
             account = config.account(name)
@@ -136,19 +156,35 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         for s in states:
             r = s.record
-            print(json.dumps({
-                "account": r.account, "folder": r.folder, "to": r.sender,
-                "subject": r.subject, "original_message_id": r.original_message_id,
-                "draft_message_id": r.draft_message_id,
-                "created_at": r.created_at.isoformat(timespec="seconds"),
-                "state": s.state,
-            }, ensure_ascii=False))
+            print(
+                json.dumps(
+                    {
+                        "account": r.account,
+                        "folder": r.folder,
+                        "to": r.sender,
+                        "subject": r.subject,
+                        "original_message_id": r.original_message_id,
+                        "draft_message_id": r.draft_message_id,
+                        "created_at": r.created_at.isoformat(timespec="seconds"),
+                        "state": s.state,
+                    },
+                    ensure_ascii=False,
+                )
+            )
         return 0
     if not states:
         print("no feedback drafts written yet")
         return 0
-    rows = [[f"{s.record.created_at.astimezone():%Y-%m-%d %H:%M}", s.record.account,
-             s.record.sender, s.record.subject or "-", s.state] for s in states]
+    rows = [
+        [
+            f"{s.record.created_at.astimezone():%Y-%m-%d %H:%M}",
+            s.record.account,
+            s.record.sender,
+            s.record.subject or "-",
+            s.state,
+        ]
+        for s in states
+    ]
     print(table(("written", "account", "to", "original subject", "state"), rows, (2, 3)))
     counts: dict[str, int] = {}
     for s in states:

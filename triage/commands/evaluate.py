@@ -22,13 +22,28 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "a labels.csv). Prints per-class "
         "precision, recall, F1 and confusion matrices, and writes JSON and PNG plots.",
     )
-    parser.add_argument("--data", type=Path, action="append", default=[], metavar="DIR",
-                        help="an extra labelled directory to test the model on (repeatable)")
-    parser.add_argument("--training-data", type=Path, metavar="DIR",
-                        help="corpus to cross-validate (default: training_data/)")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="an extra labelled directory to test the model on (repeatable)",
+    )
+    parser.add_argument(
+        "--training-data",
+        type=Path,
+        metavar="DIR",
+        help="corpus to cross-validate (default: training_data/)",
+    )
     parser.add_argument("--skip-cv", action="store_true", help="only evaluate the --data sets")
-    parser.add_argument("--report", type=Path, default=Path("triage-report"), metavar="DIR",
-                        help="where to write JSON and plots (default: ./triage-report)")
+    parser.add_argument(
+        "--report",
+        type=Path,
+        default=Path("triage-report"),
+        metavar="DIR",
+        help="where to write JSON and plots (default: ./triage-report)",
+    )
     add_model_argument(parser)
     parser.set_defaults(func=run)
 
@@ -45,13 +60,18 @@ def run(args: argparse.Namespace) -> int:
     )
 
     if args.skip_cv and not args.data:
-        raise TriageError("--skip-cv leaves nothing to evaluate: add --data DIR (a labelled "
-                          "directory), or drop --skip-cv to cross-validate the training data")
+        raise TriageError(
+            "--skip-cv leaves nothing to evaluate: add --data DIR (a labelled "
+            "directory), or drop --skip-cv to cross-validate the training data"
+        )
     results: dict[str, dict[str, Any]] = {}
     if not args.skip_cv:
         data = load_labelled(args.training_data or default_data_dir())
-        for name, held_out in (("cv-stratified", None), ("cv-held-out-subtypes", "subtype"),
-                               ("cv-held-out-writers", "writer")):
+        for name, held_out in (
+            ("cv-stratified", None),
+            ("cv-held-out-subtypes", "subtype"),
+            ("cv-held-out-writers", "writer"),
+        ):
             cv_metrics, decisions = cross_validate(data, held_out=held_out)
             results[name] = cv_metrics
             print(summary(f"{name} on {len(data)} training messages", cv_metrics), "\n")

@@ -50,9 +50,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("path", metavar="PATH|MESSAGE-ID")
     add_model_argument(parser)
     add_account_arguments(parser)
-    parser.add_argument("--no-fetch", action="store_true",
-                        help="with a MESSAGE-ID: do not connect to the mailbox (use a copy kept "
-                        "with a correction, if any)")
+    parser.add_argument(
+        "--no-fetch",
+        action="store_true",
+        help="with a MESSAGE-ID: do not connect to the mailbox (use a copy kept "
+        "with a correction, if any)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -63,8 +66,11 @@ def describe(msg: Message, decision: Decision, context: SenderContext | None = N
         f"Subject: {msg.subject or '(no subject)'}",
         "",
         f"Class: {decision.label} (confidence {decision.confidence:.2f})",
-        "  " + "   ".join(f"{label} {score:.2f}" for label, score in
-                          sorted(decision.scores.items(), key=lambda kv: -kv[1])),
+        "  "
+        + "   ".join(
+            f"{label} {score:.2f}"
+            for label, score in sorted(decision.scores.items(), key=lambda kv: -kv[1])
+        ),
     ]
     listed = [r for r in decision.reasons if r.startswith("you listed ")]
     for reason in listed:
@@ -75,8 +81,10 @@ def describe(msg: Message, decision: Decision, context: SenderContext | None = N
         note = " ".join(msg.new_text.split())
         if len(note) > 160:  # cut at a word, and say so
             note = note[:160].rsplit(" ", 1)[0] + " ..."
-        lines.append(f"  judged by the personal note of this {msg.platform} notification: "
-                     + (f'"{note}"' if note else "there is none"))
+        lines.append(
+            f"  judged by the personal note of this {msg.platform} notification: "
+            + (f'"{note}"' if note else "there is none")
+        )
     lines += ["", f"What pushed it towards {decision.label} (strongest first):"]
     if not decision.evidence:
         lines.append("  nothing stands out; the decision rests on many small cues")
@@ -111,8 +119,10 @@ def _sender_line(context: SenderContext) -> str:
     parts = []
     if context.times_written_to:
         times = "once" if context.times_written_to == 1 else f"{context.times_written_to} times"
-        parts.append(f"you have written to them {times} (a relationship signal: solicitation "
-                     f"is discounted for people you write to)")
+        parts.append(
+            f"you have written to them {times} (a relationship signal: solicitation "
+            f"is discounted for people you write to)"
+        )
     else:
         parts.append("you have never written to them (from your Sent folder)")
     if context.recently_drafted:
@@ -134,15 +144,17 @@ def _context(config: Config | None, msg: Message) -> SenderContext | None:
         with State.open(config.state_dir, readonly=True) as state:
             written = state.times_written_to([address]).get(address, 0)
             recent = address in state.recently_drafted(
-                [address], config.drafts.cooldown_days, datetime.now(UTC),
-                except_reply_to=msg.message_id)
+                [address],
+                config.drafts.cooldown_days,
+                datetime.now(UTC),
+                except_reply_to=msg.message_id,
+            )
     except TriageError as exc:
         log.debug("no sender history: %s", exc)
         return None
     own = {a.lower() for a in config.drafts.addresses}
     own |= {a.username.lower() for a in config.accounts if "@" in a.username}
-    return SenderContext(times_written_to=written, is_user=address in own,
-                         recently_drafted=recent)
+    return SenderContext(times_written_to=written, is_user=address in own, recently_drafted=recent)
 
 
 def is_message_id(argument: str) -> bool:
@@ -167,8 +179,7 @@ def run(args: argparse.Namespace) -> int:
         if len(items) > 1:
             print(path)
         context = _context(config, msg)
-        print(describe(msg, classifier.classify([msg], [context] if context else None)[0],
-                       context))
+        print(describe(msg, classifier.classify([msg], [context] if context else None)[0], context))
     return 0
 
 
@@ -182,15 +193,18 @@ def explain_message_id(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     path = db_path(config.state_dir)
     if not path.exists():
-        raise TriageError(f"{message_id}: triage has not run yet (no state at {path}); explain "
-                          f"a file instead")
+        raise TriageError(
+            f"{message_id}: triage has not run yet (no state at {path}); explain a file instead"
+        )
     with CorrectionStore(path, readonly=True) as store:
         entries = store.ledger(message_id, args.account)
         corrections = store.corrections(args.account, message_id=message_id, with_raw=True)
     if not entries:
-        raise TriageError(f"{message_id}: not in triage's records"
-                          + (f" for account {args.account!r}" if args.account else "")
-                          + " (only mail the daemon has classified is there)")
+        raise TriageError(
+            f"{message_id}: not in triage's records"
+            + (f" for account {args.account!r}" if args.account else "")
+            + " (only mail the daemon has classified is there)"
+        )
     print(f"Message-ID: {message_id}")
     for entry in entries:
         print(_ledger_lines(entry))
@@ -198,8 +212,10 @@ def explain_message_id(args: argparse.Namespace) -> int:
         print("\nYour corrections:")
         for c in corrections:
             what = "reviewed" if c.kind == "confirmation" else "corrected"
-            print(f"  {c.created_at.astimezone():%Y-%m-%d %H:%M}  {what}: {c.old_label} -> "
-                  f"{c.new_label} ({c.account}/{c.folder} UID {c.uid})")
+            print(
+                f"  {c.created_at.astimezone():%Y-%m-%d %H:%M}  {what}: {c.old_label} -> "
+                f"{c.new_label} ({c.account}/{c.folder} UID {c.uid})"
+            )
     entry = entries[0]
     raw, where = _fetch(config, entry, message_id, corrections, offline=args.no_fetch)
     print()
@@ -217,8 +233,10 @@ def explain_message_id(args: argparse.Namespace) -> int:
     print(f"Explained now ({where}; model {decision.model_version}):\n")
     print(describe(msg, decision, context))
     if entry.label and decision.label != entry.label:
-        print(f"\nNote: triage decided {entry.label} at the time (model {entry.model_version}); "
-              f"the current model says {decision.label}.")
+        print(
+            f"\nNote: triage decided {entry.label} at the time (model {entry.model_version}); "
+            f"the current model says {decision.label}."
+        )
     return 0
 
 
@@ -231,8 +249,11 @@ def _with_account(args: argparse.Namespace, config: Config, account: str) -> arg
 
 
 def _ledger_lines(e: LedgerEntry) -> str:
-    decided = f"{e.label} ({e.confidence:.2f})" if e.label and e.confidence is not None \
+    decided = (
+        f"{e.label} ({e.confidence:.2f})"
+        if e.label and e.confidence is not None
         else (e.label or "not classified")
+    )
     lines = [
         "",
         f"{e.account}/{e.folder} UID {e.uid} (UIDVALIDITY {e.uidvalidity}), handled "
@@ -254,8 +275,14 @@ def _ledger_lines(e: LedgerEntry) -> str:
     return "\n".join(lines)
 
 
-def _fetch(config: Config, entry: LedgerEntry, message_id: str,
-           corrections: list[Correction], *, offline: bool) -> tuple[bytes | None, str]:
+def _fetch(
+    config: Config,
+    entry: LedgerEntry,
+    message_id: str,
+    corrections: list[Correction],
+    *,
+    offline: bool,
+) -> tuple[bytes | None, str]:
     """The message's bytes and where they came from."""
     kept = next((c.raw for c in reversed(corrections) if c.raw), None)
     problem = "not fetched (--no-fetch)"

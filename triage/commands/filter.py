@@ -54,7 +54,7 @@ def add_headers(raw: bytes, headers: list[tuple[str, str]]) -> list[bytes | memo
     while pos < size:
         stop = raw.find(b"\n", pos)
         stop = size if stop < 0 else stop
-        line = raw[pos:min(stop, pos + 256)]  # enough to read a header's name
+        line = raw[pos : min(stop, pos + 256)]  # enough to read a header's name
         if line in (b"", b"\r"):  # the blank line: the header block ends here
             ending = line
             break
@@ -62,7 +62,7 @@ def add_headers(raw: bytes, headers: list[tuple[str, str]]) -> list[bytes | memo
             forged = _forged(line)
         if not forged:
             kept.append((pos, min(stop + 1, size)))
-        ending = raw[stop - 1:stop] if stop > pos else b""
+        ending = raw[stop - 1 : stop] if stop > pos else b""
         pos = stop + 1
     newline = b"\r\n" if ending.endswith(b"\r") else b"\n"
     block = b"".join(f"{k}: {v}".encode("ascii", "replace") + newline for k, v in headers)

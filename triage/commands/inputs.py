@@ -18,8 +18,10 @@ from triage.message.parse import MAX_PARSE_BYTES
 
 READ_LIMIT = MAX_PARSE_BYTES + 1
 # What a PATH argument may name, for the message that says nothing was found.
-KINDS_READ = ("an .eml file, an mbox file, a directory (searched for .eml files and Maildir "
-              "cur/ and new/ folders), or - for standard input")
+KINDS_READ = (
+    "an .eml file, an mbox file, a directory (searched for .eml files and Maildir "
+    "cur/ and new/ folders), or - for standard input"
+)
 
 
 def _read_file(path: Path) -> bytes:

@@ -35,16 +35,23 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "switches to it before its next batch.",
     )
     add_config_argument(parser)
-    parser.add_argument("--account", metavar="NAME",
-                        help="only this account (default: every account in the config)")
+    parser.add_argument(
+        "--account", metavar="NAME", help="only this account (default: every account in the config)"
+    )
     action = parser.add_mutually_exclusive_group()
-    action.add_argument("--rollback", action="store_true",
-                        help="go back to the previous version (after the oldest: the shipped "
-                        "model)")
-    action.add_argument("--list", action="store_true",
-                        help="list the versions and the corrections, change nothing")
-    parser.add_argument("--force", action="store_true",
-                        help="train even without new corrections, and save without the check")
+    action.add_argument(
+        "--rollback",
+        action="store_true",
+        help="go back to the previous version (after the oldest: the shipped model)",
+    )
+    action.add_argument(
+        "--list", action="store_true", help="list the versions and the corrections, change nothing"
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="train even without new corrections, and save without the check",
+    )
     parser.add_argument("--json", action="store_true", help="one JSON object per account")
     parser.set_defaults(func=run)
 
@@ -68,43 +75,51 @@ def _listing(config: Config, account: str) -> dict[str, Any]:
         "corrections": corrections,
         "new_corrections": since,
         "versions": [
-            {"version": v.name, "current": v.current, "problem": v.problem,
-             "trained_at": v.metadata.get("personal", {}).get("trained_at"),
-             "examples": v.metadata.get("personal", {}).get("examples"),
-             "check": v.metadata.get("personal", {}).get("check", {}).get("verdict")}
+            {
+                "version": v.name,
+                "current": v.current,
+                "problem": v.problem,
+                "trained_at": v.metadata.get("personal", {}).get("trained_at"),
+                "examples": v.metadata.get("personal", {}).get("examples"),
+                "check": v.metadata.get("personal", {}).get("check", {}).get("verdict"),
+            }
             for v in found
         ],
     }
 
 
 def _print_listing(info: dict[str, Any]) -> None:
-    print(f"{info['account']}: current model {info['current']}; {info['corrections']} "
-          f"correction{'s' if info['corrections'] != 1 else ''} recorded, "
-          f"{info['new_corrections']} since the last `triage learn`")
+    print(
+        f"{info['account']}: current model {info['current']}; {info['corrections']} "
+        f"correction{'s' if info['corrections'] != 1 else ''} recorded, "
+        f"{info['new_corrections']} since the last `triage learn`"
+    )
     marker = {True: "*", False: " "}
     print(f"  {marker[info['current'] == personal.BASE]} {personal.BASE} (the base model)")
     for v in info["versions"]:
-        detail = v["problem"] or f"trained {v['trained_at']} on {v['examples']} of your " \
-            f"labels; {v['check']}"
+        detail = (
+            v["problem"]
+            or f"trained {v['trained_at']} on {v['examples']} of your labels; {v['check']}"
+        )
         print(f"  {marker[v['current']]} {v['version']}: {detail}")
 
 
 def _print_result(result: LearnResult) -> None:
     print(f"{result.account}: {result.message}")
     if result.examples:
-        print(f"  trained on the base model's training data plus {result.examples} message"
-              f"{'s' if result.examples != 1 else ''} you labelled ({result.corrections} "
-              f"correction{'s' if result.corrections != 1 else ''}, {result.new} new)")
+        print(
+            f"  trained on the base model's training data plus {result.examples} message"
+            f"{'s' if result.examples != 1 else ''} you labelled ({result.corrections} "
+            f"correction{'s' if result.corrections != 1 else ''}, {result.new} new)"
+        )
     ref, cand = result.reference, result.candidate
     if ref and cand:
-        print(f"  held-out check ({ref.n} training messages, {ref.examples} of your "
-              f"corrections):")
+        print(f"  held-out check ({ref.n} training messages, {ref.examples} of your corrections):")
         print(f"    {'':28} {'current':>9} {'new':>9}")
         print(f"    {'macro-F1':28} {ref.macro_f1:>9.3f} {cand.macro_f1:>9.3f}")
         print(f"    {'accuracy':28} {ref.accuracy:>9.3f} {cand.accuracy:>9.3f}")
         if ref.examples:
-            print(f"    {'corrections right':28} {ref.examples_right:>9} "
-                  f"{cand.examples_right:>9}")
+            print(f"    {'corrections right':28} {ref.examples_right:>9} {cand.examples_right:>9}")
     for problem in result.skipped:
         print(f"  skipped (unreadable): {problem}")
     if result.status == "saved":
@@ -129,16 +144,27 @@ def run(args: argparse.Namespace) -> int:
         if args.rollback:
             result = personal.rollback(config.state_dir, account)
             if args.json:
-                print(json.dumps({"account": account, "status": "rolled-back",
-                                  "previous": result.previous, "current": result.now}))
+                print(
+                    json.dumps(
+                        {
+                            "account": account,
+                            "status": "rolled-back",
+                            "previous": result.previous,
+                            "current": result.now,
+                        }
+                    )
+                )
             else:
                 print(f"{account}: now using {result.now} (was {result.previous})")
             continue
         try:
             outcome = learning.learn(
-                config.state_dir, account,
+                config.state_dir,
+                account,
                 base_path=personal.base_model_path(config.learning),
-                weight=config.learning.correction_weight, force=args.force)
+                weight=config.learning.correction_weight,
+                force=args.force,
+            )
         except TriageError as exc:
             if args.json:
                 print(json.dumps({"account": account, "status": "error", "message": str(exc)}))

@@ -76,8 +76,11 @@ def run(args: argparse.Namespace) -> int:
     if account.auth == "oauth2":
         from triage.oauth2.login import login, no_browser, open_browser
 
-        return login(account, verify=not args.no_verify,
-                     browser=no_browser if args.no_browser else open_browser)
+        return login(
+            account,
+            verify=not args.no_verify,
+            browser=no_browser if args.no_browser else open_browser,
+        )
     check_keyring(account)  # where the password would go, before asking for it
     password = _read_password(account, args.password_stdin)
 

@@ -58,9 +58,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("--version", action=_PrintVersion, help="show the version and exit")
-    parser.add_argument(
-        "-v", "--verbose", action="store_true", help="log debug detail to stderr"
-    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail to stderr")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in (only,) if only in COMMAND_MODULES else COMMAND_MODULES:
         try:

@@ -41,8 +41,10 @@ def _fit(text: str, width: int) -> str:
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]], flexible: Sequence[int]) -> str:
     """A plain table that fits the terminal; columns listed in `flexible` shrink to make room."""
     total = shutil.get_terminal_size((120, 24)).columns
-    widths = [max([len(h)] + [len(" ".join(str(r[i]).split())) for r in rows])
-              for i, h in enumerate(headers)]
+    widths = [
+        max([len(h)] + [len(" ".join(str(r[i]).split())) for r in rows])
+        for i, h in enumerate(headers)
+    ]
     gap = 2 * (len(headers) - 1)
     while sum(widths) + gap > total and any(widths[i] > 12 for i in flexible):
         widest = max(flexible, key=lambda i: widths[i])
@@ -50,8 +52,9 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], flexible: Seque
     lines = ["  ".join(_fit(h, w).ljust(w) for h, w in zip(headers, widths, strict=True))]
     lines.append("  ".join("-" * w for w in widths))
     for row in rows:
-        lines.append("  ".join(_fit(str(c), w).ljust(w) for c, w in zip(row, widths,
-                                                                        strict=True)).rstrip())
+        lines.append(
+            "  ".join(_fit(str(c), w).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+        )
     return "\n".join(lines)
 
 
@@ -59,8 +62,14 @@ def decision_row(msg: Message, decision: Decision, draft_cell: str | None = None
     """sender, subject, class, confidence, main reasons, draft."""
     reasons = "; ".join(decision.reasons[:2]) or "-"
     draft = draft_cell if draft_cell is not None else ("yes" if decision.draft else "-")
-    return [sender_label(msg), msg.subject or "(no subject)", decision.label,
-            f"{decision.confidence:.2f}", reasons, draft]
+    return [
+        sender_label(msg),
+        msg.subject or "(no subject)",
+        decision.label,
+        f"{decision.confidence:.2f}",
+        reasons,
+        draft,
+    ]
 
 
 DECISION_HEADERS = ("sender", "subject", "class", "conf", "main reasons", "draft")

@@ -20,18 +20,26 @@ log = logging.getLogger(__name__)
 
 
 def summary(title: str, metrics: dict[str, Any]) -> str:
-    lines = [f"== {title} ({metrics['n']} messages)",
-             f"{'class':<14}{'precision':>10}{'recall':>10}{'f1':>8}{'support':>9}"]
+    lines = [
+        f"== {title} ({metrics['n']} messages)",
+        f"{'class':<14}{'precision':>10}{'recall':>10}{'f1':>8}{'support':>9}",
+    ]
     for label, row in metrics["per_class"].items():
-        lines.append(f"{label:<14}{row['precision']:>10.3f}{row['recall']:>10.3f}"
-                     f"{row['f1']:>8.3f}{row['support']:>9}")
-    lines.append(f"macro-F1 {metrics['macro_f1']:.3f}   accuracy {metrics['accuracy']:.3f}   "
-                 f"relationship-vs-solicitation macro-F1 {metrics['networking_macro_f1']:.3f}")
+        lines.append(
+            f"{label:<14}{row['precision']:>10.3f}{row['recall']:>10.3f}"
+            f"{row['f1']:>8.3f}{row['support']:>9}"
+        )
+    lines.append(
+        f"macro-F1 {metrics['macro_f1']:.3f}   accuracy {metrics['accuracy']:.3f}   "
+        f"relationship-vs-solicitation macro-F1 {metrics['networking_macro_f1']:.3f}"
+    )
     called = metrics["relationship_called_solicitation"]
-    lines.append(f"relationship called solicitation {called:.1%}"
-                 f"   worst offenders drafted {metrics['worst_offenders_drafted']:.1%}"
-                 f" ({metrics['draftable_worst_offenders_drafted']:.1%} of those not on a platform)"
-                 f"   drafts on relationship/other {metrics['drafts_on_relationship_or_other']}")
+    lines.append(
+        f"relationship called solicitation {called:.1%}"
+        f"   worst offenders drafted {metrics['worst_offenders_drafted']:.1%}"
+        f" ({metrics['draftable_worst_offenders_drafted']:.1%} of those not on a platform)"
+        f"   drafts on relationship/other {metrics['drafts_on_relationship_or_other']}"
+    )
     matrix = metrics["confusion_matrix"]
     labels = matrix["labels"]
     lines.append("confusion (rows: true, columns: predicted)")
@@ -41,8 +49,13 @@ def summary(title: str, metrics: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _plots(directory: Path, name: str, metrics: dict[str, Any], labels: Sequence[str],
-           decisions: Sequence[Decision]) -> list[Path]:
+def _plots(
+    directory: Path,
+    name: str,
+    metrics: dict[str, Any],
+    labels: Sequence[str],
+    decisions: Sequence[Decision],
+) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -58,8 +71,14 @@ def _plots(directory: Path, name: str, metrics: dict[str, Any], labels: Sequence
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     for (row, col), value in np.ndenumerate(matrix):
-        ax.text(col, row, str(value), ha="center", va="center",
-                color="white" if value > matrix.max() / 2 else "black")
+        ax.text(
+            col,
+            row,
+            str(value),
+            ha="center",
+            va="center",
+            color="white" if value > matrix.max() / 2 else "black",
+        )
     ax.set_title(f"Confusion matrix: {name}")
     fig.tight_layout()
     path = directory / f"{name}-confusion.png"
@@ -83,8 +102,9 @@ def _plots(directory: Path, name: str, metrics: dict[str, Any], labels: Sequence
     ax.plot([1 / 3, 1], [1 / 3, 1], linestyle="--", color="grey", label="perfectly calibrated")
     ax.plot(centres, accuracy, marker="o", label="triage")
     for x, y, n in zip(centres, accuracy, counts, strict=True):
-        ax.annotate(str(n), (x, y), textcoords="offset points", xytext=(0, 6), fontsize=7,
-                    ha="center")
+        ax.annotate(
+            str(n), (x, y), textcoords="offset points", xytext=(0, 6), fontsize=7, ha="center"
+        )
     ax.set_xlabel("confidence of the predicted class")
     ax.set_ylabel("fraction correct")
     ax.set_title(f"Reliability: {name}")
@@ -97,8 +117,13 @@ def _plots(directory: Path, name: str, metrics: dict[str, Any], labels: Sequence
     return written
 
 
-def write_report(directory: Path, name: str, metrics: dict[str, Any], labels: Sequence[str],
-                 decisions: Sequence[Decision]) -> list[Path]:
+def write_report(
+    directory: Path,
+    name: str,
+    metrics: dict[str, Any],
+    labels: Sequence[str],
+    decisions: Sequence[Decision],
+) -> list[Path]:
     """metrics JSON plus the confusion-matrix and reliability plots; returns the files written."""
     directory.mkdir(parents=True, exist_ok=True)
     json_path = directory / f"{name}.json"

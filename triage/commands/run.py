@@ -37,17 +37,27 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "Drafts folder and are never sent. Stop it with SIGTERM or Ctrl-C.",
     )
     add_config_argument(parser)
-    parser.add_argument("--account", metavar="NAME",
-                        help="only this account (default: every account in the config)")
-    parser.add_argument("--once", action="store_true",
-                        help="catch up on every folder, then exit (for cron and backfills)")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="print what would be done; change nothing in the mailbox or the "
-                        "state")
-    parser.add_argument("--since", type=_date, metavar="DATE",
-                        help="backfill mail received since DATE (YYYY-MM-DD) instead of the "
-                        "last backfill_days days; on folders seen before, also takes older "
-                        "mail from DATE on that was never classified")
+    parser.add_argument(
+        "--account", metavar="NAME", help="only this account (default: every account in the config)"
+    )
+    parser.add_argument(
+        "--once",
+        action="store_true",
+        help="catch up on every folder, then exit (for cron and backfills)",
+    )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print what would be done; change nothing in the mailbox or the state",
+    )
+    parser.add_argument(
+        "--since",
+        type=_date,
+        metavar="DATE",
+        help="backfill mail received since DATE (YYYY-MM-DD) instead of the "
+        "last backfill_days days; on folders seen before, also takes older "
+        "mail from DATE on that was never classified",
+    )
     add_model_argument(parser)
     parser.set_defaults(func=run)
 
@@ -90,12 +100,18 @@ def build_daemon(args: argparse.Namespace, config: Config) -> Daemon:
     accounts = [config.account(args.account)] if args.account else list(config.accounts)
     # --model: exactly that model for every account; otherwise each account's personal model
     # (`triage learn`), picked up between batches, on the [learning] base_model / shipped one.
-    classifier = Classifier.load(args.model or base_model_path(config.learning),
-                                 policy=draft_policy(config))
+    classifier = Classifier.load(
+        args.model or base_model_path(config.learning), policy=draft_policy(config)
+    )
     personal = Personal(config, classifier, personal_models=args.model is None)
-    log.info("triage run: model %s; %d account%s%s%s", classifier.version, len(accounts),
-             "" if len(accounts) == 1 else "s", "; once" if args.once else "",
-             "; dry run, nothing is changed" if args.dry_run else "")
+    log.info(
+        "triage run: model %s; %d account%s%s%s",
+        classifier.version,
+        len(accounts),
+        "" if len(accounts) == 1 else "s",
+        "; once" if args.once else "",
+        "; dry run, nothing is changed" if args.dry_run else "",
+    )
     return Daemon(
         config,
         DaemonParts(
@@ -137,8 +153,12 @@ def run(args: argparse.Namespace) -> int:
     if args.once or daemon.stopping:
         total = sum(r.processed for r in daemon.reports)
         drafts = sum(r.drafts for r in daemon.reports)
-        log.info("done: %d message%s classified, %d draft%s %s", total,
-                 "" if total == 1 else "s", drafts, "" if drafts == 1 else "s",
-                 "would be written (dry run: nothing was changed)" if args.dry_run
-                 else "written")
+        log.info(
+            "done: %d message%s classified, %d draft%s %s",
+            total,
+            "" if total == 1 else "s",
+            drafts,
+            "" if drafts == 1 else "s",
+            "would be written (dry run: nothing was changed)" if args.dry_run else "written",
+        )
     return code

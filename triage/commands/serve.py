@@ -36,8 +36,9 @@ def run(args: argparse.Namespace) -> int:
     from triage.model.classifier import shipped_model_path
 
     model_file = Path(model_key(args.model)) if args.model else shipped_model_path()
-    server = FilterServer(Path(socket_path()), model_key(args.model), model_file,
-                          lambda: load_classifier(args))
+    server = FilterServer(
+        Path(socket_path()), model_key(args.model), model_file, lambda: load_classifier(args)
+    )
     signal.signal(signal.SIGTERM, _stop)
     log.info("answering triage filter at %s", server.path)
     try:

@@ -47,17 +47,24 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("action", choices=("install", "uninstall"))
     add_config_argument(parser)
-    parser.add_argument("--print", action="store_true", dest="print_only",
-                        help="show the unit (or plist) and the commands; change nothing")
-    parser.add_argument("--no-start", action="store_true",
-                        help="write and enable the service, but do not start it now")
+    parser.add_argument(
+        "--print",
+        action="store_true",
+        dest="print_only",
+        help="show the unit (or plist) and the commands; change nothing",
+    )
+    parser.add_argument(
+        "--no-start",
+        action="store_true",
+        help="write and enable the service, but do not start it now",
+    )
     parser.set_defaults(func=run)
 
 
 @dataclass(frozen=True)
 class Plan:
-    path: Path             # the unit or plist file
-    content: str           # what goes into it ("" for uninstall)
+    path: Path  # the unit or plist file
+    content: str  # what goes into it ("" for uninstall)
     commands: list[list[str]]
 
 
@@ -86,8 +93,9 @@ def systemd_unit(config_path: Path, state_dir: Path) -> str:
         environment += f"Environment={_systemd_quote('PYTHONPATH=' + str(checkout))}\n"
     in_tmp = any(str(state_dir).startswith(t) for t in ("/tmp/", "/var/tmp/"))
     # A private /tmp would hide a state directory that lives under /tmp.
-    private_tmp = "# PrivateTmp=yes (off: the state directory is under /tmp)" if in_tmp \
-        else "PrivateTmp=yes"
+    private_tmp = (
+        "# PrivateTmp=yes (off: the state directory is under /tmp)" if in_tmp else "PrivateTmp=yes"
+    )
     return f"""\
 # Written by `triage service install`; remove with `triage service uninstall`.
 [Unit]
@@ -153,13 +161,23 @@ def launchd_plist(config_path: Path, state_dir: Path) -> str:
 
 def _systemd_dir(env: Mapping[str, str]) -> Path:
     xdg = env.get("XDG_CONFIG_HOME", "")
-    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path(env.get("HOME") or Path.home()) \
-        / ".config"
+    base = (
+        Path(xdg)
+        if xdg and os.path.isabs(xdg)
+        else Path(env.get("HOME") or Path.home()) / ".config"
+    )
     return base / "systemd" / "user"
 
 
-def plan(action: str, config_path: Path, state_dir: Path, *, platform: str,
-         env: Mapping[str, str], start: bool = True) -> Plan:
+def plan(
+    action: str,
+    config_path: Path,
+    state_dir: Path,
+    *,
+    platform: str,
+    env: Mapping[str, str],
+    start: bool = True,
+) -> Plan:
     if platform == "darwin":
         home = Path(env.get("HOME") or Path.home())
         path = home / "Library" / "LaunchAgents" / f"{LAUNCHD_LABEL}.plist"
@@ -178,17 +196,27 @@ def plan(action: str, config_path: Path, state_dir: Path, *, platform: str,
         if start and path.exists():  # a reinstall: pick up the new unit
             commands.append(["systemctl", "--user", "restart", UNIT_NAME])
         return Plan(path, systemd_unit(config_path, state_dir), commands)
-    return Plan(path, "", [["systemctl", "--user", "disable", "--now", UNIT_NAME],
-                           ["systemctl", "--user", "daemon-reload"]])
+    return Plan(
+        path,
+        "",
+        [
+            ["systemctl", "--user", "disable", "--now", UNIT_NAME],
+            ["systemctl", "--user", "daemon-reload"],
+        ],
+    )
 
 
 def _run_command(command: Sequence[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(list(command), capture_output=True, text=True, timeout=60,
-                          check=False)
+    return subprocess.run(list(command), capture_output=True, text=True, timeout=60, check=False)
 
 
-def execute(action: str, the_plan: Plan, *, runner: Runner = _run_command,
-            which: Callable[[str], str | None] = shutil.which) -> int:
+def execute(
+    action: str,
+    the_plan: Plan,
+    *,
+    runner: Runner = _run_command,
+    which: Callable[[str], str | None] = shutil.which,
+) -> int:
     """Write or remove the file and run the commands, printing each step."""
     failed: list[list[str]] = []
     if action == "install":
@@ -215,29 +243,40 @@ def execute(action: str, the_plan: Plan, *, runner: Runner = _run_command,
         the_plan.path.unlink(missing_ok=True)
         print(f"removed {the_plan.path}")
     if failed:
-        print("\nRun these yourself (for a systemd user session you may need to be logged in, "
-              "or `loginctl enable-linger $USER` for it to run without a login):")
+        print(
+            "\nRun these yourself (for a systemd user session you may need to be logged in, "
+            "or `loginctl enable-linger $USER` for it to run without a login):"
+        )
         for command in failed:
             print("  " + " ".join(command))
         return 1
     if action == "install":
         if the_plan.path.suffix == ".service":
-            print("\ntriage runs now. Follow it with `journalctl --user -u triage -f`, check "
-                  "it with `triage status`.")
+            print(
+                "\ntriage runs now. Follow it with `journalctl --user -u triage -f`, check "
+                "it with `triage status`."
+            )
         else:
             print("\ntriage runs now. Check it with `triage status`.")
     return 0
 
 
 def run(args: argparse.Namespace) -> int:
-    config_path = (args.config.expanduser() if args.config
-                   else paths.default_config_path()).absolute()
+    config_path = (
+        args.config.expanduser() if args.config else paths.default_config_path()
+    ).absolute()
     state_dir = paths.default_state_dir()
     if args.action == "install":
         config = load_config(config_path)  # the service must not start on a broken config
         state_dir = config.state_dir
-    the_plan = plan(args.action, config_path, state_dir, platform=sys.platform, env=os.environ,
-                    start=not args.no_start)
+    the_plan = plan(
+        args.action,
+        config_path,
+        state_dir,
+        platform=sys.platform,
+        env=os.environ,
+        start=not args.no_start,
+    )
     if args.print_only:
         if args.action == "install":
             print(f"# {the_plan.path}")
@@ -251,6 +290,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         except OSError as exc:
-            raise TriageError(f"cannot create the state directory {state_dir}: "
-                              f"{exc.strerror}") from None
+            raise TriageError(
+                f"cannot create the state directory {state_dir}: {exc.strerror}"
+            ) from None
     return execute(args.action, the_plan)

@@ -101,8 +101,9 @@ def _alive(activity: Activity, now: datetime) -> bool:
     return True
 
 
-def collect(state: State | None, folders: dict[str, tuple[str, ...]],
-            now: datetime) -> list[AccountStatus]:
+def collect(
+    state: State | None, folders: dict[str, tuple[str, ...]], now: datetime
+) -> list[AccountStatus]:
     """Each configured account's status; `folders` maps account names to the folders the
     config watches now (a folder removed from the config is not listed)."""
     result = {name: AccountStatus(name, counts={c: 0 for c in CLASSES}) for name in folders}
@@ -114,24 +115,29 @@ def collect(state: State | None, folders: dict[str, tuple[str, ...]],
         status = result.setdefault(activity.account, AccountStatus(activity.account))
         alive = _alive(activity, now)
         checkpoint = state.folder(activity.account, activity.folder)
-        status.folders.append({
-            "folder": activity.folder,
-            "running": alive,
-            "connected": alive and activity.connected,
-            "heartbeat_at": _iso(activity.heartbeat_at),
-            "last_uid": checkpoint.last_uid if checkpoint else None,
-            "uidvalidity": checkpoint.uidvalidity if checkpoint else None,
-            "highestmodseq": checkpoint.highestmodseq if checkpoint else None,
-        })
+        status.folders.append(
+            {
+                "folder": activity.folder,
+                "running": alive,
+                "connected": alive and activity.connected,
+                "heartbeat_at": _iso(activity.heartbeat_at),
+                "last_uid": checkpoint.last_uid if checkpoint else None,
+                "uidvalidity": checkpoint.uidvalidity if checkpoint else None,
+                "highestmodseq": checkpoint.highestmodseq if checkpoint else None,
+            }
+        )
         status.running = status.running or alive
         status.connected = status.connected or (alive and activity.connected)
         if alive:
             status.pid = activity.pid
-        if activity.last_activity_at and (status.last_activity is None
-                                          or activity.last_activity_at > status.last_activity):
+        if activity.last_activity_at and (
+            status.last_activity is None or activity.last_activity_at > status.last_activity
+        ):
             status.last_activity = activity.last_activity_at
-        if activity.last_error and (status.last_error_at is None or (
-                activity.last_error_at and activity.last_error_at > status.last_error_at)):
+        if activity.last_error and (
+            status.last_error_at is None
+            or (activity.last_error_at and activity.last_error_at > status.last_error_at)
+        ):
             status.last_error, status.last_error_at = activity.last_error, activity.last_error_at
         if activity.stopped and activity.last_error:
             status.stopped_by_error = True
@@ -187,9 +193,15 @@ def render(statuses: list[AccountStatus], state_file: Path, now: datetime) -> st
             extra.append(f"{s.duplicates} seen again after a UIDVALIDITY change")
         if s.pending:
             extra.append(f"{s.pending} to finish")
-        watched = ", ".join(
-            f"{f['folder']} (last UID {f['last_uid']})" if f["last_uid"] is not None
-            else f["folder"] for f in s.folders) or "-"
+        watched = (
+            ", ".join(
+                f"{f['folder']} (last UID {f['last_uid']})"
+                if f["last_uid"] is not None
+                else f["folder"]
+                for f in s.folders
+            )
+            or "-"
+        )
         lines += [
             f"{s.name}",
             f"  daemon:        {daemon}",
@@ -218,13 +230,15 @@ def run(args: argparse.Namespace) -> int:
         if state is not None:
             state.close()
     # Corrections, the model in use and the shadow-mode review numbers (triage.training.learning).
-    with (CorrectionStore(path, readonly=True) if state is not None
-          else contextlib.nullcontext()) as store:
+    with (
+        CorrectionStore(path, readonly=True) if state is not None else contextlib.nullcontext()
+    ) as store:
         for status in statuses:
             status.learning = account_report(config, status.name, store)
     if args.json:
-        print(json.dumps({"state": str(path), "accounts": [s.as_json() for s in statuses]},
-                         indent=2))
+        print(
+            json.dumps({"state": str(path), "accounts": [s.as_json() for s in statuses]}, indent=2)
+        )
     else:
         if state is None:
             print(f"triage has not run yet (no state at {path}); start it with `triage run`")

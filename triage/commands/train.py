@@ -23,11 +23,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--data", type=Path, help="labelled corpus (default: training_data/)")
     parser.add_argument("--output", type=Path, help="model file (default: models/triage.model)")
-    parser.add_argument("--state-dir", type=Path,
-                        help="where to record that triage wrote this model, so that `triage "
-                        "learn` may build on it (default: the usual state directory)")
-    parser.add_argument("--skip-cv", action="store_true",
-                        help="do not cross-validate (faster; metadata then has no metrics)")
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        help="where to record that triage wrote this model, so that `triage "
+        "learn` may build on it (default: the usual state directory)",
+    )
+    parser.add_argument(
+        "--skip-cv",
+        action="store_true",
+        help="do not cross-validate (faster; metadata then has no metrics)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -58,8 +64,11 @@ def run(args: argparse.Namespace) -> int:
         step("cross-validating: 5 folds, each a full training (--skip-cv skips this)")
         cv_metrics, _ = cross_validate(data)
         metadata["metrics"] = {"cross_validation_5_fold": cv_metrics}
-        log.info("cross-validated macro-F1 %.3f, networking macro-F1 %.3f",
-                 cv_metrics["macro_f1"], cv_metrics["networking_macro_f1"])
+        log.info(
+            "cross-validated macro-F1 %.3f, networking macro-F1 %.3f",
+            cv_metrics["macro_f1"],
+            cv_metrics["networking_macro_f1"],
+        )
     step("fitting the model: features, classifier, offense heads")
     training_set = model_store.TrainingSet(prepare(data.messages), data.labels, data.offenses)
     del data  # the parsed messages are a third of the peak, and fitting reads the rows only
@@ -70,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
     # `triage learn` unpickles only models triage wrote: remember this one's digest
     modelfile.record_trusted(output, args.state_dir or default_state_dir(), shipped_model_path())
     size_mb = output.stat().st_size / 1e6
-    print(f"wrote {output} ({size_mb:.1f} MB, version {metadata['version']}) "
-          f"in {time.monotonic() - started:.0f} s")
+    print(
+        f"wrote {output} ({size_mb:.1f} MB, version {metadata['version']}) "
+        f"in {time.monotonic() - started:.0f} s"
+    )
     return 0

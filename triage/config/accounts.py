@@ -106,4 +106,3 @@ def _read_account(table: Table, base_dir: Path, default_mode: Mode = "active") -
         auth=cast(Auth, auth),
         oauth2=oauth2,
     )
-

@@ -48,7 +48,8 @@ def _read_config(data: Mapping[str, Any], source: Path) -> Config:
                     f"config error: {source}: [drafts] key 'addresses': drafts need your own "
                     f"address as their From, and account {account.name!r} logs in as "
                     f"{show(account.username)}, which is not one: set addresses = "
-                    f'["you@example.org"] in [drafts], or enabled = false')
+                    f'["you@example.org"] in [drafts], or enabled = false'
+                )
     return config
 
 

@@ -94,8 +94,10 @@ def read_labels(table: Table) -> LabelNames:
         given = [names.relationship, names.solicitation, names.drafted, names.review]
         if len(set(given)) != len(given):
             raise ConfigError(
-                table._prefix() + f"the four {style[:-1]} names must differ, got "
-                + ", ".join(repr(n) for n in given[:-1]) + f" and {given[-1]!r}"
+                table._prefix()
+                + f"the four {style[:-1]} names must differ, got "
+                + ", ".join(repr(n) for n in given[:-1])
+                + f" and {given[-1]!r}"
             )
     return result
 
@@ -161,11 +163,10 @@ def read_lists(table: Table) -> ListsConfig:
         for entry in entries:
             if entry in owner:
                 raise table.fail(
-                    kind, f"{show(entry)} is also in {owner[entry]!r}; a sender can be on "
-                    f"one list only"
+                    kind,
+                    f"{show(entry)} is also in {owner[entry]!r}; a sender can be on one list only",
                 )
             owner[entry] = kind
         found[kind] = entries
     table.finish()
     return ListsConfig(**found)
-

@@ -221,7 +221,6 @@ class Table:
                 raise ConfigError(self._prefix() + f"unknown key {key!r} ({hint})")
 
 
-
 def single_line(value: str) -> bool:
     """No control characters: a value that must stay on one line (names, commands, headers)."""
     return not _CONTROL.search(value)

@@ -100,7 +100,9 @@ class LabelNames:
         """The names to use when labelling with Gmail labels, keywords or folders."""
         if style == "keywords":
             return LabelSet(
-                self.keyword_relationship, self.keyword_solicitation, self.keyword_drafted,
+                self.keyword_relationship,
+                self.keyword_solicitation,
+                self.keyword_drafted,
                 self.keyword_review,
             )
         return LabelSet(self.relationship, self.solicitation, self.drafted, self.review)

@@ -31,6 +31,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast, get_args
 
 from triage.config import LabelSet
 from triage.daemon.classify import classify_raw
@@ -39,7 +40,7 @@ from triage.daemon.options import Options
 from triage.daemon.outcomes import FolderReport, Outcome
 from triage.daemon.parts import FolderParts
 from triage.daemon.sent import SentHistory
-from triage.decide.policy import Decision, SenderContext
+from triage.decide.policy import Decision, Label, SenderContext
 from triage.errors import ConnectionLostError, MailboxError, one_line
 from triage.mail.message_ids import message_id_in, message_key
 from triage.mail.protocol import FetchedMessage
@@ -57,17 +58,17 @@ class Item:
     key: str = ""
     message: Message | None = None
     decision: Decision | None = None
-    row: LedgerRow | None = None        # the pending row of an earlier, interrupted run
+    row: LedgerRow | None = None  # the pending row of an earlier, interrupted run
     labels: tuple[str, ...] = ()
     draft_id: str = ""
     draft_planned: bool = False
-    capped: Intent | None = None        # refused a draft by the daily cap alone
+    capped: Intent | None = None  # refused a draft by the daily cap alone
     note: str = ""
     status: str = "pending"
     error: str = ""
     draft_written: bool = False
-    recorded: bool = False              # settled in the ledger when the intents were written
-    duplicate: bool = False             # handled before under another UIDVALIDITY
+    recorded: bool = False  # settled in the ledger when the intents were written
+    duplicate: bool = False  # handled before under another UIDVALIDITY
     summary: tuple[str, str, str] = ("", "", "")  # Message-ID, sender address, subject
 
 
@@ -91,12 +92,14 @@ class BatchPipeline:
     def label_set(self) -> LabelSet:
         if self._label_set is None:
             labels = self.options.labels
-            self._label_set = labels if isinstance(labels, LabelSet) else \
-                labels.for_style(self.mailbox.label_style)
+            self._label_set = (
+                labels
+                if isinstance(labels, LabelSet)
+                else labels.for_style(self.mailbox.label_style)
+            )
         return self._label_set
 
-    def run(self, folder: str, uidvalidity: int, chunk: list[int],
-            report: FolderReport) -> bool:
+    def run(self, folder: str, uidvalidity: int, chunk: list[int], report: FolderReport) -> bool:
         """Handle one batch; False when stopped before its end (the rest stays pending)."""
         rows = self.state.ledger(self.account, folder, uidvalidity, chunk)
         todo = [u for u in chunk if u not in rows or not rows[u].settled]
@@ -142,9 +145,15 @@ class BatchPipeline:
             if uid not in settled:
                 break
             checkpoint = uid
-        self.state.settle(self.account, folder, uidvalidity, results,
-                          checkpoint_uid=checkpoint, highestmodseq=None,
-                          now=self.parts.clock.now())
+        self.state.settle(
+            self.account,
+            folder,
+            uidvalidity,
+            results,
+            checkpoint_uid=checkpoint,
+            highestmodseq=None,
+            now=self.parts.clock.now(),
+        )
         return not stopped
 
     def _understand(self, folder: str, uidvalidity: int, items: list[Item]) -> None:
@@ -152,20 +161,19 @@ class BatchPipeline:
         for item in items:
             item.key = message_key(item.fetched.raw, message_id_in(item.fetched.raw))
 
-        seen = self.state.seen_before(self.account, folder, uidvalidity,
-                                      [i.key for i in items])
+        seen = self.state.seen_before(self.account, folder, uidvalidity, [i.key for i in items])
         corrections = self.parts.corrections
         for item in items:
             before = seen.get(item.key)
             if before is None:
                 continue
             item.duplicate = True
-            item.note = (f"handled before as UID {before.uid} (UIDVALIDITY "
-                         f"{before.uidvalidity})")
+            item.note = f"handled before as UID {before.uid} (UIDVALIDITY {before.uidvalidity})"
             item.labels = before.labels
             if corrections is not None:  # what the user changed stays changed
-                item.labels = corrections.labels_to_reapply(folder, item.key, item.labels,
-                                                            self.label_set)
+                item.labels = corrections.labels_to_reapply(
+                    folder, item.key, item.labels, self.label_set
+                )
             if before.draft_written:
                 item.labels = (*item.labels, self.label_set.drafted)
             if before.label:
@@ -192,8 +200,11 @@ class BatchPipeline:
             else:
                 item.draft_id = ""
                 if decision.draft:
-                    item.note = "shadow mode: a draft would be written" if \
-                        self.options.shadow else "drafts are turned off"
+                    item.note = (
+                        "shadow mode: a draft would be written"
+                        if self.options.shadow
+                        else "drafts are turned off"
+                    )
                 elif decision.no_draft_because:
                     item.note = decision.no_draft_because
             if not item.labels and not item.draft_id:
@@ -203,8 +214,9 @@ class BatchPipeline:
         """Parse and classify, with what the state knows about each sender."""
         raws = [i.fetched.raw for i in items]
         with self.parts.classify_lock:
-            results = classify_raw(self.parts.classifier, raws, self._contexts,
-                                   self.options.user_address)
+            results = classify_raw(
+                self.parts.classifier, raws, self._contexts, self.options.user_address
+            )
         for item, result in zip(items, results, strict=True):
             item.message = result.message
             item.decision = result.decision
@@ -235,8 +247,9 @@ class BatchPipeline:
             item.message = None
             if item.draft_planned and not item.draft_written:
                 item.status, item.error = "error", f"cannot parse: {one_line(exc)}"
-        log.info("%s: finishing UID %d, interrupted by an earlier stop", self.account,
-                 item.fetched.uid)
+        log.info(
+            "%s: finishing UID %d, interrupted by an earlier stop", self.account, item.fetched.uid
+        )
 
     def _record(self, folder: str, uidvalidity: int, items: list[Item]) -> None:
         """Step 1: the intents of new messages, with their drafts planned under the cap."""
@@ -245,9 +258,15 @@ class BatchPipeline:
             item.recorded = intent.status != "pending"
         drafts = self.options.drafts
         plans = self.state.record_intents(
-            self.account, folder, uidvalidity, intents,
-            drafts_folder=self.drafts.folder(), daily_cap=drafts.daily_cap,
-            cooldown_days=drafts.cooldown_days, now=self.parts.clock.now())
+            self.account,
+            folder,
+            uidvalidity,
+            intents,
+            drafts_folder=self.drafts.folder(),
+            daily_cap=drafts.daily_cap,
+            cooldown_days=drafts.cooldown_days,
+            now=self.parts.clock.now(),
+        )
         for item, intent in zip(items, intents, strict=True):
             plan = plans.get(item.fetched.uid)
             if plan is None:
@@ -276,8 +295,9 @@ class BatchPipeline:
                 raise
             except MailboxError as exc:
                 # A label the server will not take fails for every message alike.
-                log.error("%s/%s: cannot apply label %s: %s", self.account, folder, name,
-                          one_line(exc))
+                log.error(
+                    "%s/%s: cannot apply label %s: %s", self.account, folder, name, one_line(exc)
+                )
                 for item in members:
                     item.status, item.error = "error", f"label {name}: {one_line(exc)}"
         stopped = False
@@ -302,13 +322,23 @@ class BatchPipeline:
         if on_outcome is None:
             return
         message_id, sender, subject = item.summary
-        on_outcome(Outcome(
-            account=self.account, folder=folder, uid=item.fetched.uid, status=status,
-            message_id=message_id, sender=sender, subject=subject,
-            decision=item.decision, message=item.message, labels=item.labels,
-            draft_message_id=item.draft_id if item.draft_written else "",
-            note=item.note, error=item.error,
-        ))
+        on_outcome(
+            Outcome(
+                account=self.account,
+                folder=folder,
+                uid=item.fetched.uid,
+                status=status,
+                message_id=message_id,
+                sender=sender,
+                subject=subject,
+                decision=item.decision,
+                message=item.message,
+                labels=item.labels,
+                draft_message_id=item.draft_id if item.draft_written else "",
+                note=item.note,
+                error=item.error,
+            )
+        )
 
 
 def _intent(item: Item) -> Intent:
@@ -351,8 +381,14 @@ def _count(report: FolderReport, item: Item) -> None:
 
 def decision_from_row(row: LedgerRow, *, draft: bool = True) -> Decision:
     """The decision recorded in the ledger (enough to finish its effects or write its draft)."""
-    label = row.label if row.label in ("relationship", "solicitation", "other") else "other"
+    label = cast(Label, row.label if row.label in get_args(Label) else "other")
     confidence = row.confidence or 0.0
-    return Decision(label=label, confidence=confidence,  # type: ignore[arg-type]
-                    scores={label: confidence}, offenses=row.offenses, draft=draft,
-                    reasons=(), model_version=row.model_version)
+    return Decision(
+        label=label,
+        confidence=confidence,
+        scores={label: confidence},
+        offenses=row.offenses,
+        draft=draft,
+        reasons=(),
+        model_version=row.model_version,
+    )

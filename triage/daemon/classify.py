@@ -26,9 +26,9 @@ class Classified:
     sender: str
     subject: str
     decision: Decision | None
-    draft_id: str = ""                 # when the decision wants a draft
+    draft_id: str = ""  # when the decision wants a draft
     error: str = ""
-    message: Message | None = None     # only when classified in this process
+    message: Message | None = None  # only when classified in this process
 
 
 ContextsFor = Callable[[Sequence[str]], Sequence[SenderContext]]
@@ -38,8 +38,9 @@ def no_context(senders: Sequence[str]) -> list[SenderContext]:
     return [SenderContext() for _ in senders]
 
 
-def classify_raw(classifier: Classifier, raws: Sequence[bytes], contexts_for: ContextsFor,
-                 user_address: str) -> list[Classified]:
+def classify_raw(
+    classifier: Classifier, raws: Sequence[bytes], contexts_for: ContextsFor, user_address: str
+) -> list[Classified]:
     """parse_message + Classifier.classify for a batch; a bad message only fails itself.
 
     `contexts_for` gets the sender addresses of the parsed messages and returns what is known
@@ -60,12 +61,13 @@ def classify_raw(classifier: Classifier, raws: Sequence[bytes], contexts_for: Co
     contexts = list(contexts_for(senders))
     decisions: dict[int, Decision | None] = {}
     try:
-        batch = classifier.classify([messages[i] for i in ok],  # type: ignore[misc]
-                                    [contexts[i] for i in ok])
+        batch = classifier.classify(
+            [messages[i] for i in ok],  # type: ignore[misc]
+            [contexts[i] for i in ok],
+        )
         decisions = dict(zip(ok, batch, strict=True))
     except Exception as batch_error:  # noqa: BLE001 - find the message that breaks the model
-        log.warning("classifying a batch failed (%s); retrying one by one",
-                    one_line(batch_error))
+        log.warning("classifying a batch failed (%s); retrying one by one", one_line(batch_error))
         for i in ok:
             try:
                 decisions[i] = classifier.classify([messages[i]], [contexts[i]])[0]  # type: ignore[list-item]
@@ -75,17 +77,24 @@ def classify_raw(classifier: Classifier, raws: Sequence[bytes], contexts_for: Co
         if ok and all(decisions[i] is None for i in ok):
             # Not one bad message: the model itself is broken. Record nothing (so nothing is
             # skipped for good); the caller stops or retries later.
-            raise ModelError(f"the classifier fails on every message: "
-                             f"{one_line(batch_error)}") from None
+            raise ModelError(
+                f"the classifier fails on every message: {one_line(batch_error)}"
+            ) from None
     results = []
     for i, message in enumerate(messages):
         decision = decisions.get(i)
         draft_id = ""
         if message is not None and decision is not None and decision.draft:
             draft_id = draft_message_id_for(message, user_address)
-        results.append(Classified(
-            message_id=message.message_id if message else "",
-            sender=message.sender.addr if message and message.sender else "",
-            subject=message.subject if message else "",
-            decision=decision, draft_id=draft_id, error=errors[i], message=message))
+        results.append(
+            Classified(
+                message_id=message.message_id if message else "",
+                sender=message.sender.addr if message and message.sender else "",
+                subject=message.subject if message else "",
+                decision=decision,
+                draft_id=draft_id,
+                error=errors[i],
+                message=message,
+            )
+        )
     return results

@@ -104,22 +104,35 @@ class LabelReader(Protocol):
     in the label folders in the folders style.
     """
 
-    def read_labels(self, folder: str, uids: Sequence[int], names: Sequence[str], *,
-                    changed_since: int | None = None,
-                    message_ids: Mapping[int, str] | None = None) -> dict[int, frozenset[str]]:
+    def read_labels(
+        self,
+        folder: str,
+        uids: Sequence[int],
+        names: Sequence[str],
+        *,
+        changed_since: int | None = None,
+        message_ids: Mapping[int, str] | None = None,
+    ) -> dict[int, frozenset[str]]:
         """uid -> which of `names` it carries. With `changed_since`, only messages changed
         after that modseq are reported (absent = unchanged); without, absent = gone."""
         ...
 
 
-def read_labels(mailbox: Any, folder: str, uids: Sequence[int], names: Sequence[str], *,
-                changed_since: int | None, message_ids: Mapping[int, str]
-                ) -> dict[int, frozenset[str]]:
+def read_labels(
+    mailbox: Any,
+    folder: str,
+    uids: Sequence[int],
+    names: Sequence[str],
+    *,
+    changed_since: int | None,
+    message_ids: Mapping[int, str],
+) -> dict[int, frozenset[str]]:
     """`LabelReader.read_labels` where the mailbox has it; otherwise from a plain FETCH (keywords,
     Gmail labels) or from the Message-IDs in the label folders (folders style)."""
     if isinstance(mailbox, LabelReader):
-        return mailbox.read_labels(folder, uids, names, changed_since=changed_since,
-                                   message_ids=message_ids)
+        return mailbox.read_labels(
+            folder, uids, names, changed_since=changed_since, message_ids=message_ids
+        )
     wanted = set(names)
     if mailbox.label_style != "folders":
         return {m.uid: (m.flags | m.labels) & wanted for m in mailbox.fetch(folder, uids)}
@@ -135,8 +148,11 @@ def read_labels(mailbox: Any, folder: str, uids: Sequence[int], names: Sequence[
             for raw in mailbox.fetch_headers(name, members, ["Message-ID"]).values():
                 ids.add(message_id_in(raw))
         holders[name] = ids - {""}
-    return {uid: frozenset(n for n in names if message_ids.get(uid, "") in holders[n])
-            for uid in uids if uid in present}
+    return {
+        uid: frozenset(n for n in names if message_ids.get(uid, "") in holders[n])
+        for uid in uids
+        if uid in present
+    }
 
 
 class CorrectionWatcher:
@@ -147,9 +163,15 @@ class CorrectionWatcher:
     triage handled in the last `watch_days` are read, which is one small FETCH of flags.
     """
 
-    def __init__(self, store: CorrectionStore | Path, account: str, *, watch_days: int = 30,
-                 now: Callable[[], datetime] = lambda: datetime.now(UTC),
-                 on_recorded: Callable[[CorrectionStore], object] | None = None) -> None:
+    def __init__(
+        self,
+        store: CorrectionStore | Path,
+        account: str,
+        *,
+        watch_days: int = 30,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        on_recorded: Callable[[CorrectionStore], object] | None = None,
+    ) -> None:
         # A path: the database is opened for each check and closed after it, so a watcher
         # needs no closing and can be shared by threads.
         self._store = store
@@ -169,8 +191,9 @@ class CorrectionWatcher:
         finally:
             store.close()
 
-    def labels_to_reapply(self, folder: str, message_key: str, recorded: Sequence[str],
-                          names: LabelSet) -> tuple[str, ...]:
+    def labels_to_reapply(
+        self, folder: str, message_key: str, recorded: Sequence[str], names: LabelSet
+    ) -> tuple[str, ...]:
         """The labels to put back on a message met again (after a UIDVALIDITY change): the
         ones recorded for it, except that the user's own choice replaces triage's."""
         with self._opened() as store:
@@ -180,31 +203,59 @@ class CorrectionWatcher:
         relevant = triage_labels(names)
         return tuple(label for label in recorded if label not in relevant) + tuple(sorted(user))
 
-    def check(self, mailbox: Any, folder: str, names: LabelSet, uidvalidity: int,
-              highestmodseq: int | None) -> list[Change]:
+    def check(
+        self,
+        mailbox: Any,
+        folder: str,
+        names: LabelSet,
+        uidvalidity: int,
+        highestmodseq: int | None,
+    ) -> list[Change]:
         """Read the labels, record what changed, return the changes."""
         with self._opened() as store:
             return self._check(store, mailbox, folder, names, uidvalidity, highestmodseq)
 
-    def _check(self, store: CorrectionStore, mailbox: Any, folder: str, names: LabelSet,
-               uidvalidity: int, highestmodseq: int | None) -> list[Change]:
+    def _check(
+        self,
+        store: CorrectionStore,
+        mailbox: Any,
+        folder: str,
+        names: LabelSet,
+        uidvalidity: int,
+        highestmodseq: int | None,
+    ) -> list[Change]:
         now = self.now()
         sync = store.sync_point(self.account, folder)
         changed_since = None
-        if sync is not None and sync[0] == uidvalidity and sync[1] is not None \
-                and highestmodseq is not None and mailbox.label_style != "folders":
+        if (
+            sync is not None
+            and sync[0] == uidvalidity
+            and sync[1] is not None
+            and highestmodseq is not None
+            and mailbox.label_style != "folders"
+        ):
             if highestmodseq <= sync[1]:
                 return []  # nothing at all changed in the folder since the last check
             changed_since = sync[1]
-        watched = store.watched(self.account, folder, uidvalidity,
-                                     since=now - timedelta(days=self.watch_days), names=names)
+        watched = store.watched(
+            self.account,
+            folder,
+            uidvalidity,
+            since=now - timedelta(days=self.watch_days),
+            names=names,
+        )
         changes: list[Change] = []
         if watched:
             by_uid = {w.uid: w for w in watched}
             relevant = sorted(triage_labels(names))
-            current = read_labels(mailbox, folder, sorted(by_uid), relevant,
-                                  changed_since=changed_since,
-                                  message_ids={w.uid: w.message_id for w in watched})
+            current = read_labels(
+                mailbox,
+                folder,
+                sorted(by_uid),
+                relevant,
+                changed_since=changed_since,
+                message_ids={w.uid: w.message_id for w in watched},
+            )
             for uid, present in sorted(current.items()):
                 w = by_uid.get(uid)
                 change = detect(w, present, names) if w is not None else None
@@ -219,9 +270,16 @@ class CorrectionWatcher:
         for change in changes:
             if change.teaches:
                 w = change.watched
-                log.info("%s/%s: UID %d %s: %s -> %s (%s)", self.account, folder, w.uid,
-                         "reviewed" if change.kind == "confirmation" else "corrected",
-                         change.old_label, change.new_label, w.message_id or w.message_key)
+                log.info(
+                    "%s/%s: UID %d %s: %s -> %s (%s)",
+                    self.account,
+                    folder,
+                    w.uid,
+                    "reviewed" if change.kind == "confirmation" else "corrected",
+                    change.old_label,
+                    change.new_label,
+                    w.message_id or w.message_key,
+                )
         if added and self.on_recorded is not None:
             try:
                 self.on_recorded(store)

@@ -43,9 +43,11 @@ class DraftWriter:
         if self._folder is None:
             folder = self.options.drafts_folder or self.mailbox.special_folders().drafts
             if not folder:
-                log.warning("account %s: no Drafts folder found (no \\Drafts special-use "
-                            "folder and none of the usual names); no feedback drafts",
-                            self.account)
+                log.warning(
+                    "account %s: no Drafts folder found (no \\Drafts special-use "
+                    "folder and none of the usual names); no feedback drafts",
+                    self.account,
+                )
             self._folder = folder
         return self._folder
 
@@ -55,9 +57,15 @@ class DraftWriter:
         assert item.capped is not None
         drafts = self.options.drafts
         plan = self.state.plan_capped_draft(
-            self.account, folder, uidvalidity, item.capped, drafts_folder=self.folder(),
-            daily_cap=drafts.daily_cap, cooldown_days=drafts.cooldown_days,
-            now=self.parts.clock.now())
+            self.account,
+            folder,
+            uidvalidity,
+            item.capped,
+            drafts_folder=self.folder(),
+            daily_cap=drafts.daily_cap,
+            cooldown_days=drafts.cooldown_days,
+            now=self.parts.clock.now(),
+        )
         if plan.planned:
             item.draft_id, item.draft_planned, item.note = item.capped.draft_message_id, True, ""
 
@@ -66,11 +74,15 @@ class DraftWriter:
         clock = self.parts.clock
         drafts_folder = self.folder()
         # Interrupted after the APPEND but before recording it? Then it is there.
-        if (not item.draft_written and item.row is not None
-                and self._in_folder(drafts_folder, item.draft_id)):
+        if (
+            not item.draft_written
+            and item.row is not None
+            and self._in_folder(drafts_folder, item.draft_id)
+        ):
             log.info("%s: draft %s was already written", self.account, item.draft_id)
-            self.state.draft_written(self.account, folder, uidvalidity, item.fetched.uid,
-                                     item.draft_id, clock.now())
+            self.state.draft_written(
+                self.account, folder, uidvalidity, item.fetched.uid, item.draft_id, clock.now()
+            )
             item.draft_written = True
         if not item.draft_written and item.message is None:
             try:  # recovered from the ledger: parse it again for the letter
@@ -83,11 +95,15 @@ class DraftWriter:
                 self.state.draft_failed(item.draft_id)
                 return
             try:
-                draft = self.compose(item.message, item.decision, self.options.drafts,
-                                     self.options.user_address,
-                                     templates_dir=self.options.templates_dir,
-                                     now=clock.now().astimezone(),
-                                     avoid=self.parts.fingerprints.snapshot())
+                draft = self.compose(
+                    item.message,
+                    item.decision,
+                    self.options.drafts,
+                    self.options.user_address,
+                    templates_dir=self.options.templates_dir,
+                    now=clock.now().astimezone(),
+                    avoid=self.parts.fingerprints.snapshot(),
+                )
                 raw = draft.raw
                 if draft.message_id != item.draft_id:  # pragma: no cover - same function
                     raw = set_message_id(raw, item.draft_id)
@@ -95,18 +111,29 @@ class DraftWriter:
             except ConnectionLostError:
                 raise
             except TriageError as exc:
-                log.warning("%s/%s: no draft for UID %d: %s", self.account, folder,
-                            item.fetched.uid, one_line(exc))
+                log.warning(
+                    "%s/%s: no draft for UID %d: %s",
+                    self.account,
+                    folder,
+                    item.fetched.uid,
+                    one_line(exc),
+                )
                 item.note = f"draft failed: {one_line(exc)}"
                 item.error = item.note
                 self.state.draft_failed(item.draft_id)
                 return
             self.parts.fingerprints.add(draft.letter.fingerprint)
-            self.state.draft_written(self.account, folder, uidvalidity, item.fetched.uid,
-                                     item.draft_id, clock.now())
+            self.state.draft_written(
+                self.account, folder, uidvalidity, item.fetched.uid, item.draft_id, clock.now()
+            )
             item.draft_written = True
-            log.info("%s/%s: feedback draft for UID %d written to %s", self.account, folder,
-                     item.fetched.uid, drafts_folder)
+            log.info(
+                "%s/%s: feedback draft for UID %d written to %s",
+                self.account,
+                folder,
+                item.fetched.uid,
+                drafts_folder,
+            )
         self.mailbox.add_label(folder, [item.fetched.uid], drafted_label)
         item.labels = (*item.labels, drafted_label)
 
@@ -127,6 +154,6 @@ class DraftWriter:
 def set_message_id(raw: bytes, message_id: str) -> bytes:
     """`raw` with its Message-ID field replaced (a composer that named the draft otherwise)."""
     head = header_bytes(raw)
-    body = raw[len(head):]
+    body = raw[len(head) :]
     lines = re.sub(rb"(?im)^message-id:.*(?:\r?\n[ \t].*)*\r?\n", b"", head)
     return f"Message-ID: {message_id}\r\n".encode() + lines + body

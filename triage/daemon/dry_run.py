@@ -19,12 +19,14 @@ class EmptyState:
     def folder(self, account: str, folder: str) -> FolderCheckpoint | None:
         return None
 
-    def ledger(self, account: str, folder: str, uidvalidity: int,
-               uids: Iterable[int]) -> dict[int, LedgerRow]:
+    def ledger(
+        self, account: str, folder: str, uidvalidity: int, uids: Iterable[int]
+    ) -> dict[int, LedgerRow]:
         return {}
 
-    def seen_before(self, account: str, folder: str, uidvalidity: int,
-                    keys: Iterable[str]) -> dict[str, LedgerRow]:
+    def seen_before(
+        self, account: str, folder: str, uidvalidity: int, keys: Iterable[str]
+    ) -> dict[str, LedgerRow]:
         return {}
 
     def known_uids(self, account: str, folder: str, uidvalidity: int, max_uid: int) -> set[int]:
@@ -33,8 +35,14 @@ class EmptyState:
     def times_written_to(self, addresses: Iterable[str]) -> dict[str, int]:
         return {}
 
-    def recently_drafted(self, senders: Iterable[str], cooldown_days: int,
-                         now: datetime, *, except_reply_to: str = "") -> set[str]:
+    def recently_drafted(
+        self,
+        senders: Iterable[str],
+        cooldown_days: int,
+        now: datetime,
+        *,
+        except_reply_to: str = "",
+    ) -> set[str]:
         return set()
 
     def sent_checkpoint(self, account: str) -> tuple[str, int, int] | None:

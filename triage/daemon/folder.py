@@ -63,7 +63,7 @@ class FolderProcessor:
                 if self.parts.should_stop():
                     complete = False
                     break
-                chunk = uids[start:start + self.options.batch_size]
+                chunk = uids[start : start + self.options.batch_size]
                 if not self.batches.run(folder, status.uidvalidity, chunk, report):
                     complete = False
                     break
@@ -79,22 +79,39 @@ class FolderProcessor:
             if self.options.dry_run:
                 self._dry_checkpoints[folder] = end
             else:
-                self.state.advance(self.account, folder, status.uidvalidity, end,
-                                   status.highestmodseq, self.clock.now())
+                self.state.advance(
+                    self.account,
+                    folder,
+                    status.uidvalidity,
+                    end,
+                    status.highestmodseq,
+                    self.clock.now(),
+                )
         report.complete = complete
         report.seconds = self.clock.monotonic() - started  # the catch-up itself
         if complete:
             checking = self.clock.monotonic()
             self._check_corrections(folder, status)
-            log.debug("%s/%s: label changes checked in %.2f s", self.account, folder,
-                      self.clock.monotonic() - checking)
+            log.debug(
+                "%s/%s: label changes checked in %.2f s",
+                self.account,
+                folder,
+                self.clock.monotonic() - checking,
+            )
         if len(uids) > self.options.batch_size:
             release_memory()
         if report.processed or report.errors or report.duplicates:
             rate = report.processed / report.seconds if report.seconds > 0 else 0.0
-            log.info("%s/%s: %d message%s in %.2f s (%.0f/s): %s", self.account, folder,
-                     report.processed, "" if report.processed == 1 else "s", report.seconds,
-                     rate, report.summary())
+            log.info(
+                "%s/%s: %d message%s in %.2f s (%.0f/s): %s",
+                self.account,
+                folder,
+                report.processed,
+                "" if report.processed == 1 else "s",
+                report.seconds,
+                rate,
+                report.summary(),
+            )
         return report
 
     def _check_corrections(self, folder: str, status: FolderStatus) -> None:
@@ -104,16 +121,21 @@ class FolderProcessor:
         if corrections is None or self.options.dry_run:
             return
         try:
-            corrections.check(self.mailbox, folder, self.batches.label_set, status.uidvalidity,
-                              status.highestmodseq)
+            corrections.check(
+                self.mailbox,
+                folder,
+                self.batches.label_set,
+                status.uidvalidity,
+                status.highestmodseq,
+            )
         except ConnectionLostError:
             raise
         except (MailboxError, StateError) as exc:
-            log.warning("%s/%s: label changes not checked: %s", self.account, folder,
-                        one_line(exc))
+            log.warning("%s/%s: label changes not checked: %s", self.account, folder, one_line(exc))
 
-    def _checkpoint(self, folder: str, status: FolderStatus,
-                    report: FolderReport) -> tuple[FolderCheckpoint, date | None]:
+    def _checkpoint(
+        self, folder: str, status: FolderStatus, report: FolderReport
+    ) -> tuple[FolderCheckpoint, date | None]:
         """The folder's checkpoint, created on the first run and reset on a new UIDVALIDITY.
         Also returns the date of an explicit --since for a folder that was seen before."""
         now = self.clock.now()
@@ -129,36 +151,64 @@ class FolderProcessor:
             nothing_old = self.options.since is None and self.options.backfill_days == 0
             last_uid = status.uidnext - 1 if nothing_old else 0
             end_uid = 0 if nothing_old else status.uidnext - 1
-            log.info("%s/%s: first run; %s", self.account, folder,
-                     "only new mail from now on" if nothing_old else
-                     f"backfilling mail received since {since}" if since else
-                     "processing the whole folder")
+            log.info(
+                "%s/%s: first run; %s",
+                self.account,
+                folder,
+                "only new mail from now on"
+                if nothing_old
+                else f"backfilling mail received since {since}"
+                if since
+                else "processing the whole folder",
+            )
         else:
             report.uidvalidity_changed = True
             # Re-scan with the original window (or from when triage first saw the folder);
             # messages handled before are recognised by their Message-ID.
             since = known.backfill_since or known.created_at.astimezone().date()
             last_uid, end_uid = 0, status.uidnext - 1
-            log.warning("%s/%s: UIDVALIDITY changed (%d -> %d); re-scanning the folder and "
-                        "matching messages already handled by Message-ID", self.account,
-                        folder, known.uidvalidity, status.uidvalidity)
+            log.warning(
+                "%s/%s: UIDVALIDITY changed (%d -> %d); re-scanning the folder and "
+                "matching messages already handled by Message-ID",
+                self.account,
+                folder,
+                known.uidvalidity,
+                status.uidvalidity,
+            )
         if self.options.dry_run:
-            checkpoint = FolderCheckpoint(self.account, folder, status.uidvalidity, last_uid,
-                                          status.highestmodseq, since, end_uid, now)
+            checkpoint = FolderCheckpoint(
+                self.account,
+                folder,
+                status.uidvalidity,
+                last_uid,
+                status.highestmodseq,
+                since,
+                end_uid,
+                now,
+            )
         else:
             checkpoint = self.state.start_folder(
-                self.account, folder, uidvalidity=status.uidvalidity, last_uid=last_uid,
-                backfill_since=since, backfill_end_uid=end_uid,
-                highestmodseq=status.highestmodseq, now=now)
+                self.account,
+                folder,
+                uidvalidity=status.uidvalidity,
+                last_uid=last_uid,
+                backfill_since=since,
+                backfill_end_uid=end_uid,
+                highestmodseq=status.highestmodseq,
+                now=now,
+            )
         return checkpoint, None
 
-    def _candidates(self, folder: str, cp: FolderCheckpoint,
-                    since_extra: date | None) -> list[int]:
+    def _candidates(self, folder: str, cp: FolderCheckpoint, since_extra: date | None) -> list[int]:
         """UIDs still to look at, ascending."""
         if cp.last_uid < cp.backfill_end_uid:
-            old = [u for u in self.mailbox.search(folder, min_uid=cp.last_uid + 1,
-                                                  since=cp.backfill_since)
-                   if u <= cp.backfill_end_uid]
+            old = [
+                u
+                for u in self.mailbox.search(
+                    folder, min_uid=cp.last_uid + 1, since=cp.backfill_since
+                )
+                if u <= cp.backfill_end_uid
+            ]
             new = self.mailbox.search(folder, min_uid=cp.backfill_end_uid + 1)
             uids = old + new
         else:
@@ -166,8 +216,11 @@ class FolderProcessor:
         if since_extra is not None and cp.last_uid > 0:
             # --since on a folder seen before: also older mail from that date that was never
             # handled (it was outside the first backfill window).
-            earlier = [u for u in self.mailbox.search(folder, min_uid=1, since=since_extra)
-                       if u <= cp.last_uid]
+            earlier = [
+                u
+                for u in self.mailbox.search(folder, min_uid=1, since=since_extra)
+                if u <= cp.last_uid
+            ]
             if earlier:
                 known = self.state.known_uids(self.account, folder, cp.uidvalidity, cp.last_uid)
                 uids = [u for u in earlier if u not in known] + uids
@@ -183,8 +236,9 @@ def release_memory() -> None:
             ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
-def process_folder(parts: FolderParts, options: Options, folder: str, *,
-                   keep_outcomes: bool = True) -> FolderReport:
+def process_folder(
+    parts: FolderParts, options: Options, folder: str, *, keep_outcomes: bool = True
+) -> FolderReport:
     """Catch up one folder once, with any `Mailbox` backend (the demo's entry point): the Sent
     folder read, then the folder processed, from the same parts and options a processor takes.
 

@@ -20,8 +20,9 @@ HEARTBEAT_SECONDS = 30.0  # how often a waiting worker tells `triage status` it 
 class Heartbeat:
     """One worker's heartbeats; with no state (a dry run) it writes nothing."""
 
-    def __init__(self, state: State | None, account: str, folder: str, clock: Clock,
-                 host: str) -> None:
+    def __init__(
+        self, state: State | None, account: str, folder: str, clock: Clock, host: str
+    ) -> None:
         self.state = state
         self.account = account
         self.folder = folder
@@ -40,8 +41,7 @@ class Heartbeat:
             log.debug("heartbeat not written: %s", exc)
 
     def started(self) -> None:
-        self._write(started=True, connected=False, stopped=False, pid=os.getpid(),
-                    host=self.host)
+        self._write(started=True, connected=False, stopped=False, pid=os.getpid(), host=self.host)
 
     def connected(self, value: bool) -> None:
         self._write(connected=value)

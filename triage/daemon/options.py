@@ -22,16 +22,16 @@ class Options:
     account: str
     labels: LabelNames | LabelSet = field(default_factory=LabelNames)  # a LabelSet: as is
     drafts: DraftsConfig = field(default_factory=DraftsConfig)
-    user_address: str = ""                     # From of the drafts
+    user_address: str = ""  # From of the drafts
     user_addresses: frozenset[str] = frozenset()  # all of the user's own addresses
-    backfill_days: int | None = 30             # None: the whole folder on the first run
-    since: date | None = None                  # --since: overrides backfill_days
+    backfill_days: int | None = 30  # None: the whole folder on the first run
+    since: date | None = None  # --since: overrides backfill_days
     dry_run: bool = False
     batch_size: int = BATCH_SIZE
-    templates_dir: Path | None = None          # the user's draft wording overrides
-    drafts_folder: str = ""                    # "" = the mailbox's special-use Drafts
-    shadow: bool = False                       # mode = "shadow": the review label, no drafts
-    progress: bool = True                      # a bar (terminal) or log lines on big catch-ups
+    templates_dir: Path | None = None  # the user's draft wording overrides
+    drafts_folder: str = ""  # "" = the mailbox's special-use Drafts
+    shadow: bool = False  # mode = "shadow": the review label, no drafts
+    progress: bool = True  # a bar (terminal) or log lines on big catch-ups
 
 
 @dataclass(frozen=True)
@@ -39,12 +39,12 @@ class RunOptions:
     """How `triage run` was asked to run: the command line, where the config file has no say."""
 
     accounts: tuple[Account, ...] | None = None  # None: every account of the config
-    state_dir: Path | None = None                # None: the config's
-    once: bool = False                           # catch up every folder, then return
+    state_dir: Path | None = None  # None: the config's
+    once: bool = False  # catch up every folder, then return
     dry_run: bool = False
     since: date | None = None
     progress: bool = True
-    once_retries: int = 3                        # reconnects a `once` run tries before failing
+    once_retries: int = 3  # reconnects a `once` run tries before failing
     templates_dir: Path | None = None
 
 

@@ -16,15 +16,15 @@ class Outcome:
     account: str
     folder: str
     uid: int
-    status: str                    # "labelled", "dry-run", "duplicate", "error"
+    status: str  # "labelled", "dry-run", "duplicate", "error"
     message_id: str = ""
     sender: str = ""
     subject: str = ""
     decision: Decision | None = None
     message: Message | None = None  # when it was parsed in this process
-    labels: tuple[str, ...] = ()    # label names applied (or that would be)
-    draft_message_id: str = ""      # the draft written for it
-    note: str = ""                  # why no draft, what it duplicates
+    labels: tuple[str, ...] = ()  # label names applied (or that would be)
+    draft_message_id: str = ""  # the draft written for it
+    note: str = ""  # why no draft, what it duplicates
     error: str = ""
 
 

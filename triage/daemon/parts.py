@@ -52,7 +52,7 @@ class FolderParts:
     state: State
     classifier: Classifier
     clock: Clock = SYSTEM_CLOCK
-    compose: Compose | None = None               # None: triage.letters.replies.build_draft
+    compose: Compose | None = None  # None: triage.letters.replies.build_draft
     corrections: CorrectionWatcher | None = None  # notices the user's label changes
     should_stop: Callable[[], bool] = lambda: False
     on_outcome: Callable[[Outcome], None] | None = None

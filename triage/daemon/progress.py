@@ -12,14 +12,15 @@ from triage.daemon.clock import SYSTEM_CLOCK, Clock
 log = logging.getLogger(__name__)
 
 PROGRESS_LOG_SECONDS = 10.0  # periodic progress lines when stderr is not a terminal
-PROGRESS_MIN_MESSAGES = 50   # smaller catch-ups need no progress display
+PROGRESS_MIN_MESSAGES = 50  # smaller catch-ups need no progress display
 
 
 class Progress:
     """A progress bar on a terminal, periodic log lines otherwise."""
 
-    def __init__(self, what: str, total: int, *, stream: TextIO | None = None,
-                 clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(
+        self, what: str, total: int, *, stream: TextIO | None = None, clock: Clock = SYSTEM_CLOCK
+    ) -> None:
         self.what = what
         self.total = total
         self.done = 0
@@ -36,8 +37,10 @@ class Progress:
         if self.tty:
             width = 30
             filled = int(width * self.done / max(self.total, 1))
-            self.stream.write(f"\r{self.what} [{'#' * filled}{'.' * (width - filled)}] "
-                              f"{self.done}/{self.total} {rate:,.0f} msg/s ")
+            self.stream.write(
+                f"\r{self.what} [{'#' * filled}{'.' * (width - filled)}] "
+                f"{self.done}/{self.total} {rate:,.0f} msg/s "
+            )
             self.stream.flush()
         elif now - self.last >= PROGRESS_LOG_SECONDS:
             self.last = now

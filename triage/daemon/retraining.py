@@ -31,8 +31,8 @@ RETRAIN_TIMEOUT_SECONDS = 3600
 
 @dataclass(frozen=True)
 class RetrainOutcome:
-    status: str   # what triage.training.learning.LearnResult says ("saved", "rejected", "nothing"),
-                  # "busy" (another process is training) or "failed"
+    status: str  # what triage.training.learning.LearnResult says ("saved", "rejected", "nothing"),
+    # "busy" (another process is training) or "failed"
     message: str
 
 
@@ -68,22 +68,37 @@ class AutoLearner:
             running = self._threads.get(key)
             if running is not None and running.is_alive():
                 return None
-            thread = threading.Thread(target=self._run, name=f"triage-learn-{self.account}",
-                                      daemon=True)
+            thread = threading.Thread(
+                target=self._run, name=f"triage-learn-{self.account}", daemon=True
+            )
             self._threads[key] = thread
             thread.start()
             return thread
 
     def _run(self) -> None:
-        log.info("account %s: %d new corrections; training a personal model", self.account,
-                 self.learning.retrain_after)
-        command = [sys.executable, "-m", "triage.training.learning", str(self.state_dir),
-                   self.account, str(base_model_path(self.learning)),
-                   str(self.learning.correction_weight)]
+        log.info(
+            "account %s: %d new corrections; training a personal model",
+            self.account,
+            self.learning.retrain_after,
+        )
+        command = [
+            sys.executable,
+            "-m",
+            "triage.training.learning",
+            str(self.state_dir),
+            self.account,
+            str(base_model_path(self.learning)),
+            str(self.learning.correction_weight),
+        ]
         try:
             # stderr is inherited: the child's log lines join the daemon's
-            done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False,
-                                  timeout=RETRAIN_TIMEOUT_SECONDS)
+            done = subprocess.run(
+                command,
+                stdout=subprocess.PIPE,
+                text=True,
+                check=False,
+                timeout=RETRAIN_TIMEOUT_SECONDS,
+            )
         except (OSError, subprocess.SubprocessError) as exc:
             self.last_result = RetrainOutcome("failed", f"cannot run {command[:3]}: {exc}")
         else:
@@ -91,12 +106,19 @@ class AutoLearner:
         if self.last_result.status == "busy":
             log.info("%s; not training again", self.last_result.message)
         elif self.last_result.status == "failed":
-            log.error("account %s: training a personal model failed: %s", self.account,
-                      self.last_result.message)
+            log.error(
+                "account %s: training a personal model failed: %s",
+                self.account,
+                self.last_result.message,
+            )
             with contextlib.suppress(Exception), correction_store(self.state_dir) as store:
                 if store is not None:
-                    store.mark_run(self.account, store.last_id(self.account),
-                                   f"failed: {self.last_result.message}", datetime.now(UTC))
+                    store.mark_run(
+                        self.account,
+                        store.last_id(self.account),
+                        f"failed: {self.last_result.message}",
+                        datetime.now(UTC),
+                    )
         else:
             log.info("account %s: %s", self.account, self.last_result.message)
 
@@ -107,8 +129,10 @@ def _outcome_of(done: subprocess.CompletedProcess[str]) -> RetrainOutcome:
         outcome = json.loads(done.stdout.strip().splitlines()[-1])
         return RetrainOutcome(str(outcome["status"]), str(outcome["message"]))
     except (ValueError, KeyError, IndexError, TypeError):
-        return RetrainOutcome("failed", f"the training process exited with code "
-                                        f"{done.returncode}; its log lines above say why")
+        return RetrainOutcome(
+            "failed",
+            f"the training process exited with code {done.returncode}; its log lines above say why",
+        )
 
 
 class Personal:
@@ -119,8 +143,14 @@ class Personal:
     given model and lists only; corrections are still recorded, but nothing is retrained.
     """
 
-    def __init__(self, config: Config, base: Classifier, *, personal_models: bool = True,
-                 state_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        base: Classifier,
+        *,
+        personal_models: bool = True,
+        state_dir: Path | None = None,
+    ) -> None:
         self.config = config
         self.base = base
         self.personal_models = personal_models
@@ -133,15 +163,22 @@ class Personal:
         with self._lock:
             if account not in self._classifiers:
                 self._classifiers[account] = AccountClassifier(
-                    self.base, lists=SenderLists(self.config.lists),
+                    self.base,
+                    lists=SenderLists(self.config.lists),
                     state_dir=self.state_dir if self.personal_models else None,
-                    account=account if self.personal_models else "")
+                    account=account if self.personal_models else "",
+                )
             return self._classifiers[account]
 
     def watcher(self, account: str) -> CorrectionWatcher:
-        auto = AutoLearner(self.state_dir, account, self.config.learning) \
-            if self.personal_models else None
+        auto = (
+            AutoLearner(self.state_dir, account, self.config.learning)
+            if self.personal_models
+            else None
+        )
         return CorrectionWatcher(
-            db_path(self.state_dir), account,
+            db_path(self.state_dir),
+            account,
             watch_days=self.config.learning.watch_days,
-            on_recorded=auto.maybe_start if auto is not None else None)
+            on_recorded=auto.maybe_start if auto is not None else None,
+        )

@@ -21,7 +21,7 @@ from triage.store.state import State
 
 log = logging.getLogger(__name__)
 
-SENT_BATCH = 2_000           # Sent messages whose recipients are read per FETCH
+SENT_BATCH = 2_000  # Sent messages whose recipients are read per FETCH
 SENT_RESYNC_SECONDS = 900.0  # re-read new Sent mail at least this often while running
 
 
@@ -59,15 +59,29 @@ class SentHistory:
         last_uid = 0 if reset else known[2] if known else 0
         uids = self.mailbox.search(folder, min_uid=last_uid + 1)
         if reset and known is not None:
-            log.info("account %s: Sent folder %s changed (UIDVALIDITY); re-reading it",
-                     self.account, folder)
+            log.info(
+                "account %s: Sent folder %s changed (UIDVALIDITY); re-reading it",
+                self.account,
+                folder,
+            )
         counts = self._count(folder, uids)
         newest = max(last_uid, status.uidnext - 1, max(uids, default=0))
-        self.state.add_contacts(self.account, folder, status.uidvalidity, newest, counts,
-                                reset=reset, now=self.clock.now())
+        self.state.add_contacts(
+            self.account,
+            folder,
+            status.uidvalidity,
+            newest,
+            counts,
+            reset=reset,
+            now=self.clock.now(),
+        )
         if uids:
-            log.info("account %s: read %d sent messages (%d addresses)", self.account,
-                     len(uids), len(counts))
+            log.info(
+                "account %s: read %d sent messages (%d addresses)",
+                self.account,
+                len(uids),
+                len(counts),
+            )
         return len(uids)
 
     def contexts(self, senders: Sequence[str], now: datetime) -> list[SenderContext]:
@@ -79,8 +93,12 @@ class SentHistory:
             written = self.state.times_written_to(senders)
         recent = self.state.recently_drafted(senders, self.options.drafts.cooldown_days, now)
         own = self.options.user_addresses
-        return [SenderContext(times_written_to=written.get(s, 0), is_user=s in own,
-                              recently_drafted=s in recent) for s in senders]
+        return [
+            SenderContext(
+                times_written_to=written.get(s, 0), is_user=s in own, recently_drafted=s in recent
+            )
+            for s in senders
+        ]
 
     def _count(self, folder: str, uids: Sequence[int]) -> Counter[str]:
         counts: Counter[str] = Counter()

@@ -55,7 +55,7 @@ class DaemonParts:
     personal: Personal | None = None  # per account: model, lists, corrections, retraining
     clock: Clock = SYSTEM_CLOCK
     backoff: Backoff = field(default_factory=Backoff)
-    compose: Compose | None = None    # None: triage.letters.replies.build_draft
+    compose: Compose | None = None  # None: triage.letters.replies.build_draft
     on_outcome: Callable[[Outcome], None] | None = None
 
 
@@ -72,8 +72,9 @@ class Daemon:
     clock, a fast backoff, a mailbox of their own.
     """
 
-    def __init__(self, config: Config, parts: DaemonParts,
-                 options: RunOptions | None = None) -> None:
+    def __init__(
+        self, config: Config, parts: DaemonParts, options: RunOptions | None = None
+    ) -> None:
         options = options or RunOptions()
         self.config = config
         self.parts = parts
@@ -116,8 +117,11 @@ class Daemon:
             self.results[account.name] = AccountResult(account.name)
             for index, folder in enumerate(account.folders):
                 thread = threading.Thread(
-                    target=self._worker, args=(account, folder, index == 0),
-                    name=f"triage-{account.name}-{folder}", daemon=True)
+                    target=self._worker,
+                    args=(account, folder, index == 0),
+                    name=f"triage-{account.name}-{folder}",
+                    daemon=True,
+                )
                 threads.append(thread)
         for thread in threads:
             thread.start()
@@ -151,8 +155,9 @@ class Daemon:
 
     def _worker(self, account: Account, folder: str, syncs_sent: bool) -> None:
         state = open_state(self.state_dir, dry_run=self.options.dry_run)
-        beat = Heartbeat(None if self.options.dry_run else state, account.name, folder,
-                         self.clock, self._host)
+        beat = Heartbeat(
+            None if self.options.dry_run else state, account.name, folder, self.clock, self._host
+        )
         beat.started()
         attempt = 0
         try:
@@ -167,8 +172,11 @@ class Daemon:
                     self._serve(account, folder, syncs_sent, mailbox, state, beat)
                     return
                 except (AuthenticationError, CredentialError, ConfigError) as exc:
-                    log.error("%s: %s; this account stops here (fix it, then restart triage)",
-                              account.name, exc)
+                    log.error(
+                        "%s: %s; this account stops here (fix it, then restart triage)",
+                        account.name,
+                        exc,
+                    )
                     beat.failed(str(exc), stopped=True)
                     self._fail(account, exc)
                     return
@@ -188,8 +196,9 @@ class Daemon:
                         return
                     delay = self.parts.backoff.delay(attempt)
                     attempt += 1
-                    log.warning("%s/%s: %s; trying again in %.1f s", account.name, folder,
-                                exc, delay)
+                    log.warning(
+                        "%s/%s: %s; trying again in %.1f s", account.name, folder, exc, delay
+                    )
                     if self.clock.sleep(delay, self.stop_event):
                         return
                 except ModelError as exc:
@@ -222,19 +231,34 @@ class Daemon:
             beat.stopped()
             state.close()
 
-    def _serve(self, account: Account, folder: str, syncs_sent: bool, mailbox: Mailbox,
-               state: State, beat: Heartbeat) -> None:
+    def _serve(
+        self,
+        account: Account,
+        folder: str,
+        syncs_sent: bool,
+        mailbox: Mailbox,
+        state: State,
+        beat: Heartbeat,
+    ) -> None:
         """Catch up, then wait for news, until stopped (or once, with `once`)."""
         personal = self.parts.personal
-        processor = FolderProcessor(FolderParts(
-            mailbox, state,
-            personal.classifier(account.name) if personal else self.parts.classifier,
-            clock=self.clock, compose=self.parts.compose,
-            corrections=personal.watcher(account.name)
-            if personal and not self.options.dry_run else None,
-            should_stop=lambda: self.stopping, on_outcome=self._outcome(beat),
-            classify_lock=self._classify_lock, fingerprints=self._fingerprints,
-        ), self._options(account))
+        processor = FolderProcessor(
+            FolderParts(
+                mailbox,
+                state,
+                personal.classifier(account.name) if personal else self.parts.classifier,
+                clock=self.clock,
+                compose=self.parts.compose,
+                corrections=personal.watcher(account.name)
+                if personal and not self.options.dry_run
+                else None,
+                should_stop=lambda: self.stopping,
+                on_outcome=self._outcome(beat),
+                classify_lock=self._classify_lock,
+                fingerprints=self._fingerprints,
+            ),
+            self._options(account),
+        )
         last_sent_sync = -SENT_RESYNC_SECONDS
         if not syncs_sent:
             # Let the first worker of the account read the Sent folder first.
@@ -262,14 +286,18 @@ class Daemon:
                     return self.stopping
 
                 refresh = min(self.config.daemon.idle_refresh_minutes * 60, MAX_IDLE_SECONDS)
-                mailbox.wait(folder, timeout=refresh,
-                             poll_interval=self.config.daemon.poll_seconds,
-                             interrupted=interrupted)
+                mailbox.wait(
+                    folder,
+                    timeout=refresh,
+                    poll_interval=self.config.daemon.poll_seconds,
+                    interrupted=interrupted,
+                )
             else:
                 deadline = self.clock.monotonic() + self.config.daemon.poll_seconds
                 while not self.stopping and self.clock.monotonic() < deadline:
-                    if self.clock.sleep(min(1.0, deadline - self.clock.monotonic()),
-                                        self.stop_event):
+                    if self.clock.sleep(
+                        min(1.0, deadline - self.clock.monotonic()), self.stop_event
+                    ):
                         break
                     beat.beat()
 
@@ -277,14 +305,26 @@ class Daemon:
         def handle(outcome: Outcome) -> None:
             beat.activity()
             if outcome.status == "error":
-                log.warning("%s/%s: UID %d skipped: %s", outcome.account, outcome.folder,
-                            outcome.uid, outcome.error)
+                log.warning(
+                    "%s/%s: UID %d skipped: %s",
+                    outcome.account,
+                    outcome.folder,
+                    outcome.uid,
+                    outcome.error,
+                )
             elif outcome.decision is not None:
-                log.debug("%s/%s: UID %d %s (%.2f)%s", outcome.account, outcome.folder,
-                          outcome.uid, outcome.decision.label, outcome.decision.confidence,
-                          f", labels {', '.join(outcome.labels)}" if outcome.labels else "")
+                log.debug(
+                    "%s/%s: UID %d %s (%.2f)%s",
+                    outcome.account,
+                    outcome.folder,
+                    outcome.uid,
+                    outcome.decision.label,
+                    outcome.decision.confidence,
+                    f", labels {', '.join(outcome.labels)}" if outcome.labels else "",
+                )
             if self.parts.on_outcome is not None:
                 self.parts.on_outcome(outcome)
+
         return handle
 
     def _fail(self, account: Account, exc: TriageError) -> None:

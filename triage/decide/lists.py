@@ -108,18 +108,36 @@ def override(decision: Decision, match: ListMatch | None) -> Decision:
     )
     reasons = tuple(r for r in (match.reason, model_said) if r)
     if match.kind == "relationship":
-        return replace(decision, label="relationship", confidence=1.0, offenses=(), draft=False,
-                       reasons=reasons + decision.reasons if not model_said else reasons,
-                       no_draft_because=f"you listed {match.entry} as always relationship")
+        return replace(
+            decision,
+            label="relationship",
+            confidence=1.0,
+            offenses=(),
+            draft=False,
+            reasons=reasons + decision.reasons if not model_said else reasons,
+            no_draft_because=f"you listed {match.entry} as always relationship",
+        )
     if match.kind == "solicitation":
         if decision.label == "solicitation":
             return replace(decision, confidence=1.0, reasons=reasons + decision.reasons)
-        return replace(decision, label="solicitation", confidence=1.0, offenses=(), draft=False,
-                       reasons=reasons,
-                       no_draft_because="the model found none of the worst-offender behaviours")
-    return replace(decision, label="other", confidence=1.0, offenses=(), draft=False,
-                   reasons=reasons,
-                   no_draft_because=f"you listed {match.entry} as never touched")
+        return replace(
+            decision,
+            label="solicitation",
+            confidence=1.0,
+            offenses=(),
+            draft=False,
+            reasons=reasons,
+            no_draft_because="the model found none of the worst-offender behaviours",
+        )
+    return replace(
+        decision,
+        label="other",
+        confidence=1.0,
+        offenses=(),
+        draft=False,
+        reasons=reasons,
+        no_draft_because=f"you listed {match.entry} as never touched",
+    )
 
 
 def _label_of(kind: ListKind) -> str:

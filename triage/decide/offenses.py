@@ -20,5 +20,5 @@ OFFENSES = (
 
 @dataclass
 class OffenseScores:
-    worst: float                 # probability that this is a worst offender
-    by_offense: dict[str, float] # probability of each offense code
+    worst: float  # probability that this is a worst offender
+    by_offense: dict[str, float]  # probability of each offense code

@@ -46,9 +46,11 @@ OFFENSE_RULED_OUT_BY: dict[str, tuple[str, ...]] = {
 # Offenses that need a named signal to be named at all: using an introduction to pitch needs
 # an introduction the message shows.
 OFFENSE_NEEDS = {"pitch-on-introduction": "introduction_context"}
-_NOREPLY = re.compile(r"(?i)^(no-?reply|do-?not-?reply|donotreply|notifications?|mailer-daemon"
-                      r"|postmaster|bounces?|alerts?|newsletter|news|marketing|info|support"
-                      r"|hello|team|updates?)[+@._-]")
+_NOREPLY = re.compile(
+    r"(?i)^(no-?reply|do-?not-?reply|donotreply|notifications?|mailer-daemon"
+    r"|postmaster|bounces?|alerts?|newsletter|news|marketing|info|support"
+    r"|hello|team|updates?)[+@._-]"
+)
 
 
 @dataclass(frozen=True)
@@ -64,18 +66,18 @@ class DraftPolicy:
 class SenderContext:
     """What the mailbox knows about the sender beyond this message."""
 
-    times_written_to: int = 0      # messages the user sent to this address (from Sent)
-    is_user: bool = False          # the sender is one of the user's own addresses
-    recently_drafted: bool = False # a draft went to this sender within the cooldown
+    times_written_to: int = 0  # messages the user sent to this address (from Sent)
+    is_user: bool = False  # the sender is one of the user's own addresses
+    recently_drafted: bool = False  # a draft went to this sender within the cooldown
 
 
 @dataclass(frozen=True)
 class Evidence:
     """One thing that pushed the model towards its label, with its weight in the decision."""
 
-    feature: str       # "signal:asks_introduction", "words:extra income", ...
+    feature: str  # "signal:asks_introduction", "words:extra income", ...
     weight: float
-    description: str   # human wording
+    description: str  # human wording
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,7 @@ class Decision:
     reasons: tuple[str, ...]
     model_version: str
     no_draft_because: str = ""
-    offense_score: float = 0.0         # probability that this is a worst offender
+    offense_score: float = 0.0  # probability that this is a worst offender
     evidence: tuple[Evidence, ...] = field(default=(), compare=False)
 
 
@@ -107,8 +109,15 @@ def is_bulk(msg: Message) -> str:
     return ""
 
 
-_LIST_HEADERS = ("list-id", "list-post", "list-help", "mailing-list", "x-mailing-list",
-                 "x-beenthere", "x-mailman-version")
+_LIST_HEADERS = (
+    "list-id",
+    "list-post",
+    "list-help",
+    "mailing-list",
+    "x-mailing-list",
+    "x-beenthere",
+    "x-mailman-version",
+)
 LIST_MAIL_FACTOR = 0.03
 
 
@@ -189,8 +198,9 @@ RELATIONSHIP_PRIOR = 2.0
 
 
 def _weigh_relationship(scores: Mapping[str, float]) -> dict[str, float]:
-    weighed = {k: v * (RELATIONSHIP_PRIOR if k == "relationship" else 1.0)
-               for k, v in scores.items()}
+    weighed = {
+        k: v * (RELATIONSHIP_PRIOR if k == "relationship" else 1.0) for k, v in scores.items()
+    }
     total = sum(weighed.values()) or 1.0
     return {k: v / total for k, v in weighed.items()}
 
@@ -207,8 +217,9 @@ def _adjust_for_context(scores: Mapping[str, float], context: SenderContext) -> 
     return adjusted
 
 
-def _adjust_for_list_mail(scores: Mapping[str, float], msg: Message) -> tuple[dict[str, float],
-                                                                               str]:
+def _adjust_for_list_mail(
+    scores: Mapping[str, float], msg: Message
+) -> tuple[dict[str, float], str]:
     """Mailing-list and bulk traffic is almost never personal networking mail: scale the
     networking classes down (not to zero: a strong enough case still wins) and say so."""
     why = list_mail(msg)
@@ -220,37 +231,63 @@ def _adjust_for_list_mail(scores: Mapping[str, float], msg: Message) -> tuple[di
 
 
 def _not_ruled_out(offenses: tuple[str, ...], signals: Mapping[str, float]) -> tuple[str, ...]:
-    return tuple(code for code in offenses
-                 if not any(signals.get(name, 0.0) > 0
-                            for name in OFFENSE_RULED_OUT_BY.get(code, ()))
-                 and signals.get(OFFENSE_NEEDS.get(code, ""), 1.0) > 0)
+    return tuple(
+        code
+        for code in offenses
+        if not any(signals.get(name, 0.0) > 0 for name in OFFENSE_RULED_OUT_BY.get(code, ()))
+        and signals.get(OFFENSE_NEEDS.get(code, ""), 1.0) > 0
+    )
 
 
 # What a person would give as a reason for relationship and never for the other classes: the
 # model may weigh a thank-you towards solicitation (pitches thank too), but shown as a reason
 # for solicitation it reads as nonsense.
-_RELATIONSHIP_REASONS = frozenset(f"signal:{name}" for name in (
-    "thanks", "congratulates", "offers_help", "questions_for_you", "shows_homework",
-    "shared_history", "only_gives", "offers_introduction", "you_focus"))
+_RELATIONSHIP_REASONS = frozenset(
+    f"signal:{name}"
+    for name in (
+        "thanks",
+        "congratulates",
+        "offers_help",
+        "questions_for_you",
+        "shows_homework",
+        "shared_history",
+        "only_gives",
+        "offers_introduction",
+        "you_focus",
+    )
+)
 _WORD = re.compile(r"\w+")
 # Wording made only of these says nothing a person would call a reason ("and ll", "to your").
-_FILLER = frozenset("a an and are as at be but by do for from have i if in is it its me my of on "
-                    "or our so that the this to was we will with you your ll re ve".split())
+_FILLER = frozenset(
+    "a an and are as at be but by do for from have i if in is it its me my of on "
+    "or our so that the this to was we will with you your ll re ve".split()
+)
 
 
-def _reasons_a_person_would_give(msg: Message, label: str,
-                                 evidence: Sequence[Evidence]) -> tuple[Evidence, ...]:
+def _reasons_a_person_would_give(
+    msg: Message, label: str, evidence: Sequence[Evidence]
+) -> tuple[Evidence, ...]:
     """The evidence worth showing: not a relationship cue for another class, not a platform's
     own unsubscribe footer, not the name of a person on the message, not filler words."""
-    names = {word for address in (msg.sender, *msg.to, *msg.cc) if address is not None
-             for word in _WORD.findall(address.name.lower()) if len(word) > 1}
+    names = {
+        word
+        for address in (msg.sender, *msg.to, *msg.cc)
+        if address is not None
+        for word in _WORD.findall(address.name.lower())
+        if len(word) > 1
+    }
     return tuple(
-        item for item in evidence
+        item
+        for item in evidence
         if not (label != "relationship" and item.feature in _RELATIONSHIP_REASONS)
         and not (msg.platform and item.feature == "signal:unsubscribe")
-        and not (item.feature.startswith("words:")
-                 and (not names.isdisjoint(item.description.lower().split())
-                      or _FILLER.issuperset(item.description.lower().split())))
+        and not (
+            item.feature.startswith("words:")
+            and (
+                not names.isdisjoint(item.description.lower().split())
+                or _FILLER.issuperset(item.description.lower().split())
+            )
+        )
     )
 
 
@@ -281,7 +318,8 @@ def decide(
     policy: DraftPolicy = DraftPolicy(),
 ) -> Decision:
     adjusted, list_reason = _adjust_for_list_mail(
-        _adjust_for_context(_weigh_relationship(scores), context), msg)
+        _adjust_for_context(_weigh_relationship(scores), context), msg
+    )
     label = cast(Label, max(adjusted, key=adjusted.__getitem__))
     confidence = adjusted[label]
     offenses: tuple[str, ...] = ()

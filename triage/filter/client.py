@@ -45,8 +45,7 @@ def model_key(model: str | os.PathLike[str] | None) -> str:
     return os.path.realpath(model) if model else ""
 
 
-def ask_server(raw: bytes, model: str,
-               path: str | None = None) -> list[tuple[str, str]] | None:
+def ask_server(raw: bytes, model: str, path: str | None = None) -> list[tuple[str, str]] | None:
     """The headers from a `triage serve` of ours serving `model`, or None when there is none."""
     path = path or socket_path()
     try:
@@ -65,8 +64,11 @@ def ask_server(raw: bytes, model: str,
     status, _, rest = reply.decode("utf-8", "replace").partition("\n")
     if status != "ok":
         return None
-    headers = [(name, value) for name, found, value in
-               (line.partition(": ") for line in rest.splitlines()) if found]
+    headers = [
+        (name, value)
+        for name, found, value in (line.partition(": ") for line in rest.splitlines())
+        if found
+    ]
     return headers or None
 
 

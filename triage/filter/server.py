@@ -47,8 +47,9 @@ class FilterServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
     request_timeout = 30.0  # a client that neither sends nor closes is dropped
 
-    def __init__(self, path: Path, model: str, model_file: Path,
-                 load: Callable[[], Classifier]) -> None:
+    def __init__(
+        self, path: Path, model: str, model_file: Path, load: Callable[[], Classifier]
+    ) -> None:
         self.model, self.model_file, self._load = model, model_file, load
         self._lock = threading.Lock()
         self._classifier: Classifier | None = None

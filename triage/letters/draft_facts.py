@@ -25,33 +25,49 @@ _OFFENSE_PHRASES = {
     "network-harvesting": ASK_PHRASES["network"],
     "referral-bounty": ASK_PHRASES["reward"],
     "mlm-recruiting": ASK_PHRASES["mlm"],
-    "what-can-you-do-for-me": ASK_PHRASES["job"] | phrases(
+    "what-can-you-do-for-me": ASK_PHRASES["job"]
+    | phrases(
         "what (roles|openings|positions|jobs|opportunities|vacancies) do you have",
         "(looking|searching|seeking) for [a|any] new (job|role|position|opportunity)",
-        "what (can|could) you do for me", "(anything|something) for me", "what do you have"),
+        "what (can|could) you do for me",
+        "(anything|something) for me",
+        "what do you have",
+    ),
     "pitch-on-introduction": ASK_PHRASES["pitch"],
 }
 _MONEY_WORDS = r"[$€£₦¥₹]\s?\d|\d\s?(?:usd|eur|gbp|k)\b|\d+\s?%"
 _OFFENSE_WORDS = {
-    "introduction-ask": re.compile(r"(?i)\bintro|introduc|in touch with|connect me|"
-                                   r"\bcontact (at|in)\b"),
-    "network-harvesting": re.compile(r"(?i)\b(forward|share|post|pass (it|this)|spread|names|"
-                                     r"emails|contacts|network|followers|list|everyone|friends"
-                                     r"|group|members|colleagues|department)\b"),
-    "referral-bounty": re.compile(rf"(?i)\brefer|bonus|reward|commission|\bfee\b|\bpay|"
-                                  rf"\bfree\b|\bgift|voucher|\boff\b|\bfor (every|each)\b|"
-                                  rf"\b(your|our|my) way\b|{_MONEY_WORDS}"),
-    "mlm-recruiting": re.compile(rf"(?i)\bjoin|\bteam\b|downline|upline|sign[- ]?up|\bkit\b|"
-                                 rf"enrol|opportunit|income|partner|recruit|sponsor|level|"
-                                 rf"leaders?\b|mentor|business|wellness|"
-                                 rf"{_MONEY_WORDS}"),
-    "what-can-you-do-for-me": re.compile(r"(?i)\b(job|role|position|opening|hire|hiring|payroll"
-                                         r"|resume|cv|offer|equity|opportunit\w*|anything|"
-                                         r"visa|work for|contractor|get it to|help me)\b"),
-    "pitch-on-introduction": re.compile(rf"(?i)\b(demo|pilot|pricing|price|contract|proposal|"
-                                        rf"order|licen[cs]e|discount|retainer|quote|sign|call|"
-                                        rf"meeting|book|calendar|agreement|catering|per head|"
-                                        rf"per month|subscription)\b|{_MONEY_WORDS}"),
+    "introduction-ask": re.compile(
+        r"(?i)\bintro|introduc|in touch with|connect me|"
+        r"\bcontact (at|in)\b"
+    ),
+    "network-harvesting": re.compile(
+        r"(?i)\b(forward|share|post|pass (it|this)|spread|names|"
+        r"emails|contacts|network|followers|list|everyone|friends"
+        r"|group|members|colleagues|department)\b"
+    ),
+    "referral-bounty": re.compile(
+        rf"(?i)\brefer|bonus|reward|commission|\bfee\b|\bpay|"
+        rf"\bfree\b|\bgift|voucher|\boff\b|\bfor (every|each)\b|"
+        rf"\b(your|our|my) way\b|{_MONEY_WORDS}"
+    ),
+    "mlm-recruiting": re.compile(
+        rf"(?i)\bjoin|\bteam\b|downline|upline|sign[- ]?up|\bkit\b|"
+        rf"enrol|opportunit|income|partner|recruit|sponsor|level|"
+        rf"leaders?\b|mentor|business|wellness|"
+        rf"{_MONEY_WORDS}"
+    ),
+    "what-can-you-do-for-me": re.compile(
+        r"(?i)\b(job|role|position|opening|hire|hiring|payroll"
+        r"|resume|cv|offer|equity|opportunit\w*|anything|"
+        r"visa|work for|contractor|get it to|help me)\b"
+    ),
+    "pitch-on-introduction": re.compile(
+        rf"(?i)\b(demo|pilot|pricing|price|contract|proposal|"
+        rf"order|licen[cs]e|discount|retainer|quote|sign|call|"
+        rf"meeting|book|calendar|agreement|catering|per head|"
+        rf"per month|subscription)\b|{_MONEY_WORDS}"
+    ),
 }
 _ASK_MARKERS = re.compile(
     r"(?i)\b(could|would|can|will|won't) you\b|\byou (could|can)\b|\bplease\b"
@@ -60,14 +76,16 @@ _ASK_MARKERS = re.compile(
     r"|\bi need\b|\bneed (you|an?)\b|\bsend me\b|\bgive me\b|\bjust need\b|\bhelp me\b"
     r"|\breply with\b|\bjust (send|reply|email|forward)\b|\bif you('d| could| would)\b"
     r"|\bit would mean (so much|a lot)\b"
-    r"|^(join|sign up|forward|share|post|send|grab|book|click|reply|introduce|connect)\b")
+    r"|^(join|sign up|forward|share|post|send|grab|book|click|reply|introduce|connect)\b"
+)
 _MET_AT_EVENT = re.compile(
     r"(?i)\bwe met\b|\bmet you\b|\bmeeting you\b|\bmet at\b"
     r"|\b(met|meet|meeting|introduced|bump(ed)? into|sat next to|chatted|chatting|spoke"
     r"|speaking|talked|talking|saw you|see you|great to)\b[^.!?\n]{0,80}"
     r"\b(summit|conference|mixer|meetup|meet-up|retreat|expo|fair|panel|workshop|talk|dinner"
     r"|reception|ceremony|party|event|festival|hackathon|booth|gala|breakfast|lunch|webinar"
-    r"|session|class|course|wedding)\b")
+    r"|session|class|course|wedding)\b"
+)
 # "our partners" and "a partner" are the sender's own relations, not the user's
 _WORK_TOGETHER = re.compile(
     r"(?i)\b(your|one of your)\s+(team's\s+)?((longest|long)[- ]standing|long[- ]time|"
@@ -77,34 +95,42 @@ _WORK_TOGETHER = re.compile(
     r"|\b(already|still)\s+(a|our|your)?\s*(client|customer|vendor|partner)"
     r"|\b(clients?|customers?) of your\b|\bfor your (team|company) since\b"
     r"|\b(outsourcing|delivery|implementation|agency) partner\b|\bwork(ing|ed)? (together|with"
-    r" your (\w+ )?team)\b|\bour (contract|account|renewal|invoice)\b|\byour (account|invoices?)\b")
+    r" your (\w+ )?team)\b|\bour (contract|account|renewal|invoice)\b|\byour (account|invoices?)\b"
+)
 _FIRST_CONTACT = re.compile(
     r"(?i)\bwe (haven't|have not|havent) (met|spoken|talked)|\byou don't know me\b|\bmy name is\b"
     r"|\b(came|come) across\b|\bfound your\b|\bsaw your (profile|post|page|name)\b|\breaching out"
-    r"\b|\bintroduce myself\b|\bcold (email|message)\b|\bstumbled (on|upon|across)\b")
+    r"\b|\bintroduce myself\b|\bcold (email|message)\b|\bstumbled (on|upon|across)\b"
+)
 # A call, meeting, demo or visit the sender proposes, which the draft declines plainly.
-_MEETING = re.compile(r"(?i)\b(call|zoom|meeting|coffee|demo|calendly|calendar invite|swing by"
-                      r"|drop by|stop by|visit your office|hop on|jump on|book (a|some) time"
-                      r"|put \d+ minutes on your calendar)\b")
+_MEETING = re.compile(
+    r"(?i)\b(call|zoom|meeting|coffee|demo|calendly|calendar invite|swing by"
+    r"|drop by|stop by|visit your office|hop on|jump on|book (a|some) time"
+    r"|put \d+ minutes on your calendar)\b"
+)
 # An ask for other people's details, which a draft answers with a word on privacy ("I got your
 # email" is the user's own address, "forward this email" the message itself: not asks).
-_CONTACT_DETAILS = re.compile(r"(?i)\b(?<!your )(?<!this )(names|e-?mails?(?! intro)( addresses)?"
-                              r"|phone numbers?|numbers|contact (details|info|information|list)"
-                              r"|contacts'"
-                              r"|linkedin profiles)\b")
+_CONTACT_DETAILS = re.compile(
+    r"(?i)\b(?<!your )(?<!this )(names|e-?mails?(?! intro)( addresses)?"
+    r"|phone numbers?|numbers|contact (details|info|information|list)"
+    r"|contacts'"
+    r"|linkedin profiles)\b"
+)
 # A sentence ends at . ! or ? before a space or the end: "calendly.com/x", "$1.3M" and "0.9%"
 # stay inside their sentence.
 _SENTENCE = re.compile(r"(?:[^.!?\n]|[.!?](?=[^\s.!?]))+[.!?]*")
-_GREETING = re.compile(r"(?i)^(hi|hey|hello|dear|good (morning|afternoon|evening))\b[^,!:.]{0,30}"
-                       r"[,!:.]+\s*")
+_GREETING = re.compile(
+    r"(?i)^(hi|hey|hello|dear|good (morning|afternoon|evening))\b[^,!:.]{0,30}"
+    r"[,!:.]+\s*"
+)
 
 
 @dataclass(frozen=True)
 class Situation:
     """How the sender and the user stand, as the message shows it."""
 
-    kind: str          # "introducer", "introduced", "event", "client", "thread", "cold" or ""
-    introducer: str = ""     # who made the introduction, when it is known
+    kind: str  # "introducer", "introduced", "event", "client", "thread", "cold" or ""
+    introducer: str = ""  # who made the introduction, when it is known
     introduced_to: str = ""  # whom the user introduced the sender to
 
 
@@ -126,9 +152,12 @@ def the_ask(msg: Message, offense: str, max_words: int = MAX_QUOTE_WORDS) -> str
     # introduce me?"): add the neighbour that carries more of them, while the quote stays short
     first = last = best
     while True:
-        quote = " ".join(sentences[first:last + 1])
-        options = [(_neighbour_score(sentences[i], quote, i < first, offense), i)
-                   for i in (first - 1, last + 1) if 0 <= i < len(sentences)]
+        quote = " ".join(sentences[first : last + 1])
+        options = [
+            (_neighbour_score(sentences[i], quote, i < first, offense), i)
+            for i in (first - 1, last + 1)
+            if 0 <= i < len(sentences)
+        ]
         options = [(score, i) for score, i in options if score > 0]
         if not options:
             break
@@ -137,7 +166,7 @@ def the_ask(msg: Message, offense: str, max_words: int = MAX_QUOTE_WORDS) -> str
         if words > max_words:
             break
         first, last = min(first, i), max(last, i)
-    return _shorten(" ".join(sentences[first:last + 1]), max_words)
+    return _shorten(" ".join(sentences[first : last + 1]), max_words)
 
 
 _BACK_REFERENCE = re.compile(r"(?i)\b(their|them|they|her|him|his|she|he)\b")
@@ -165,8 +194,11 @@ def _shorten(sentence: str, max_words: int) -> str:
 def _ask_score(sentence: str, offense: str) -> int:
     """How clearly a sentence makes this offense's ask: its words, and the form of an ask."""
     offense_words = 2 * len(Text.of(sentence).grams & _OFFENSE_PHRASES.get(offense, frozenset()))
-    offense_words += 2 * min(len(_OFFENSE_WORDS[offense].findall(sentence)), 3) \
-        if offense in _OFFENSE_WORDS else 0
+    offense_words += (
+        2 * min(len(_OFFENSE_WORDS[offense].findall(sentence)), 3)
+        if offense in _OFFENSE_WORDS
+        else 0
+    )
     if not offense_words:
         return 0
     asking = min(len(_ASK_MARKERS.findall(sentence)), 2) + sentence.rstrip().endswith("?")
@@ -181,13 +213,20 @@ def asks_for_contact_details(ask: str) -> bool:
 def asks_for_meeting(msg: Message) -> bool:
     """A sentence of the message asks for a call, meeting, demo or visit (a question or an ask,
     not a mention of one)."""
-    return any(_MEETING.search(sentence) and (sentence.rstrip().endswith("?")
-                                              or _ASK_MARKERS.search(sentence))
-               for sentence in _SENTENCE.findall((msg.new_text or msg.body)[:20_000]))
+    return any(
+        _MEETING.search(sentence)
+        and (sentence.rstrip().endswith("?") or _ASK_MARKERS.search(sentence))
+        for sentence in _SENTENCE.findall((msg.new_text or msg.body)[:20_000])
+    )
 
 
-def situation(msg: Message, user_is_introducer: bool, introducer: str,
-              introduced_to: str, introduction_shown: bool) -> Situation:
+def situation(
+    msg: Message,
+    user_is_introducer: bool,
+    introducer: str,
+    introduced_to: str,
+    introduction_shown: bool,
+) -> Situation:
     """The situation the draft may name, strongest evidence first."""
     if user_is_introducer:
         return Situation("introducer", introduced_to=introduced_to)

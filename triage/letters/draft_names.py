@@ -8,31 +8,116 @@ import re
 from triage.letters.draft_templates import clean_text
 from triage.message.parse import Message
 
-_TITLES = frozenset({
-    "mr", "mrs", "ms", "miss", "mx", "dr", "prof", "professor", "sir", "madam", "dame", "herr",
-    "frau", "mme", "mlle", "sr", "sra",
-})
-_SUFFIXES = frozenset({
-    "phd", "md", "mba", "cpa", "jr", "sr", "esq", "ii", "iii", "iv", "msc", "bsc", "ma", "ba",
-    "pmp", "cfa",
-})
+_TITLES = frozenset(
+    {
+        "mr",
+        "mrs",
+        "ms",
+        "miss",
+        "mx",
+        "dr",
+        "prof",
+        "professor",
+        "sir",
+        "madam",
+        "dame",
+        "herr",
+        "frau",
+        "mme",
+        "mlle",
+        "sr",
+        "sra",
+    }
+)
+_SUFFIXES = frozenset(
+    {
+        "phd",
+        "md",
+        "mba",
+        "cpa",
+        "jr",
+        "sr",
+        "esq",
+        "ii",
+        "iii",
+        "iv",
+        "msc",
+        "bsc",
+        "ma",
+        "ba",
+        "pmp",
+        "cfa",
+    }
+)
 # Display names that are a role or a company rather than a person.
-_ROLE_WORDS = frozenset({
-    "team", "sales", "support", "info", "marketing", "hr", "recruiting", "recruitment", "admin",
-    "office", "contact", "hello", "noreply", "no-reply", "customer", "service", "careers", "jobs",
-    "newsletter", "notifications", "billing", "help", "partnerships", "growth", "community",
-    "the", "your", "our", "dear", "unknown", "sender", "desk", "mailer", "user", "career",
-})
+_ROLE_WORDS = frozenset(
+    {
+        "team",
+        "sales",
+        "support",
+        "info",
+        "marketing",
+        "hr",
+        "recruiting",
+        "recruitment",
+        "admin",
+        "office",
+        "contact",
+        "hello",
+        "noreply",
+        "no-reply",
+        "customer",
+        "service",
+        "careers",
+        "jobs",
+        "newsletter",
+        "notifications",
+        "billing",
+        "help",
+        "partnerships",
+        "growth",
+        "community",
+        "the",
+        "your",
+        "our",
+        "dear",
+        "unknown",
+        "sender",
+        "desk",
+        "mailer",
+        "user",
+        "career",
+    }
+)
 # Words that make a display name an organisation wherever they stand ("Rentwise Team").
-_ORGANISATION_WORDS = frozenset({
-    "team", "sales", "support", "desk", "group", "inc", "ltd", "llc", "gmbh", "hq", "office",
-    "careers", "jobs", "recruiting", "marketing", "billing", "info", "notifications",
-})
+_ORGANISATION_WORDS = frozenset(
+    {
+        "team",
+        "sales",
+        "support",
+        "desk",
+        "group",
+        "inc",
+        "ltd",
+        "llc",
+        "gmbh",
+        "hq",
+        "office",
+        "careers",
+        "jobs",
+        "recruiting",
+        "marketing",
+        "billing",
+        "info",
+        "notifications",
+    }
+)
 _SIGN_OFF = re.compile(
     r"(?i)^\s*(?:best(?:\s+regards|\s+wishes)?|regards|kind\s+regards|warm\s+regards|thanks"
     r"|thank\s+you|thx|cheers|sincerely|yours(?:\s+truly)?|all\s+the\s+best|warmly|talk\s+soon"
     r"|many\s+thanks|br|rgds|love(?:\s+and\s+light)?|xo+|x+|hugs|--+|—|–|-)\s*[,.!-]*\s*"
-    r"(?P<name>.*)$")
+    r"(?P<name>.*)$"
+)
 
 
 def first_name(display_name: str, addr: str = "") -> str:

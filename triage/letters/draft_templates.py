@@ -86,7 +86,7 @@ PLACEHOLDERS: Mapping[str, str] = {
     "request": 'their ask said plainly: "asked me to introduce you to someone at Acme"',
     "event": 'the event where you met, as the message names it ("the DevRel Summit"), or "we met"',
     "mutual": 'who sent them to you, as the message says ("Lucia"), or "our mutual contact"',
-    "offense": "the main offense in plain words, e.g. \"offers a reward for referrals\"",
+    "offense": 'the main offense in plain words, e.g. "offers a reward for referrals"',
     "also": "the other offenses, briefly (only meaningful in also.txt)",
 }
 
@@ -248,8 +248,10 @@ def check_templates(directory: Path) -> list[str]:
         for number, variant in enumerate(variants, start=1):
             for name in template_fields(variant):
                 if not _IDENTIFIER.fullmatch(name):
-                    problems.append(f"{path}: variant {number}: {{{name}}} is left as text "
-                                    "(only plain {name} placeholders are filled)")
+                    problems.append(
+                        f"{path}: variant {number}: {{{name}}} is left as text "
+                        "(only plain {name} placeholders are filled)"
+                    )
                 elif name not in PLACEHOLDERS:
                     problems.append(f"{path}: variant {number}: unknown placeholder {{{name}}}")
     return problems

@@ -72,9 +72,11 @@ OFFENSE_MENTIONS: Mapping[str, str] = {
 MAX_MENTIONS = 2  # other offenses named by the "also" sentence
 
 _INTRODUCER_FALLBACK = "our mutual contact"
-_INTRO_WORDS = re.compile(r"(?i)\b(intro|introduc\w*|connect(?:ed|ing)? us|connecting"
-                          r"|the connection|put us in touch|you two|should meet|e-meet)\b"
-                          r"|\S\s*<>\s*\S")  # "Re: Kevin <> Samuel"
+_INTRO_WORDS = re.compile(
+    r"(?i)\b(intro|introduc\w*|connect(?:ed|ing)? us|connecting"
+    r"|the connection|put us in touch|you two|should meet|e-meet)\b"
+    r"|\S\s*<>\s*\S"
+)  # "Re: Kevin <> Samuel"
 _INTRODUCED_TO_FALLBACK = "my contact"
 
 
@@ -86,7 +88,7 @@ class IntroContext:
     """Who introduced whom, as far as the headers tell."""
 
     user_is_introducer: bool = False
-    introducer: str = ""     # first name of whoever made the introduction, "" when unknown
+    introducer: str = ""  # first name of whoever made the introduction, "" when unknown
     introduced_to: str = ""  # first name of whom the sender was introduced to
 
 
@@ -114,9 +116,14 @@ def introduction_context(original: Message, own_addresses: Collection[str]) -> I
 def shown_situation(original: Message, context: IntroContext) -> Situation:
     """The situation the message shows (triage.draft_facts.situation), with the introduction
     read from the headers."""
-    return situation(original, context.user_is_introducer, context.introducer,
-                     context.introduced_to, introduction_shown=bool(context.introducer)
-                     and bool(_INTRO_WORDS.search(f"{original.subject}\n{original.new_text}")))
+    return situation(
+        original,
+        context.user_is_introducer,
+        context.introducer,
+        context.introduced_to,
+        introduction_shown=bool(context.introducer)
+        and bool(_INTRO_WORDS.search(f"{original.subject}\n{original.new_text}")),
+    )
 
 
 _CONTEXTS = {
@@ -203,12 +210,16 @@ class _Plan:
 
 
 _SITUATION_OPENINGS = {
-    "introducer": "opening-introducer", "introduced": "opening-introduced",
-    "event": "opening-event", "thread": "opening-reply",
+    "introducer": "opening-introducer",
+    "introduced": "opening-introduced",
+    "event": "opening-event",
+    "thread": "opening-reply",
 }
 _SITUATION_SUGGESTIONS = {
-    "introducer": "introducer-suggestion", "client": "client-suggestion",
-    "event": "event-suggestion", "introduced": "introduced-suggestion",
+    "introducer": "introducer-suggestion",
+    "client": "client-suggestion",
+    "event": "event-suggestion",
+    "introduced": "introduced-suggestion",
     "thread": "thread-suggestion",
 }
 
@@ -218,12 +229,14 @@ def opening_part(shown: Situation, reading: Reading) -> str:
     any feedback; a templated message is answered as one."""
     if shown.kind == "introducer":
         return "opening-introducer"  # the follow-up went to someone else: thank them for it
-    for applies, part in ((reading.templated, "opening-template"),
-                          (reading.job_loss, "opening-job-loss"),
-                          (reading.newcomer, "opening-newcomer"),
-                          (reading.student, "opening-student"),
-                          (reading.answered, "opening-answer"),
-                          (reading.kind_words, "opening-kind-words")):
+    for applies, part in (
+        (reading.templated, "opening-template"),
+        (reading.job_loss, "opening-job-loss"),
+        (reading.newcomer, "opening-newcomer"),
+        (reading.student, "opening-student"),
+        (reading.answered, "opening-answer"),
+        (reading.kind_words, "opening-kind-words"),
+    ):
         if applies:
             return part
     if shown.kind not in _SITUATION_OPENINGS and reading.mutual:
@@ -248,15 +261,26 @@ def suggestion_part(main: str, shown: Situation, reading: Reading) -> str:
 
 
 def _plan(
-    templates: Templates, main: str, shown: Situation, reading: Reading, with_also: bool,
-    use_overrides: bool, *, proposes_meeting: bool = False, wants_details: bool = False,
+    templates: Templates,
+    main: str,
+    shown: Situation,
+    reading: Reading,
+    with_also: bool,
+    use_overrides: bool,
+    *,
+    proposes_meeting: bool = False,
+    wants_details: bool = False,
 ) -> _Plan:
     intro = shown.kind == "introducer"
-    names = [opening_part(shown, reading),
-             "what-you-asked" if reading.plain else "what-you-wrote",
-             f"{main}-introducer" if intro else
-             f"{main}-gentle" if main == "what-can-you-do-for-me"
-             and (reading.job_loss or reading.newcomer) else main]
+    names = [
+        opening_part(shown, reading),
+        "what-you-asked" if reading.plain else "what-you-wrote",
+        f"{main}-introducer"
+        if intro
+        else f"{main}-gentle"
+        if main == "what-can-you-do-for-me" and (reading.job_loss or reading.newcomer)
+        else main,
+    ]
     if reading.sensitive or wants_details:  # one note at most: the letter stays short
         names.append(reading.sensitive or "privacy-note")
     if with_also:
@@ -297,8 +321,12 @@ def compose_letter(
     reading = read_message(original)
     person = recipient or original.sender or Address("", "")
     sender = original.sender or person
-    first = (signed_name(original) or first_name(sender.name, sender.addr)
-             or first_name(person.name, person.addr) or closing_name(original))
+    first = (
+        signed_name(original)
+        or first_name(sender.name, sender.addr)
+        or first_name(person.name, person.addr)
+        or closing_name(original)
+    )
     # the quote at each length it may be shortened to, worked out once
     quotes = {words: the_ask(original, main, words) for words in QUOTE_LENGTHS}
     if not quotes[MAX_QUOTE_WORDS]:
@@ -331,9 +359,16 @@ def compose_letter(
     fallback: Letter | None = None
     for (with_also, use_overrides), quote_words in product(modes, QUOTE_LENGTHS):
         values["ask"] = quotes[quote_words]
-        plan = _plan(templates, main, shown, reading, with_also, use_overrides,
-                     proposes_meeting=meeting,
-                     wants_details=asks_for_contact_details(values["ask"]))
+        plan = _plan(
+            templates,
+            main,
+            shown,
+            reading,
+            with_also,
+            use_overrides,
+            proposes_meeting=meeting,
+            wants_details=asks_for_contact_details(values["ask"]),
+        )
         sizes = [len(variants) for _, variants in plan.parts]
         starts = [_seed(key, name) % len(variants) for name, variants in plan.parts]
         for attempt, offsets in enumerate(product(*(range(s) for s in sizes))):
@@ -351,9 +386,8 @@ def compose_letter(
                 offenses=codes,
                 user_is_introducer=intro,
                 fingerprint=fingerprint(text),
-                used_overrides=use_overrides and any(
-                    name in templates.overridden for name, _ in plan.parts
-                ),
+                used_overrides=use_overrides
+                and any(name in templates.overridden for name, _ in plan.parts),
                 parts=tuple(name for name, _ in plan.parts),
             )
             if letter.fingerprint in avoid:
@@ -363,10 +397,12 @@ def compose_letter(
             if fallback is None or letter.words < fallback.words:
                 fallback = letter
     if fallback is None:  # every combination was in `avoid`: repeat rather than fail
-        return compose_letter(original, offenses, drafts, user_address, recipient=recipient,
-                              templates=templates)
-    log.warning("feedback draft has %d words (limit %d): the signature is long",
-                fallback.words, WORD_LIMIT)
+        return compose_letter(
+            original, offenses, drafts, user_address, recipient=recipient, templates=templates
+        )
+    log.warning(
+        "feedback draft has %d words (limit %d): the signature is long", fallback.words, WORD_LIMIT
+    )
     return fallback
 
 

@@ -22,18 +22,23 @@ _TEXT_LIMIT = 5_000
 
 # A named event where they met: "at the DevRel Summit", "from the yoga retreat in Tulum". A
 # lower-case name needs an article ("at lunch" is not an event).
-_EVENT_WORD = (r"(?:[Ss]ummit|[Cc]onference|[Mm]ixer|[Mm]eetup|[Mm]eet-up|[Ee]xpo|[Ff]air"
-               r"|[Ww]orkshop|[Bb]reakfast|[Ff]estival|[Hh]ackathon|[Gg]ala|[Rr]etreat|[Dd]inner"
-               r"|[Ll]unch|[Rr]eception|[Ww]ebinar)\b(?:\s+in\s+[A-Z][\w'-]+)?")
+_EVENT_WORD = (
+    r"(?:[Ss]ummit|[Cc]onference|[Mm]ixer|[Mm]eetup|[Mm]eet-up|[Ee]xpo|[Ff]air"
+    r"|[Ww]orkshop|[Bb]reakfast|[Ff]estival|[Hh]ackathon|[Gg]ala|[Rr]etreat|[Dd]inner"
+    r"|[Ll]unch|[Rr]eception|[Ww]ebinar)\b(?:\s+in\s+[A-Z][\w'-]+)?"
+)
 _EVENT = re.compile(
     r"\b(?:at|from|during)\s+"
     rf"(?:(?:the|our|your)\s+((?:[\w&'’-]+\s+){{0,3}}?{_EVENT_WORD})"
-    rf"|((?:[A-Z][\w&'’-]*\s+){{1,3}}{_EVENT_WORD}))")
+    rf"|((?:[A-Z][\w&'’-]*\s+){{1,3}}{_EVENT_WORD}))"
+)
 # They answered a question the user asked: how a reply that answers begins.
-_ANSWER = re.compile(r"(?i)\b(?:good|great) question\b|\bto answer your\b|\bshort answer\b"
-                     r"|\bglad (?:that|it|this) (?:helped|fixed it|worked)\b|\bhappy to help\b"
-                     r"|^\W*(?:(?:hi|hey|hello)\b[^\n,!]{0,30}[,!]?\s+)?(?:yes|sure|of course"
-                     r"|absolutely)\b")
+_ANSWER = re.compile(
+    r"(?i)\b(?:good|great) question\b|\bto answer your\b|\bshort answer\b"
+    r"|\bglad (?:that|it|this) (?:helped|fixed it|worked)\b|\bhappy to help\b"
+    r"|^\W*(?:(?:hi|hey|hello)\b[^\n,!]{0,30}[,!]?\s+)?(?:yes|sure|of course"
+    r"|absolutely)\b"
+)
 # The sender's own job loss, in the first person ("I was laid off", "my contract ends"); someone
 # else's is a layoff-note instead.
 _JOB_LOSS = re.compile(
@@ -41,17 +46,21 @@ _JOB_LOSS = re.compile(
     r"(laid off|let go|made redundant|impacted by (the )?layoffs|between jobs|out of work"
     r"|unemployed)\b|(^|[.!?]\s+)got laid off\b|\blost my (job|position|role)\b"
     r"|\bmy (contract|role|position|job) (at \w+ )?(ends|ended|is ending)\b"
-    r"|\bmy (company|employer|startup) (closed|shut down|folded)\b")
+    r"|\bmy (company|employer|startup) (closed|shut down|folded)\b"
+)
 _STUDENT = re.compile(
     r"(?i)\b(i'?m a (student|junior|senior|sophomore|freshman) (at|in)\b|final[- ]year"
     r"|graduating\b|graduate student|(just|recently) graduated|graduated (in|this) (may|june"
     r"|july|spring|summer|year)|20\d\d grad\b|class of 20\d\d|my (studies|thesis|internship)"
     r"|(i am|i'm) an? (university|college|phd|master'?s|masters) student"
-    r"|(first|second|third|2nd|3rd)[- ]year (phd|student|undergrad))")
+    r"|(first|second|third|2nd|3rd)[- ]year (phd|student|undergrad))"
+)
 # Someone who has just moved country: a hard time, met as kindly as a job loss.
-_NEWCOMER = re.compile(r"(?i)\bi (just|recently|have just) (arrived|moved|immigrated|relocated)"
-                       r" (in|to) (?-i:[A-Z])|\bnew (to|in) (the|this) country\b"
-                       r"|\blanded (in )?(?-i:[A-Z])|\b(just )?moved here from\b|\bnew in town\b")
+_NEWCOMER = re.compile(
+    r"(?i)\bi (just|recently|have just) (arrived|moved|immigrated|relocated)"
+    r" (in|to) (?-i:[A-Z])|\bnew (to|in) (the|this) country\b"
+    r"|\blanded (in )?(?-i:[A-Z])|\b(just )?moved here from\b|\bnew in town\b"
+)
 # Kind words about the user's news: what the letter thanks them for first.
 _KIND_WORDS = re.compile(r"(?i)\b(congrats|congratulations|happy birthday|so proud of you)\b")
 # Someone the user knows who sent them ("My friend Lucia gave me your email", "a friend of your
@@ -62,16 +71,21 @@ _MUTUAL = re.compile(
     r"|number|address|contact)|suggested I (?:reach out|write|get in touch|contact you)"
     r"|mentioned you\b|told me about you\b)"
     r"|\bfriend of (?:a friend of )?your (?:brother|sister|cousin|colleague|friend|neighbou?r)"
-    r" ([A-Z][a-z]+)")
+    r" ([A-Z][a-z]+)"
+)
 # A parent or relative writing for a graduate: the letter is to them, not to a student.
 _ON_BEHALF = re.compile(r"(?i)\bmy (son|daughter|nephew|niece|kid|child)\b")
 # Other people's hard times used as a way in: money trouble, layoffs, someone's leave or health.
 # The letter says a kind word about it (money-note.txt, layoff-note.txt, personal-note.txt).
-_MONEY_TROUBLE = re.compile(r"(?i)\bstruggling with (money|debt|bills)|\bwho (are|is|'re) (in debt"
-                            r"|short of money|struggling financially)|\bmoney (worries|problems)")
+_MONEY_TROUBLE = re.compile(
+    r"(?i)\bstruggling with (money|debt|bills)|\bwho (are|is|'re) (in debt"
+    r"|short of money|struggling financially)|\bmoney (worries|problems)"
+)
 _LAYOFFS = re.compile(r"(?i)\blayoffs?\b|\b(were|was|been|got|being) (laid off|let go)\b")
-_PERSONAL = re.compile(r"(?i)\b(on|taking) (maternity|paternity|parental|sick|medical) leave\b"
-                       r"|\b(your|her|his|their) (illness|diagnosis|divorce|pregnancy)\b")
+_PERSONAL = re.compile(
+    r"(?i)\b(on|taking) (maternity|paternity|parental|sick|medical) leave\b"
+    r"|\b(your|her|his|their) (illness|diagnosis|divorce|pregnancy)\b"
+)
 # Signs that quoting would read as mocking: text-speak, and turns of phrase typical of
 # writing in a second language. Two make a message one to paraphrase, not quote.
 _TEXT_SPEAK = re.compile(r"\b(u|ur|pls|plz|thx|ppl|bc|tmrw|rn|ya)\b|\?\?")
@@ -83,7 +97,8 @@ _SECOND_LANGUAGE = re.compile(
     r"|\bonly need the\b|\bi join a\b|\bkindly (introduce|help|tell)\b|\brespected\b"
     r"|\b\w+ (madam|ji)\b|\bawaiting your (kind |positive )"
     r"|(^|[.!?]\s)i send you\b|(?<!can )(?<!could )(?<!shall )(?<!will )\bi send my\b"
-    r"|\bdear (mr\./mrs|sir/madam)\b")
+    r"|\bdear (mr\./mrs|sir/madam)\b"
+)
 PLAIN_AT = 2  # signs of text-speak or a second language that make the letter paraphrase
 # (one is enough from someone who has just moved country)
 
@@ -92,16 +107,16 @@ PLAIN_AT = 2  # signs of text-speak or a second language that make the letter pa
 class Reading:
     """What the letter is kind about, or careful with."""
 
-    event: str = ""             # the named event where they met ("the DevRel Summit")
-    answered: bool = False      # a reply that answers the user's question
-    job_loss: bool = False      # they lost or are losing their job
-    newcomer: bool = False      # they have just moved country
-    kind_words: bool = False    # they congratulated the user or wished them well
-    mutual: str = ""            # someone the user knows who sent them ("Lucia")
-    student: bool = False       # a student or a recent graduate
-    plain: bool = False         # paraphrase their ask rather than quote it
-    templated: bool = False     # an unfilled merge field: the message went to many people
-    sensitive: str = ""         # the note on others' hard times it needs: "money-note", ...
+    event: str = ""  # the named event where they met ("the DevRel Summit")
+    answered: bool = False  # a reply that answers the user's question
+    job_loss: bool = False  # they lost or are losing their job
+    newcomer: bool = False  # they have just moved country
+    kind_words: bool = False  # they congratulated the user or wished them well
+    mutual: str = ""  # someone the user knows who sent them ("Lucia")
+    student: bool = False  # a student or a recent graduate
+    plain: bool = False  # paraphrase their ask rather than quote it
+    templated: bool = False  # an unfilled merge field: the message went to many people
+    sensitive: str = ""  # the note on others' hard times it needs: "money-note", ...
 
 
 def read_message(msg: Message) -> Reading:
@@ -149,12 +164,34 @@ def event_name(text: str) -> str:
 # ----------------------------------------------------------------- saying the ask plainly
 
 # An amount of money ("$150", "300 USD"); not a percentage, which is often a commission rate.
-_MONEY = re.compile(r"[$€£₦¥₹]\s?[\d,.]*\d(?:\s?(?:k|m|million)\b)?"
-                    r"|\d[\d,.]*\s?(?:usd|eur|gbp)\b", re.I)
+_MONEY = re.compile(
+    r"[$€£₦¥₹]\s?[\d,.]*\d(?:\s?(?:k|m|million)\b)?"
+    r"|\d[\d,.]*\s?(?:usd|eur|gbp)\b",
+    re.I,
+)
 # An organisation or a place named after a preposition: "at Quillfield Games", "in Lumora Home".
 _NAMED = re.compile(r"\b(?:at|in|with|from|to|for)\s+((?:[A-Z][\w&'’-]+\s?){1,3})")
-_NOT_NAMES = frozenset({"I", "I'm", "I'd", "Can", "Could", "Please", "Only", "My", "Your",
-                        "The", "We", "You", "If", "Thanks", "Thank", "Hi", "Dear"})
+_NOT_NAMES = frozenset(
+    {
+        "I",
+        "I'm",
+        "I'd",
+        "Can",
+        "Could",
+        "Please",
+        "Only",
+        "My",
+        "Your",
+        "The",
+        "We",
+        "You",
+        "If",
+        "Thanks",
+        "Thank",
+        "Hi",
+        "Dear",
+    }
+)
 _WHO_FOR = {
     "introduction-ask": "asked me to introduce you to someone{at}",
     "network-harvesting": "asked me to pass your offer on to people I know",
@@ -169,9 +206,11 @@ def plain_request(offense: str, ask: str) -> str:
     """What they asked, in plain words built from their ask ("asked me to introduce you to
     someone at Lumora Home"), for a letter that does not quote them."""
     money = _MONEY.search(ask)
-    named = [m.group(1).strip() for m in _NAMED.finditer(ask)
-             if m.group(1).split()[0] not in _NOT_NAMES
-             and any(ch.islower() for ch in m.group(1))]  # "Lumora Home", not "HR"
+    named = [
+        m.group(1).strip()
+        for m in _NAMED.finditer(ask)
+        if m.group(1).split()[0] not in _NOT_NAMES and any(ch.islower() for ch in m.group(1))
+    ]  # "Lumora Home", not "HR"
     details = {
         "at": f" at {named[0]}" if named else "",
         "with": f" with {named[0]}" if named else "",

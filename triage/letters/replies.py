@@ -41,16 +41,18 @@ from triage.letters.draft_text import Letter, compose_letter, message_key, strip
 from triage.message.headers import Address
 from triage.message.parse import Message
 
-MAX_NAME_CHARS = 120      # display names in From/To
-MAX_SUBJECT_CHARS = 250   # the base subject, before "Re: "
-MAX_REFERENCES = 10       # message IDs in References: the first one and the latest ones
+MAX_NAME_CHARS = 120  # display names in From/To
+MAX_SUBJECT_CHARS = 250  # the base subject, before "Re: "
+MAX_REFERENCES = 10  # message IDs in References: the first one and the latest ones
 MAX_LINE_OCTETS = 998
 
 _POLICY = email_policy.SMTP  # CRLF, lines folded at 78, RFC 2047 for non-ASCII
 _MSG_ID = re.compile(r"<[!-;=?-~]{1,250}>")  # printable ASCII without < > and space
 _LOCAL_PART = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
-_DOMAIN = re.compile(r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-                     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
+_DOMAIN = re.compile(
+    r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
+)
 # Role and robot mailboxes: a Reply-To like this is not a person to give feedback to.
 _ROLE_LOCAL = re.compile(
     r"(?i)^(no-?reply|do-?not-?reply|donotreply|notifications?|mailer-daemon|postmaster"
@@ -63,12 +65,12 @@ _ROLE_LOCAL = re.compile(
 class Draft:
     """A composed feedback draft and what the daemon needs to track it."""
 
-    raw: bytes            # the RFC 5322 message, CRLF line endings
-    message_id: str       # see `draft_message_id`
-    to: str               # the recipient's address
+    raw: bytes  # the RFC 5322 message, CRLF line endings
+    message_id: str  # see `draft_message_id`
+    to: str  # the recipient's address
     subject: str
     body: str
-    letter: Letter        # which offense, word count, fingerprint (for `avoid`)
+    letter: Letter  # which offense, word count, fingerprint (for `avoid`)
 
 
 # --------------------------------------------------------------------------- headers
@@ -135,8 +137,9 @@ def _header_address(name: str, addr: str) -> HeaderAddress:
     if not spec:
         raise DraftError(f"not a usable address: {addr[:80]!r}")
     local, _, domain = spec.rpartition("@")
-    return HeaderAddress(display_name=_header_text(name, MAX_NAME_CHARS), username=local,
-                         domain=domain)
+    return HeaderAddress(
+        display_name=_header_text(name, MAX_NAME_CHARS), username=local, domain=domain
+    )
 
 
 def _is_personal(addr: str, own: Collection[str]) -> bool:
@@ -157,8 +160,11 @@ def reply_recipient(original: Message, own_addresses: Collection[str] = ()) -> A
     for candidate in original.reply_to:
         if _is_personal(candidate.addr, own):
             name = candidate.name
-            if not name and sender and sender.addr.rpartition("@")[2] == \
-                    candidate.addr.rpartition("@")[2]:
+            if (
+                not name
+                and sender
+                and sender.addr.rpartition("@")[2] == candidate.addr.rpartition("@")[2]
+            ):
                 name = sender.name  # same organisation: most likely the same person
             return Address(name, candidate.addr)
     if sender is None or not _addr_spec(sender.addr):
@@ -170,8 +176,9 @@ def reply_recipient(original: Message, own_addresses: Collection[str] = ()) -> A
 
 def reply_subject(subject: str) -> str:
     """`Re: ` and the original subject without its Re:/RE:/Aw:/Fwd: prefixes."""
-    base = _header_text(strip_reply_prefixes(clean_text(subject, 4 * MAX_SUBJECT_CHARS)),
-                        MAX_SUBJECT_CHARS)
+    base = _header_text(
+        strip_reply_prefixes(clean_text(subject, 4 * MAX_SUBJECT_CHARS)), MAX_SUBJECT_CHARS
+    )
     base = strip_reply_prefixes(base)
     return f"Re: {base}" if base else "Re: your message"
 
@@ -215,7 +222,7 @@ def thread_headers(original: Message) -> tuple[list[str], list[str]]:
         refs = [r for r in refs if r != own_id] + [own_id]
     refs = list(dict.fromkeys(refs))
     if len(refs) > MAX_REFERENCES:
-        refs = refs[:1] + refs[-(MAX_REFERENCES - 1):]
+        refs = refs[:1] + refs[-(MAX_REFERENCES - 1) :]
     return ([own_id] if own_id else []), refs
 
 
@@ -251,8 +258,15 @@ def build_draft(
     recipient = reply_recipient(original, own)
     if templates is None:
         templates = load_templates(templates_dir) if templates_dir else builtin_templates()
-    letter = compose_letter(original, decision.offenses, drafts, user_address,
-                            recipient=recipient, templates=templates, avoid=avoid)
+    letter = compose_letter(
+        original,
+        decision.offenses,
+        drafts,
+        user_address,
+        recipient=recipient,
+        templates=templates,
+        avoid=avoid,
+    )
 
     message_id = draft_message_id_for(original, user_address)
     in_reply_to, references = thread_headers(original)
@@ -273,14 +287,15 @@ def build_draft(
         msg["References"] = _IdListHeader("References", references)
     body = letter.text
     plain_ascii = body.isascii() and all(len(line) <= 78 for line in body.splitlines())
-    msg.set_content(body, subtype="plain", charset="utf-8",
-                    cte="7bit" if plain_ascii else "quoted-printable")
+    msg.set_content(
+        body, subtype="plain", charset="utf-8", cte="7bit" if plain_ascii else "quoted-printable"
+    )
     raw = msg.as_bytes(policy=_POLICY)
     to = _addr_spec(recipient.addr)
-    _verify(raw, to=to, message_id=message_id, threaded=bool(in_reply_to),
-            referenced=bool(references))
-    return Draft(raw=raw, message_id=message_id, to=to, subject=subject, body=body,
-                 letter=letter)
+    _verify(
+        raw, to=to, message_id=message_id, threaded=bool(in_reply_to), referenced=bool(references)
+    )
+    return Draft(raw=raw, message_id=message_id, to=to, subject=subject, body=body, letter=letter)
 
 
 def compose_draft(
@@ -294,8 +309,9 @@ def compose_draft(
     avoid: Collection[str] = (),
 ) -> bytes:
     """The feedback draft for `original` as RFC 5322 bytes (CRLF). See `build_draft`."""
-    return build_draft(original, decision, drafts, user_address, templates_dir=templates_dir,
-                       now=now, avoid=avoid).raw
+    return build_draft(
+        original, decision, drafts, user_address, templates_dir=templates_dir, now=now, avoid=avoid
+    ).raw
 
 
 def _verify(raw: bytes, *, to: str, message_id: str, threaded: bool, referenced: bool) -> None:

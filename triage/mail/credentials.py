@@ -129,13 +129,17 @@ def get_password(account: Account, *, timeout: float = PASSWORD_COMMAND_TIMEOUT)
 
 def run_password_command(account: Account, *, timeout: float = PASSWORD_COMMAND_TIMEOUT) -> str:
     """The first line the account's `password_command` prints (see `run_secret_command`)."""
-    return run_secret_command(account.password_command,
-                              f"password_command of account {account.name!r}", "password",
-                              timeout=timeout)
+    return run_secret_command(
+        account.password_command,
+        f"password_command of account {account.name!r}",
+        "password",
+        timeout=timeout,
+    )
 
 
-def run_secret_command(command: str, what: str, noun: str, *,
-                       timeout: float = PASSWORD_COMMAND_TIMEOUT) -> str:
+def run_secret_command(
+    command: str, what: str, noun: str, *, timeout: float = PASSWORD_COMMAND_TIMEOUT
+) -> str:
     """Run a helper command via the shell; the first line it prints is the secret (`noun`).
 
     The command itself is never quoted in errors (it may embed a secret) and its standard output
@@ -188,15 +192,18 @@ def _no_keyring(account: Account) -> CredentialError:
         return CredentialError(
             f"cannot keep the OAuth2 sign-in of account {account.name!r}: no OS keyring is "
             f"available on this machine; set oauth2_command for account {account.name!r} to a "
-            "token helper instead")
+            "token helper instead"
+        )
     if account.password_command:
         return CredentialError(
             f"no OS keyring is available on this machine, and account {account.name!r} already "
-            f"gets its password from password_command: there is nothing to store")
+            f"gets its password from password_command: there is nothing to store"
+        )
     return CredentialError(
         f"cannot store the password of account {account.name!r}: no OS keyring is available "
         f"on this machine; set password_command for account {account.name!r} in the config "
-        "instead")
+        "instead"
+    )
 
 
 def check_keyring(account: Account) -> None:
@@ -214,8 +221,11 @@ def store_password(account: Account, password: Secret) -> None:
         raise _no_keyring(account) from None
     except Exception as exc:
         message = _redact(str(exc), password.reveal())
-        what, helper = (("OAuth2 sign-in", "oauth2_command") if account.auth == "oauth2"
-                        else ("password", "password_command"))
+        what, helper = (
+            ("OAuth2 sign-in", "oauth2_command")
+            if account.auth == "oauth2"
+            else ("password", "password_command")
+        )
         raise CredentialError(
             f"cannot store the {what} of account {account.name!r}: the OS keyring "
             f"({keyring_backend_name()}) refused it ({type(exc).__name__}: {message}); set "

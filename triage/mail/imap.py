@@ -174,5 +174,3 @@ def _oauth2_login(client: IMAPClient, account: Account, token: Secret) -> None:
 
 
 # --------------------------------------------------------------------------- response helpers
-
-

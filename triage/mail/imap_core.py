@@ -147,8 +147,9 @@ class ImapCore:
                 self._closed = True
             raise converted from exc
 
-    def _select(self, folder: str, *, writable: bool = False,
-                force: bool = False) -> dict[bytes, Any]:
+    def _select(
+        self, folder: str, *, writable: bool = False, force: bool = False
+    ) -> dict[bytes, Any]:
         """Make `folder` the selected one; read-write when labels will be written into it."""
         rw = not self.readonly and (writable or self._selected_rw or self._wants_rw())
         if not force and self._selected == folder and (self._selected_rw or not rw):
@@ -163,7 +164,8 @@ class ImapCore:
                 self._selected = None
                 raise MailboxError(
                     f"account {self.account.name!r}: cannot open folder {folder!r} on "
-                    f"{self.account.host}: {reason_of(exc)}") from None
+                    f"{self.account.host}: {reason_of(exc)}"
+                ) from None
         self._selected, self._selected_rw = folder, rw
         if rw and self._permanent_keywords is None:
             self._permanent_keywords = _allows_keywords(response)

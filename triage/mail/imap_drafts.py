@@ -16,8 +16,15 @@ from triage.mail.protocol import SpecialFolders
 GMAIL_DRAFTS = "[Gmail]/Drafts"
 GMAIL_SENT = "[Gmail]/Sent Mail"
 DRAFTS_NAMES = ("Drafts", "INBOX.Drafts", "INBOX/Drafts", "Draft", "[Gmail]/Drafts")
-SENT_NAMES = ("Sent", "Sent Items", "Sent Messages", "Sent Mail", "INBOX.Sent", "INBOX/Sent",
-              "[Gmail]/Sent Mail")
+SENT_NAMES = (
+    "Sent",
+    "Sent Items",
+    "Sent Messages",
+    "Sent Mail",
+    "INBOX.Sent",
+    "INBOX/Sent",
+    "[Gmail]/Sent Mail",
+)
 
 
 class DraftWriting(ImapCore):
@@ -33,9 +40,11 @@ class DraftWriting(ImapCore):
                 for flag in flags:
                     by_flag.setdefault(flag.lower(), name)
             drafts = by_flag.get("\\drafts") or _first_present(
-                (GMAIL_DRAFTS,) if self.is_gmail else DRAFTS_NAMES, names)
+                (GMAIL_DRAFTS,) if self.is_gmail else DRAFTS_NAMES, names
+            )
             sent = by_flag.get("\\sent") or _first_present(
-                (GMAIL_SENT,) if self.is_gmail else SENT_NAMES, names)
+                (GMAIL_SENT,) if self.is_gmail else SENT_NAMES, names
+            )
             self._special = SpecialFolders(drafts=drafts, sent=sent)
         return self._special
 

@@ -71,9 +71,11 @@ def convert_error(
         # the fix depends on where the password (or access token) came from
         source = password.source if password is not None else ""
         what = "the sign-in" if account.auth == "oauth2" else "the password"
-        fix = (f"check what {source} for account {name!r} prints"
-               if source in ("password_command", "oauth2_command")
-               else f"`triage login {name}`")
+        fix = (
+            f"check what {source} for account {name!r} prints"
+            if source in ("password_command", "oauth2_command")
+            else f"`triage login {name}`"
+        )
         return AuthenticationError(
             f"account {name!r}: {account.host} rejected the login of {account.username!r}: "
             f"{reason.rstrip('.')}; check {what} ({fix})"

@@ -48,11 +48,14 @@ class LabelWriting(FolderReading):
     def _copy_once(self, folder: str, uids: list[int], target: str) -> None:
         """COPY into `target`, skipping messages whose Message-ID is already there."""
         self._ensure_folder(target)
-        ids = {uid: message_id_in(raw) for uid, raw in
-               self.fetch_headers(folder, uids, ["Message-ID"]).items()}
+        ids = {
+            uid: message_id_in(raw)
+            for uid, raw in self.fetch_headers(folder, uids, ["Message-ID"]).items()
+        }
         wanted = sorted({mid for mid in ids.values() if mid})
-        present = set(self._search_header(target, "Message-ID", wanted).values()) if wanted \
-            else set()
+        present = (
+            set(self._search_header(target, "Message-ID", wanted).values()) if wanted else set()
+        )
         todo = [uid for uid in uids if uid in ids and not (ids[uid] and ids[uid] in present)]
         if not todo:
             return
@@ -104,9 +107,15 @@ class LabelWriting(FolderReading):
 
     # ------------------------------------------------------------------ reading them back
 
-    def read_labels(self, folder: str, uids: Sequence[int], names: Sequence[str], *,
-                    changed_since: int | None = None,
-                    message_ids: Mapping[int, str] | None = None) -> dict[int, frozenset[str]]:
+    def read_labels(
+        self,
+        folder: str,
+        uids: Sequence[int],
+        names: Sequence[str],
+        *,
+        changed_since: int | None = None,
+        message_ids: Mapping[int, str] | None = None,
+    ) -> dict[int, frozenset[str]]:
         """Which of the labels `names` each message carries now (for `triage.corrections`).
 
         Keywords: FLAGS; Gmail: X-GM-LABELS; with `changed_since` and CONDSTORE only the
@@ -122,8 +131,11 @@ class LabelWriting(FolderReading):
             return self._folder_labels(folder, wanted, names, message_ids or {})
         self._select(folder)
         item = "X-GM-LABELS" if self.label_style == "gmail" else "FLAGS"
-        modifiers = [f"CHANGEDSINCE {changed_since}"] \
-            if changed_since is not None and self._condstore else None
+        modifiers = (
+            [f"CHANGEDSINCE {changed_since}"]
+            if changed_since is not None and self._condstore
+            else None
+        )
         known = set(names)
         result: dict[int, frozenset[str]] = {}
         for chunk in chunks(wanted, FETCH_CHUNK * 4):
@@ -134,8 +146,9 @@ class LabelWriting(FolderReading):
                 result[int(uid)] = frozenset(as_text(v) for v in values) & known
         return result
 
-    def _folder_labels(self, folder: str, uids: list[int], names: Sequence[str],
-                       message_ids: Mapping[int, str]) -> dict[int, frozenset[str]]:
+    def _folder_labels(
+        self, folder: str, uids: list[int], names: Sequence[str], message_ids: Mapping[int, str]
+    ) -> dict[int, frozenset[str]]:
         holders = {name: self._message_ids_in(self.server_folder_name(name)) for name in names}
         self._select(folder)
         with self._converting(f"SEARCH {folder}"):
@@ -170,7 +183,9 @@ class LabelWriting(FolderReading):
             members = sorted(int(u) for u in self._client.search(["NOT", "DELETED"]))
         ids: set[str] = set()
         if members:
-            ids = {message_id_in(raw) for raw in
-                   self.fetch_headers(name, members, ["Message-ID"]).values()} - {""}
+            ids = {
+                message_id_in(raw)
+                for raw in self.fetch_headers(name, members, ["Message-ID"]).values()
+            } - {""}
         self._label_folders[name] = (key, ids)
         return ids

@@ -46,8 +46,9 @@ class FolderReading(ImapCore):
         uidvalidity = as_int(response.get(b"UIDVALIDITY"))
         uidnext = as_int(response.get(b"UIDNEXT"))
         if uidvalidity is None:
-            raise MailboxError(f"account {self.account.name!r}: the server gave no UIDVALIDITY "
-                               f"for {folder!r}")
+            raise MailboxError(
+                f"account {self.account.name!r}: the server gave no UIDVALIDITY for {folder!r}"
+            )
         if uidnext is None:  # optional before IMAP4rev2; work it out
             with self._converting(f"SEARCH {folder}"):
                 uids = self._client.search(["ALL"])
@@ -89,16 +90,19 @@ class FolderReading(ImapCore):
                     continue  # expunged meanwhile
                 header = _body(data, b"BODY[HEADER]")
                 text = _body(data, b"BODY[TEXT]")
-                fetched.append(FetchedMessage(
-                    uid=uid,
-                    raw=header + text,
-                    flags=frozenset(as_text(f) for f in data.get(b"FLAGS", ())),
-                    labels=frozenset(as_text(label) for label in data.get(b"X-GM-LABELS", ())),
-                ))
+                fetched.append(
+                    FetchedMessage(
+                        uid=uid,
+                        raw=header + text,
+                        flags=frozenset(as_text(f) for f in data.get(b"FLAGS", ())),
+                        labels=frozenset(as_text(label) for label in data.get(b"X-GM-LABELS", ())),
+                    )
+                )
         return fetched
 
-    def fetch_headers(self, folder: str, uids: Sequence[int],
-                      names: Sequence[str]) -> dict[int, bytes]:
+    def fetch_headers(
+        self, folder: str, uids: Sequence[int], names: Sequence[str]
+    ) -> dict[int, bytes]:
         """Only the named header fields of each message (BODY.PEEK[HEADER.FIELDS (...)])."""
         self._select(folder)
         part = f"BODY[HEADER.FIELDS ({' '.join(n.upper() for n in names)})]"
@@ -110,8 +114,7 @@ class FolderReading(ImapCore):
                 result[int(uid)] = _body(data, b"BODY[HEADER.FIELDS")
         return result
 
-    def _search_header(self, folder: str, header: str,
-                       values: Sequence[str]) -> dict[int, str]:
+    def _search_header(self, folder: str, header: str, values: Sequence[str]) -> dict[int, str]:
         """uid -> Message-ID for messages whose `header` contains one of `values`."""
         self._select(folder)
         hits: set[int] = set()
@@ -137,13 +140,13 @@ class FolderReading(ImapCore):
         if not message_id:
             return []
         self._select(folder)
-        criteria = ["OR", "HEADER", "In-Reply-To", message_id, "HEADER", "References",
-                    message_id]
+        criteria = ["OR", "HEADER", "In-Reply-To", message_id, "HEADER", "References", message_id]
         with self._converting(f"SEARCH {folder}"):
             return sorted(int(u) for u in self._client.search(criteria))
 
-    def wait(self, folder: str, *, timeout: float, poll_interval: float,
-             interrupted: Callable[[], bool]) -> bool:
+    def wait(
+        self, folder: str, *, timeout: float, poll_interval: float, interrupted: Callable[[], bool]
+    ) -> bool:
         """Block until `folder` may have changed (True), or `timeout` passed or `interrupted()`
         (False). IDLE where the server has it; otherwise a sleep of `poll_interval`, after
         which the caller looks again (True)."""
@@ -179,7 +182,8 @@ class FolderReading(ImapCore):
                     if b"BYE" in response[:1]:
                         raise ConnectionLostError(
                             f"account {self.account.name!r}: {self.account.host} ended the "
-                            f"connection during IDLE: {as_text(response[-1])}")
+                            f"connection during IDLE: {as_text(response[-1])}"
+                        )
                     if any(item in _CHANGES for item in response[:2] if isinstance(item, bytes)):
                         changed = True
                 if not responses and time.monotonic() - started < step * 0.9:

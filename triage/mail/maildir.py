@@ -71,8 +71,14 @@ _BAD_COMPONENT = re.compile(r"[\x00-\x1f\x7f\\]")
 class MaildirMailbox:
     """A Maildir++ tree as a `Mailbox`. Labels are copies into folders."""
 
-    def __init__(self, root: Path | str, *, create: bool = False,
-                 body_bytes: int = FETCH_BODY_BYTES, fsync: bool = True) -> None:
+    def __init__(
+        self,
+        root: Path | str,
+        *,
+        create: bool = False,
+        body_bytes: int = FETCH_BODY_BYTES,
+        fsync: bool = True,
+    ) -> None:
         """`create` makes the root Maildir when missing; `fsync=False` skips flushing new
         files to disk (the demo's throwaway mailbox), which the Maildir spec otherwise asks."""
         self.root = Path(root).expanduser()
@@ -100,7 +106,7 @@ class MaildirMailbox:
             return self.root
         for prefix in ("INBOX/", "INBOX."):
             if name.upper().startswith(prefix):
-                name = name[len(prefix):]
+                name = name[len(prefix) :]
         parts = re.split(r"[/.]", name)
         if not name or any(not p or p != p.strip() or _BAD_COMPONENT.search(p) for p in parts):
             raise MailboxError(f"invalid Maildir folder name {folder!r}")
@@ -164,10 +170,14 @@ class MaildirMailbox:
                 if entry is None:
                     continue
                 raw = self._read_capped(entry.path)
-            fetched.append(FetchedMessage(
-                uid=uid, raw=raw, flags=entry.flags,
-                internal_date=self._internal_date(entry.path),
-            ))
+            fetched.append(
+                FetchedMessage(
+                    uid=uid,
+                    raw=raw,
+                    flags=entry.flags,
+                    internal_date=self._internal_date(entry.path),
+                )
+            )
         return fetched
 
     # -- HeaderSearch: reading headers only, as IMAP SEARCH HEADER / BODY.PEEK[HEADER.FIELDS]
@@ -177,8 +187,7 @@ class MaildirMailbox:
         wanted = message_id.strip()
         if not wanted:
             return []
-        return [uid for uid, head in self._headers(folder)
-                if message_id_in(head) == wanted]
+        return [uid for uid, head in self._headers(folder) if message_id_in(head) == wanted]
 
     def find_replies(self, folder: str, message_id: str) -> list[int]:
         """UIDs of the messages whose In-Reply-To or References name `message_id`."""
@@ -192,8 +201,9 @@ class MaildirMailbox:
                 found.append(uid)
         return found
 
-    def fetch_headers(self, folder: str, uids: Sequence[int],
-                      names: Sequence[str]) -> dict[int, bytes]:
+    def fetch_headers(
+        self, folder: str, uids: Sequence[int], names: Sequence[str]
+    ) -> dict[int, bytes]:
         """Only the named header fields of each message (with their continuation lines)."""
         wanted = tuple(n.lower() for n in names)
         _uidlist, entries = sync(self._existing(folder))
@@ -291,8 +301,9 @@ class MaildirMailbox:
             self._message_ids[target].add(message_id)
         return path
 
-    def deliver(self, folder: str, raw: bytes, *, name: str,
-                received: datetime | None = None) -> bool:
+    def deliver(
+        self, folder: str, raw: bytes, *, name: str, received: datetime | None = None
+    ) -> bool:
         """Put mail into a folder as a delivery agent would (unread, in new/), under a given
         base name, once: False when a message with that base name is already there. For the
         demo's sample mail and for tests; `received` becomes the INTERNALDATE (file mtime)."""
@@ -330,12 +341,11 @@ class MaildirMailbox:
             if subfolder and not (path / FOLDER_MARKER).exists():
                 (path / FOLDER_MARKER).touch(mode=0o600)
         except OSError as exc:
-            raise MailboxError(f"cannot create the Maildir folder {path}: "
-                               f"{exc.strerror or exc}") from None
+            raise MailboxError(
+                f"cannot create the Maildir folder {path}: {exc.strerror or exc}"
+            ) from None
 
-
-    def _deliver(self, folder: Path, sub: str, name: str, data: bytes,
-                 mtime: float | None) -> Path:
+    def _deliver(self, folder: Path, sub: str, name: str, data: bytes, mtime: float | None) -> Path:
         """Write to tmp/ and rename into place: readers never see half a message."""
         temp = folder / "tmp" / name.split(":", 1)[0]
         final = folder / sub / name
@@ -393,5 +403,3 @@ class MaildirMailbox:
                     ids.add(message_id)
             self._message_ids[target] = ids
         return self._message_ids[target]
-
-

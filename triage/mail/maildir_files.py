@@ -134,8 +134,7 @@ def sync(path: Path) -> tuple[UidList, list[Entry]]:
         changed = True
     if changed:
         _save_uidlist(path, uidlist)
-    entries = sorted((Entry(uid, files[k]) for k, uid in uidlist.uids.items()),
-                     key=lambda e: e.uid)
+    entries = sorted((Entry(uid, files[k]) for k, uid in uidlist.uids.items()), key=lambda e: e.uid)
     return uidlist, entries
 
 
@@ -170,16 +169,18 @@ def _new_uidlist(path: Path, problem: str, old_uidvalidity: int = 0) -> UidList:
     # Like Dovecot: the time, and always a different value from the list it replaces.
     uidvalidity = max(int(time.time()), old_uidvalidity + 1) % 2**32 or 1
     if problem:
-        log.warning("maildir: %s is %s; numbering the folder anew (UIDVALIDITY %d)",
-                    path / UIDLIST, problem, uidvalidity)
+        log.warning(
+            "maildir: %s is %s; numbering the folder anew (UIDVALIDITY %d)",
+            path / UIDLIST,
+            problem,
+            uidvalidity,
+        )
     return UidList(uidvalidity, 1, {})
 
 
 def _save_uidlist(path: Path, uidlist: UidList) -> None:
-    lines = [UIDLIST_HEADER, f"uidvalidity {uidlist.uidvalidity}",
-             f"uidnext {uidlist.uidnext}"]
-    lines += [f"{uid} {key}" for key, uid in sorted(uidlist.uids.items(),
-                                                    key=lambda kv: kv[1])]
+    lines = [UIDLIST_HEADER, f"uidvalidity {uidlist.uidvalidity}", f"uidnext {uidlist.uidnext}"]
+    lines += [f"{uid} {key}" for key, uid in sorted(uidlist.uids.items(), key=lambda kv: kv[1])]
     temp = path / f".{UIDLIST}.{os.getpid()}.tmp"
     try:
         temp.write_text("\n".join(lines) + "\n", encoding="utf-8")

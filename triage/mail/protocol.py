@@ -31,8 +31,8 @@ class FolderStatus:
 @dataclass(frozen=True)
 class FetchedMessage:
     uid: int
-    raw: bytes                       # header plus the first bytes of the body (capped)
-    flags: frozenset[str]            # system flags and keywords, e.g. "\\Seen", "triage-drafted"
+    raw: bytes  # header plus the first bytes of the body (capped)
+    flags: frozenset[str]  # system flags and keywords, e.g. "\\Seen", "triage-drafted"
     labels: frozenset[str] = frozenset()  # Gmail labels (X-GM-LABELS), empty elsewhere
     internal_date: datetime | None = None
     modseq: int | None = None
@@ -87,8 +87,9 @@ class Mailbox(Protocol):
 class Watchable(Protocol):
     """A mailbox that can block until a folder changes (IMAP IDLE)."""
 
-    def wait(self, folder: str, *, timeout: float, poll_interval: float,
-             interrupted: Callable[[], bool]) -> bool:
+    def wait(
+        self, folder: str, *, timeout: float, poll_interval: float, interrupted: Callable[[], bool]
+    ) -> bool:
         """Return True when the folder may have changed, False after `timeout` or as soon as
         `interrupted()` is true (checked about once a second)."""
         ...
@@ -106,7 +107,8 @@ class HeaderSearch(Protocol):
         """UIDs of the messages in `folder` that answer `message_id` (In-Reply-To/References)."""
         ...
 
-    def fetch_headers(self, folder: str, uids: Sequence[int],
-                      names: Sequence[str]) -> dict[int, bytes]:
+    def fetch_headers(
+        self, folder: str, uids: Sequence[int], names: Sequence[str]
+    ) -> dict[int, bytes]:
         """Only the named header fields of each message, as raw header bytes."""
         ...

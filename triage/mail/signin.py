@@ -73,6 +73,7 @@ class Connector:
             again = found.renew(secret)
             if again is None:
                 raise
-            log.info("account %s: the server refused the access token; trying a new one",
-                     account.name)
+            log.info(
+                "account %s: the server refused the access token; trying a new one", account.name
+            )
             return connect(account, again, readonly=self.readonly, timeout=self.timeout)

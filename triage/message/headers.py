@@ -67,8 +67,9 @@ def decode_header_value(value: object) -> str:
     if "=?" in text:
         # On HeaderParseError (bad base64), CharsetError (bad name) and the like, keep the
         # encoded form: readable enough, and never a crash.
-        with contextlib.suppress(LookupError, UnicodeError, ValueError, TypeError,
-                                 AssertionError, MessageError):
+        with contextlib.suppress(
+            LookupError, UnicodeError, ValueError, TypeError, AssertionError, MessageError
+        ):
             text = str(make_header(decode_header(text)))
     return _clean(text)
 
@@ -86,8 +87,11 @@ def header_fields(msg: EmailMessage) -> dict[str, list[str]]:
     items = list(islice(msg.raw_items(), MAX_HEADERS))
     # Names are lower-cased and tested in C-level loops; Python code runs for wanted ones only.
     keys = list(map(str.lower, map(str.strip, map(str, map(itemgetter(0), items)))))
-    wanted = map(or_, map(_WANTED_HEADERS.__contains__, keys),
-                 map(str.startswith, keys, repeat(READ_HEADER_PREFIXES)))
+    wanted = map(
+        or_,
+        map(_WANTED_HEADERS.__contains__, keys),
+        map(str.startswith, keys, repeat(READ_HEADER_PREFIXES)),
+    )
     for index in compress(range(len(keys)), wanted):
         value = str(items[index][1])
         if keys[index] in found:
@@ -100,7 +104,7 @@ def header_fields(msg: EmailMessage) -> dict[str, list[str]]:
 def addresses(raw_values: list[str]) -> tuple[Address, ...]:
     if not raw_values:
         return ()
-    values = [_unsurrogate(v[:MAX_HEADER_CHARS * 4]) for v in raw_values]
+    values = [_unsurrogate(v[: MAX_HEADER_CHARS * 4]) for v in raw_values]
     simple = _simple_addresses(values)
     return simple if simple is not None else _parsed_addresses(values)
 
@@ -109,10 +113,14 @@ def _simple_addresses(values: list[str]) -> tuple[Address, ...] | None:
     """The common forms, "Name <addr>", a bare addr and comma-separated lists of them, without
     the full RFC 5322 parser (a tenth of parsing time on multi-recipient headers); None when a
     value needs that parser."""
-    pieces = [piece.strip() for value in values
-              for piece in (value.split(",") if "," in value else (value,))]
-    if len(pieces) > MAX_ADDRESSES or (len(pieces) > len(values) and any(
-            '"' in value for value in values)):  # a quoted name may hold a comma
+    pieces = [
+        piece.strip()
+        for value in values
+        for piece in (value.split(",") if "," in value else (value,))
+    ]
+    if len(pieces) > MAX_ADDRESSES or (
+        len(pieces) > len(values) and any('"' in value for value in values)
+    ):  # a quoted name may hold a comma
         return None
     found = []
     for piece in pieces:
@@ -122,8 +130,12 @@ def _simple_addresses(values: list[str]) -> tuple[Address, ...] | None:
         if not simple:
             return None
         display = simple.group(1) or ""
-        found.append(Address(decode_header_value(display.strip().strip('"')),
-                             _clean(simple.group(2) or simple.group(3)).lower()))
+        found.append(
+            Address(
+                decode_header_value(display.strip().strip('"')),
+                _clean(simple.group(2) or simple.group(3)).lower(),
+            )
+        )
     return tuple(found)
 
 
@@ -161,8 +173,13 @@ _WANTED_HEADERS = READ_HEADERS | frozenset(ADDRESS_HEADERS)
 
 def decoded_headers(raw: dict[str, list[str]]) -> Mapping[str, str]:
     """First occurrence of each header triage reads, decoded."""
-    return MappingProxyType({key: decode_header_value(values[0]) for key, values in raw.items()
-                             if key not in ADDRESS_HEADERS})
+    return MappingProxyType(
+        {
+            key: decode_header_value(values[0])
+            for key, values in raw.items()
+            if key not in ADDRESS_HEADERS
+        }
+    )
 
 
 # The usual RFC 5322 date, read as parsedate_to_datetime reads it (it ignores what follows the
@@ -171,8 +188,12 @@ _PLAIN_DATE = re.compile(
     r"(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), )?(\d{1,2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct"
     r"|Nov|Dec) ([1-9]\d{3}) (\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)(?: .*)?"
 )
-_MONTHS = {name: number for number, name in enumerate(
-    "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), start=1)}
+_MONTHS = {
+    name: number
+    for number, name in enumerate(
+        "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), start=1
+    )
+}
 
 
 def header_date(value: str) -> datetime | None:
@@ -187,7 +208,8 @@ def header_date(value: str) -> datetime | None:
         if sign == "-" and zone_hours == zone_minutes == "00":
             return datetime(*stamp)  # -0000: the zone is unknown
         offset = int(zone_hours) * 3600 + int(zone_minutes) * 60
-        return datetime(*stamp, tzinfo=timezone(timedelta(seconds=-offset if sign == "-"
-                                                                  else offset)))
+        return datetime(
+            *stamp, tzinfo=timezone(timedelta(seconds=-offset if sign == "-" else offset))
+        )
     except (TypeError, ValueError, IndexError, OverflowError):
         return None

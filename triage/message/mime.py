@@ -70,21 +70,24 @@ _MULTIPART_CTE = ("7bit", "8bit", "binary")  # what RFC 2045 allows a multipart
 MimeFields = tuple[str | None, str | None, str | None]
 
 
-def _mime_fields(headers: Sequence[tuple[str, str]], names: Sequence[str] | None = None
-                 ) -> MimeFields:
+def _mime_fields(
+    headers: Sequence[tuple[str, str]], names: Sequence[str] | None = None
+) -> MimeFields:
     """The first Content-Type, Content-Disposition and Content-Transfer-Encoding values.
     `names` are the header names, when the caller has them in a list already."""
     if names is None:
         names = list(map(itemgetter(0), headers))
     found: dict[str, str] = {}
     # the cheap test first, in C: most names differ in length from all three
-    for index in compress(range(len(names)), map(_MIME_NAME_LENGTHS.__contains__,
-                                                 map(len, names))):
+    for index in compress(range(len(names)), map(_MIME_NAME_LENGTHS.__contains__, map(len, names))):
         key = names[index].lower()
         if key in _MIME_FIELDS and key not in found:
             found[key] = headers[index][1]
-    return found.get("content-type"), found.get("content-disposition"), found.get(
-        "content-transfer-encoding")
+    return (
+        found.get("content-type"),
+        found.get("content-disposition"),
+        found.get("content-transfer-encoding"),
+    )
 
 
 class PartFacts:
@@ -95,8 +98,7 @@ class PartFacts:
     lookup scans them all), and remembered: most mail repeats a few dozen such combinations.
     """
 
-    __slots__ = ("_proxy", "_codec", "_boundary", "ctype", "name", "disposition",
-                 "multipart_cte")
+    __slots__ = ("_proxy", "_codec", "_boundary", "ctype", "name", "disposition", "multipart_cte")
     _known: dict[tuple[MimeFields, str], PartFacts] = {}
 
     def __init__(self, fields: MimeFields, default_type: str) -> None:
@@ -111,10 +113,10 @@ class PartFacts:
         self.ctype = proxy.get_content_type()
         self.name = _filename(proxy)
         # str(): compat32 returns a Header object when the value has 8-bit bytes
-        self.disposition = str(proxy.get("content-disposition") or "").split(";")[0].strip(
-            ).lower()
-        self.multipart_cte = str(proxy.get("content-transfer-encoding", "8bit")).lower(
-            ) in _MULTIPART_CTE
+        self.disposition = str(proxy.get("content-disposition") or "").split(";")[0].strip().lower()
+        self.multipart_cte = (
+            str(proxy.get("content-transfer-encoding", "8bit")).lower() in _MULTIPART_CTE
+        )
 
     @classmethod
     def get(cls, fields: MimeFields, default_type: str) -> PartFacts:
@@ -147,8 +149,9 @@ class PartFacts:
         return self._boundary  # type: ignore[return-value]
 
 
-def texts(msg: EmailMessage, defects: list[str], known: Mapping[int, PartFacts]
-           ) -> tuple[str, str, bool, list[str]]:
+def texts(
+    msg: EmailMessage, defects: list[str], known: Mapping[int, PartFacts]
+) -> tuple[str, str, bool, list[str]]:
     """First text/plain, first text/html, whether a calendar is attached, attachment names.
     `known` has the facts of parts already looked at, by id()."""
     plain = html = ""
@@ -204,8 +207,9 @@ def _header_block(text: str) -> tuple[EmailMessage, MimeFields, int, bool]:
     end = block.end() if block else position  # the pattern matches the empty string too
     found = _FIELD.findall(text, position, end)
     names = list(map(itemgetter(0), found))
-    fields = list(zip(names, map(str.rstrip, map(itemgetter(1), found), repeat("\r\n")),
-                      strict=True))
+    fields = list(
+        zip(names, map(str.rstrip, map(itemgetter(1), found), repeat("\r\n")), strict=True)
+    )
     for name, value in fields:
         msg.set_raw(name, value)
     mime = _mime_fields(fields, names)
@@ -244,8 +248,9 @@ def _boundary_lines(text: str, start: int, separator: str) -> list[tuple[int, in
     return found
 
 
-def _structure(text: str, known: dict[int, PartFacts], depth: int = 0
-               ) -> tuple[EmailMessage, list[str]]:
+def _structure(
+    text: str, known: dict[int, PartFacts], depth: int = 0
+) -> tuple[EmailMessage, list[str]]:
     """Parse `text` (a message or, below the top, a body part) into compat32 objects, and the
     names of the defects feedparser would have recorded on it. The MIME facts of every part
     are put in `known`, by id()."""
@@ -259,8 +264,9 @@ def _structure(text: str, known: dict[int, PartFacts], depth: int = 0
     if maintype != "multipart":
         body = text[body_start:]
         if depth:  # the line break before a boundary belongs to the boundary
-            body = body[:-2] if body.endswith("\r\n") else body[:-1] if body.endswith(
-                "\n") else body
+            body = (
+                body[:-2] if body.endswith("\r\n") else body[:-1] if body.endswith("\n") else body
+            )
         msg.set_payload(body)
         return msg, defects
     if depth >= MAX_FAST_DEPTH or subtype == "digest" or not facts.multipart_cte:

@@ -52,8 +52,9 @@ def _invitee_first_name(text: str, sender_name: str) -> str:
 def _is_card(lines: list[str], first_name: str) -> bool:
     """The person's card: their name, then headline, location; short lines, no sentences.
     Without a known name, a block of two or more such lines is taken for the card."""
-    card_like = all(len(line.split()) <= 14 and not line.endswith((".", "!", "?"))
-                    for line in lines)
+    card_like = all(
+        len(line.split()) <= 14 and not line.endswith((".", "!", "?")) for line in lines
+    )
     if first_name:
         return card_like and lines[0].lower().startswith(first_name)
     return card_like and len(lines) >= 2
@@ -74,10 +75,16 @@ def linkedin_note(text: str, sender_name: str) -> str:
     first_name = _invitee_first_name(text, sender_name)
     kept: list[str] = []
     for paragraph in re.split(r"\n\s*\n", text):
-        lines = [line.strip() for line in paragraph.splitlines()
-                 if line.strip() and not _LINKEDIN_CHROME.search(line.strip())]
+        lines = [
+            line.strip()
+            for line in paragraph.splitlines()
+            if line.strip() and not _LINKEDIN_CHROME.search(line.strip())
+        ]
         if not lines or _is_card(lines, first_name):
             continue
-        kept += [line for line in lines
-                 if not _NO_NOTE_LINES.match(line) and not _BARE_GREETING.match(line)]
+        kept += [
+            line
+            for line in lines
+            if not _NO_NOTE_LINES.match(line) and not _BARE_GREETING.match(line)
+        ]
     return "\n".join(kept)

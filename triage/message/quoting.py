@@ -59,12 +59,19 @@ def _history_start(lines: list[str]) -> tuple[int, int] | None:
     """Where the quoted history starts, and how many lines its attribution takes."""
     for i in _could_start_history(lines):
         line = lines[i]
-        if _ATTRIBUTION.match(line) or _RULE.match(line) and i + 1 < len(lines) and \
-                _OUTLOOK_FROM.match(lines[i + 1]):
+        if (
+            _ATTRIBUTION.match(line)
+            or _RULE.match(line)
+            and i + 1 < len(lines)
+            and _OUTLOOK_FROM.match(lines[i + 1])
+        ):
             return i, 1
         # Gmail wraps long attributions: "On Tue, 4 Mar 2025 at 09:12, Jane Doe <" / "jd@x> wrote:"
-        if i + 1 < len(lines) and line.lstrip().lower().startswith("on ") and \
-                _ATTRIBUTION.match(f"{line} {lines[i + 1]}"):
+        if (
+            i + 1 < len(lines)
+            and line.lstrip().lower().startswith("on ")
+            and _ATTRIBUTION.match(f"{line} {lines[i + 1]}")
+        ):
             return i, 2
         if _OUTLOOK_FROM.match(line) and any(
             _OUTLOOK_NEXT.match(following) for following in lines[i + 1 : i + 3]
@@ -76,8 +83,9 @@ def _history_start(lines: list[str]) -> tuple[int, int] | None:
 def _signature_start(lines: list[str]) -> int | None:
     # Only lines starting with "-", "s" or "g" (in any case, after blanks) can match below;
     # they are picked out in C-level loops, and only they reach Python code.
-    firsts = map(_SIGNATURE_FIRSTS.__contains__,
-                 map(itemgetter(slice(0, 1)), map(str.lstrip, lines)))
+    firsts = map(
+        _SIGNATURE_FIRSTS.__contains__, map(itemgetter(slice(0, 1)), map(str.lstrip, lines))
+    )
     for i in compress(range(len(lines)), firsts):
         line = lines[i]
         if line.startswith("--") and _SIG_DELIMITER.match(line):

@@ -26,8 +26,14 @@ class CharNgramTfidf:
     """TF-IDF over hashed byte n-grams of the first `max_chars` characters of each text; `kept`
     are the buckets that have a column (in column order), `idf` their weights."""
 
-    def __init__(self, ngram_range: tuple[int, int], bits: int, max_chars: int,
-                 kept: np.ndarray, idf: np.ndarray) -> None:
+    def __init__(
+        self,
+        ngram_range: tuple[int, int],
+        bits: int,
+        max_chars: int,
+        kept: np.ndarray,
+        idf: np.ndarray,
+    ) -> None:
         self.ngram_range = (int(ngram_range[0]), int(ngram_range[1]))
         self.bits = int(bits)
         self.max_chars = int(max_chars)
@@ -37,8 +43,14 @@ class CharNgramTfidf:
         self.columns[kept] = np.arange(len(kept), dtype=np.int32)
 
     @classmethod
-    def fit(cls, texts: Sequence[str], ngram_range: tuple[int, int] = (3, 5), bits: int = 20,
-            max_chars: int = 1_000, min_df: int = 3) -> CharNgramTfidf:
+    def fit(
+        cls,
+        texts: Sequence[str],
+        ngram_range: tuple[int, int] = (3, 5),
+        bits: int = 20,
+        max_chars: int = 1_000,
+        min_df: int = 3,
+    ) -> CharNgramTfidf:
         """Keep the buckets found in at least `min_df` of `texts`, with smooth idf weights."""
         unfitted = cls(ngram_range, bits, max_chars, np.zeros(0, np.int32), np.zeros(0, np.float32))
         document_frequency = np.zeros(1 << bits, dtype=np.int64)
@@ -95,8 +107,12 @@ class CharNgramTfidf:
         list is done in chunks of CHUNK_DOCS with the same result and a bounded peak."""
         if len(texts) <= CHUNK_DOCS:
             return self._transform(texts)
-        return vstack([self._transform(texts[start : start + CHUNK_DOCS])
-                       for start in range(0, len(texts), CHUNK_DOCS)])
+        return vstack(
+            [
+                self._transform(texts[start : start + CHUNK_DOCS])
+                for start in range(0, len(texts), CHUNK_DOCS)
+            ]
+        )
 
     def _transform(self, texts: Sequence[str]) -> SparseRows:
         n_docs, n_columns = len(texts), len(self.idf)
@@ -130,7 +146,7 @@ class CharNgramTfidf:
         rows = np.repeat(np.arange(n_docs), np.diff(indptr))
         indices = (unique - row_starts[rows]).astype(np.int32)
         data = (np.log(counts) + 1) * self.idf[indices]  # sublinear tf-idf
-        norms = np.sqrt(np.bincount(rows, weights=data ** 2, minlength=n_docs))
+        norms = np.sqrt(np.bincount(rows, weights=data**2, minlength=n_docs))
         norms[norms == 0] = 1
         data /= norms[rows].astype(np.float32)
         return SparseRows(data, indices, indptr, n_columns)

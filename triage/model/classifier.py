@@ -53,8 +53,9 @@ class TrainedModel(Protocol):
 class Classifier:
     """A loaded model plus the draft policy, turning Messages into Decisions in batches."""
 
-    def __init__(self, inference: InferenceModel, metadata: dict[str, Any],
-                 policy: DraftPolicy | None = None) -> None:
+    def __init__(
+        self, inference: InferenceModel, metadata: dict[str, Any], policy: DraftPolicy | None = None
+    ) -> None:
         self.inference = inference
         self.metadata = metadata
         self.policy = policy or DraftPolicy()
@@ -74,8 +75,10 @@ class Classifier:
         try:
             inference = InferenceModel(metadata.get("inference") or {}, arrays)
         except IncompatibleModel as exc:
-            raise ModelError(f"{path} does not hold a model this triage can use ({exc}); "
-                             f"retrain with `triage train`") from None
+            raise ModelError(
+                f"{path} does not hold a model this triage can use ({exc}); "
+                f"retrain with `triage train`"
+            ) from None
         classifier = cls(inference, metadata, policy)
         # The ~100k objects of numpy, scipy and the model live as long as the process: keep
         # full garbage collections from rescanning them (3-6% faster batches).
@@ -92,14 +95,14 @@ class Classifier:
     def version(self) -> str:
         return str(self.metadata.get("version", "unversioned"))
 
-    def feature_matrices(self, messages: Sequence[Message]
-                         ) -> tuple[SparseRows, SparseRows]:
+    def feature_matrices(self, messages: Sequence[Message]) -> tuple[SparseRows, SparseRows]:
         """The feature matrix, and the part of it the offense heads read (what
         `classify_features` takes)."""
         return self.inference.transform(prepare(messages))
 
-    def scores(self, x: SparseRows, x_heads: SparseRows
-               ) -> tuple[list[dict[str, float]], list[OffenseScores]]:
+    def scores(
+        self, x: SparseRows, x_heads: SparseRows
+    ) -> tuple[list[dict[str, float]], list[OffenseScores]]:
         """Class probabilities and offense scores for each row."""
         proba, offenses = self.inference.predict(x, x_heads)
         classes = self.inference.classes
@@ -139,8 +142,11 @@ class Classifier:
         ranked_rows, ranked = rows[order], contributions[order]
         bounds = np.searchsorted(ranked_rows, np.arange(n + 1))
         rank = np.arange(len(order)) - bounds[ranked_rows]
-        tied = (ranked[1:] == ranked[:-1]) & (ranked_rows[1:] == ranked_rows[:-1]) & (
-            rank[:-1] < MAX_EVIDENCE)
+        tied = (
+            (ranked[1:] == ranked[:-1])
+            & (ranked_rows[1:] == ranked_rows[:-1])
+            & (rank[:-1] < MAX_EVIDENCE)
+        )
         needs_argsort = set(ranked_rows[:-1][tied].tolist())
         top = rank < MAX_EVIDENCE
         picked_rows = ranked_rows[top].tolist()
@@ -165,8 +171,11 @@ class Classifier:
             best = best[row_contributions[best] > 0]  # the original stops at the first <= 0
             evidence[row] = [
                 self._make_evidence(column, weight)
-                for column, weight in zip(columns[start:stop][best].tolist(),
-                                          row_contributions[best].tolist(), strict=True)
+                for column, weight in zip(
+                    columns[start:stop][best].tolist(),
+                    row_contributions[best].tolist(),
+                    strict=True,
+                )
             ]
         return [tuple(items) for items in evidence]
 
@@ -178,8 +187,11 @@ class Classifier:
         decisions = []
         for start in range(0, len(messages), CHUNK):
             chunk = messages[start : start + CHUNK]
-            decisions += self.classify_features(chunk, *self.feature_matrices(chunk),
-                                     contexts[start : start + CHUNK] if contexts else None)
+            decisions += self.classify_features(
+                chunk,
+                *self.feature_matrices(chunk),
+                contexts[start : start + CHUNK] if contexts else None,
+            )
         return decisions
 
     def classify_features(

@@ -69,8 +69,11 @@ class Signal:
 
 
 def _phrase_count(
-    patterns: frozenset[tuple[str, ...]], cap: int = 3, extra: re.Pattern[str] | None = None,
-    substrings: tuple[str, ...] = (), extra_needs: tuple[str, ...] = (),
+    patterns: frozenset[tuple[str, ...]],
+    cap: int = 3,
+    extra: re.Pattern[str] | None = None,
+    substrings: tuple[str, ...] = (),
+    extra_needs: tuple[str, ...] = (),
 ) -> Callable[[Message, Text], float]:
     """Distinct phrases found in the new text (plus regex and substring hits), capped and
     scaled to 0..1 so that no signal can shout. `extra` can only match text that contains one
@@ -127,7 +130,8 @@ _ODD_CASE = ("\u017f", "\u0131", "\u0130", "\u212a")
 def _may_introduce(text: str) -> bool:
     lower = text.lower()
     return any(word in lower for word in _INTRO_QUOTE_NEEDS) or (
-        not text.isascii() and any(c in text for c in _ODD_CASE))
+        not text.isascii() and any(c in text for c in _ODD_CASE)
+    )
 
 
 def _introduction_context(msg: Message, _text: Text) -> float:
@@ -145,9 +149,25 @@ def _calendar_invite(msg: Message, _text: Text) -> float:
     return float(msg.has_calendar)
 
 
-_REFERRAL_WORDS = frozenset({"refer", "refers", "referral", "referrals", "referred", "referring",
-                             "intro", "intros", "introduction", "introductions", "recommend",
-                             "recommendation", "bring", "signup", "signups"})
+_REFERRAL_WORDS = frozenset(
+    {
+        "refer",
+        "refers",
+        "referral",
+        "referrals",
+        "referred",
+        "referring",
+        "intro",
+        "intros",
+        "introduction",
+        "introductions",
+        "recommend",
+        "recommendation",
+        "bring",
+        "signup",
+        "signups",
+    }
+)
 _reward_phrases = _phrase_count(REWARD)
 
 
@@ -202,26 +222,32 @@ def _emoji(_msg: Message, text: Text) -> float:
 
 
 SIGNALS: tuple[Signal, ...] = (
-    Signal("asks_introduction", "asks you to introduce them to someone",
-           _phrase_count(INTRO_ASK, 2)),
-    Signal("mentions_network", "asks about or into your network or contacts",
-           _phrase_count(NETWORK)),
+    Signal(
+        "asks_introduction", "asks you to introduce them to someone", _phrase_count(INTRO_ASK, 2)
+    ),
+    Signal(
+        "mentions_network", "asks about or into your network or contacts", _phrase_count(NETWORK)
+    ),
     Signal("offers_reward", "offers money or rewards for referrals", _offers_reward),
     Signal("mlm_language", "uses multi-level-marketing language", _phrase_count(MLM)),
-    Signal("asks_for_job", "asks for a job or what you can do for them",
-           _phrase_count(JOB_ASK, 2)),
+    Signal("asks_for_job", "asks for a job or what you can do for them", _phrase_count(JOB_ASK, 2)),
     Signal("shows_homework", "shows they read or know your work", _phrase_count(HOMEWORK, 2)),
     Signal("offers_help", "offers help or makes it easy to say no", _phrase_count(OFFER)),
     Signal("thanks", "thanks you", _phrase_count(THANKS, 2)),
     Signal("congratulates", "congratulates you", _phrase_count(CONGRATS, 2)),
     Signal("shared_history", "refers to history you share", _phrase_count(HISTORY, 2)),
-    Signal("template_markers", "reads like a template or mass mail",
-           _phrase_count(TEMPLATE, extra=MERGE_FIELD, extra_needs=("{", "}", "[", "%"))),
-    Signal("calendar_link", "pushes a calendar link or a meeting slot",
-           _phrase_count(CALENDAR, 2, substrings=CALENDAR_LINKS)),
+    Signal(
+        "template_markers",
+        "reads like a template or mass mail",
+        _phrase_count(TEMPLATE, extra=MERGE_FIELD, extra_needs=("{", "}", "[", "%")),
+    ),
+    Signal(
+        "calendar_link",
+        "pushes a calendar link or a meeting slot",
+        _phrase_count(CALENDAR, 2, substrings=CALENDAR_LINKS),
+    ),
     Signal("bump_followup", "bumps an earlier unanswered message", _phrase_count(BUMP, 2)),
-    Signal("sales_language", "talks about their product, pricing or results",
-           _phrase_count(PITCH)),
+    Signal("sales_language", "talks about their product, pricing or results", _phrase_count(PITCH)),
     Signal("offers_job", "recruits you for a job", _phrase_count(JOB_OFFER)),
     Signal("asks_for_call", "asks for a call or a meeting", _phrase_count(ASKS_FOR_CALL, 2)),
     Signal("questions_for_you", "asks questions about you", _questions_for_you),
@@ -230,20 +256,25 @@ SIGNALS: tuple[Signal, ...] = (
     Signal("bulk_headers", "carries bulk or automated-mail headers", _bulk_headers),
     Signal("unsubscribe", "has an unsubscribe link or line", _unsubscribe),
     Signal("noreply_sender", "comes from a no-reply or notification address", _noreply_sender),
-    Signal("platform_without_note", "is a platform invitation with no personal note",
-           _platform_without_note),
+    Signal(
+        "platform_without_note",
+        "is a platform invitation with no personal note",
+        _platform_without_note,
+    ),
     Signal("reply_context", "replies to an earlier message", _reply_context),
     Signal("introduction_context", "follows or makes an introduction", _introduction_context),
     Signal("calendar_invite", "is a calendar invitation", _calendar_invite),
-    Signal("offers_introduction", "offers to introduce you or has referred someone to you",
-           _phrase_count(INTRO_OFFER, 2)),
+    Signal(
+        "offers_introduction",
+        "offers to introduce you or has referred someone to you",
+        _phrase_count(INTRO_OFFER, 2),
+    ),
     Signal("asks_of_you", "asks something of you", _phrase_count(ASKS_OF_YOU)),
-    Signal("stranger_opening", "opens as a first message from a stranger",
-           _phrase_count(STRANGER, 2)),
-    Signal("only_gives", "thanks, congratulates or offers help without asking for anything",
-           None),
-    Signal("written_to_group", "is written to a group rather than to you",
-           _phrase_count(GROUP, 2)),
+    Signal(
+        "stranger_opening", "opens as a first message from a stranger", _phrase_count(STRANGER, 2)
+    ),
+    Signal("only_gives", "thanks, congratulates or offers help without asking for anything", None),
+    Signal("written_to_group", "is written to a group rather than to you", _phrase_count(GROUP, 2)),
     Signal("many_recipients", "went to many recipients", _many_recipients),
     Signal("applies_to_posting", "applies to a posted job", _phrase_count(APPLICATION, 2)),
     Signal("length", "is long", _length, reason=False),
@@ -254,16 +285,31 @@ SIGNAL_NAMES = tuple(signal.name for signal in SIGNALS)
 # The phrase lists behind the ask signals, for triage.letters.draft_facts, which finds the
 # sentence of a message that makes the ask a feedback draft answers.
 ASK_PHRASES: dict[str, frozenset[tuple[str, ...]]] = {
-    "introduction": INTRO_ASK, "network": NETWORK, "reward": REWARD, "mlm": MLM,
-    "job": JOB_ASK, "pitch": PITCH | CALENDAR | ASKS_FOR_CALL, "stranger": STRANGER,
+    "introduction": INTRO_ASK,
+    "network": NETWORK,
+    "reward": REWARD,
+    "mlm": MLM,
+    "job": JOB_ASK,
+    "pitch": PITCH | CALENDAR | ASKS_FOR_CALL,
+    "stranger": STRANGER,
 }
 QUIET_SIGNALS = frozenset(f"signal:{s.name}" for s in SIGNALS if not s.reason)
 _ONLY_GIVES = SIGNAL_NAMES.index("only_gives")
-_ASKS = tuple(SIGNAL_NAMES.index(name) for name in (
-    "asks_of_you", "asks_introduction", "asks_for_job", "asks_for_call", "mentions_network",
-    "calendar_link"))
-_GIVES = tuple(SIGNAL_NAMES.index(name) for name in (
-    "thanks", "congratulates", "offers_help", "offers_introduction"))
+_ASKS = tuple(
+    SIGNAL_NAMES.index(name)
+    for name in (
+        "asks_of_you",
+        "asks_introduction",
+        "asks_for_job",
+        "asks_for_call",
+        "mentions_network",
+        "calendar_link",
+    )
+)
+_GIVES = tuple(
+    SIGNAL_NAMES.index(name)
+    for name in ("thanks", "congratulates", "offers_help", "offers_introduction")
+)
 
 
 def _only_gives(values: Sequence[float]) -> float:

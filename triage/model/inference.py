@@ -32,8 +32,10 @@ from triage.model.charngrams import CharNgramTfidf
 from triage.model.features import SIGNAL_NAMES
 from triage.model.sparse_rows import SparseRows, hstack
 
-_ASCII_WORDS = bytes(c + 32 if 65 <= c <= 90 else c if 48 <= c <= 57 or 97 <= c <= 122 or c == 95
-                     else 32 for c in range(256))
+_ASCII_WORDS = bytes(
+    c + 32 if 65 <= c <= 90 else c if 48 <= c <= 57 or 97 <= c <= 122 or c == 95 else 32
+    for c in range(256)
+)
 _LONGER_THAN_ONE = (1).__lt__
 # TfidfVectorizer's default token_pattern, (?u)\b\w\w+\b: runs of two or more word characters
 # (without the \b checks the regex engine spends a quarter less time per character)
@@ -74,15 +76,15 @@ class WordTfidf:
         # Token ids for every word of the vocabulary; unigram and bigram columns by token id.
         # Built with C-level maps: the vocabulary has tens of thousands of terms.
         columns = np.arange(len(terms), dtype=np.int64)
-        is_bigram = np.fromiter(map(str.__contains__, terms, repeat(" ")), dtype=bool,
-                                count=len(terms))
+        is_bigram = np.fromiter(
+            map(str.__contains__, terms, repeat(" ")), dtype=bool, count=len(terms)
+        )
         words = " ".join(terms).split(" ") if terms else []
         if len(words) != len(terms) + int(is_bigram.sum()) or "" in words:
             raise IncompatibleModel("word terms are not one or two words each")
         self.token_ids = dict(zip(dict.fromkeys(words), range(len(words)), strict=False))
         self.n_tokens = max(len(self.token_ids), 1)
-        ids = np.fromiter(map(self.token_ids.__getitem__, words), dtype=np.int64,
-                          count=len(words))
+        ids = np.fromiter(map(self.token_ids.__getitem__, words), dtype=np.int64, count=len(words))
         # each term's first word, and for bigrams the second
         term_starts = np.concatenate(([0], np.cumsum(1 + is_bigram)[:-1])).astype(np.int64)
         first = ids[term_starts] if len(terms) else ids
@@ -108,8 +110,11 @@ class WordTfidf:
         tokens = list(map(self.tokens, texts))
         lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=n_docs)
         total = int(lengths.sum())
-        ids = np.fromiter(map(self.token_ids.get, chain.from_iterable(tokens), repeat(-1)),
-                          dtype=np.int64, count=total)
+        ids = np.fromiter(
+            map(self.token_ids.get, chain.from_iterable(tokens), repeat(-1)),
+            dtype=np.int64,
+            count=total,
+        )
         docs = np.repeat(np.arange(n_docs, dtype=np.int64), lengths)
         columns = self.unigram_column[ids]
         found_docs, found_columns = [docs[columns >= 0]], [columns[columns >= 0]]
@@ -131,8 +136,12 @@ class WordTfidf:
         unique = key[starts]
         indptr = np.zeros(n_docs + 1, dtype=np.int32)
         np.cumsum(np.bincount(unique // self.n_columns, minlength=n_docs), out=indptr[1:])
-        x = SparseRows(counts.astype(np.intc).astype(self.dtype),
-                       (unique % self.n_columns).astype(np.int32), indptr, self.n_columns)
+        x = SparseRows(
+            counts.astype(np.intc).astype(self.dtype),
+            (unique % self.n_columns).astype(np.int32),
+            indptr,
+            self.n_columns,
+        )
         # TfidfTransformer.transform, step by step: sublinear tf, idf, then the l2 norm as
         # sklearn's inplace_csr_row_normalize_l2 computes it (squares summed in float64, row by
         # row in column order, which is what bincount does)
@@ -161,27 +170,40 @@ class InferenceModel:
 
     def _build(self, spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         self.classes: list[str] = [str(c) for c in spec["classes"]]
-        self.words = WordTfidf(decode_terms(arrays["words.terms"]), arrays["words.idf"],
-                               np.dtype(spec["words_dtype"]))
+        self.words = WordTfidf(
+            decode_terms(arrays["words.terms"]), arrays["words.idf"], np.dtype(spec["words_dtype"])
+        )
         chars = spec["chars"]
         if not 8 <= int(chars["bits"]) <= 24:  # 2**bits column slots are allocated
             raise IncompatibleModel(f"{chars['bits']} hash bits")
-        self.chars = CharNgramTfidf(tuple(chars["ngram_range"]), chars["bits"],
-                                    chars["max_chars"], arrays["chars.kept"],
-                                    arrays["chars.idf"])
+        self.chars = CharNgramTfidf(
+            tuple(chars["ngram_range"]),
+            chars["bits"],
+            chars["max_chars"],
+            arrays["chars.kept"],
+            arrays["chars.idf"],
+        )
         self.signal_weight = float(spec["signal_weight"])
         self.n_words, self.n_chars = self.words.n_columns, len(self.chars.idf)
         self.n_features = self.n_words + self.n_chars + len(SIGNAL_NAMES)
         # the SVM and its calibrators, in the SVM's class order
         self.svm_classes: list[str] = [str(c) for c in spec["svm_classes"]]
         self.coef = arrays["svm.coef"]
-        if self.coef.shape != (len(self.svm_classes), self.n_features) or len(
-                self.svm_classes) != len(self.classes) or len(self.classes) < 3:
+        if (
+            self.coef.shape != (len(self.svm_classes), self.n_features)
+            or len(self.svm_classes) != len(self.classes)
+            or len(self.classes) < 3
+        ):
             raise IncompatibleModel("the SVM does not match the features and classes")
         self.svm_intercept = arrays["svm.intercept"]
-        self.calibration = list(zip(arrays["calibration.column"].tolist(),
-                                    arrays["calibration.a"].tolist(),
-                                    arrays["calibration.b"].tolist(), strict=True))
+        self.calibration = list(
+            zip(
+                arrays["calibration.column"].tolist(),
+                arrays["calibration.a"].tolist(),
+                arrays["calibration.b"].tolist(),
+                strict=True,
+            )
+        )
         # offense heads, in the order worst, then OFFENSES: a linear head's column in the
         # product, or a constant probability
         kinds = spec["heads"]
@@ -215,12 +237,12 @@ class InferenceModel:
         texts: list[str] = rows[:, 0].tolist()
         words = self.words.transform(texts)
         chars = self.chars.transform(texts)
-        signals = SparseRows.from_dense(np.asarray(rows[:, 1:], dtype=np.float64)
-                                        * self.signal_weight)
+        signals = SparseRows.from_dense(
+            np.asarray(rows[:, 1:], dtype=np.float64) * self.signal_weight
+        )
         return hstack([words, chars, signals]), hstack([words, signals])
 
-    def predict(self, x: SparseRows, x_heads: SparseRows
-                ) -> tuple[np.ndarray, list[OffenseScores]]:
+    def predict(self, x: SparseRows, x_heads: SparseRows) -> tuple[np.ndarray, list[OffenseScores]]:
         """Class probabilities (columns in `classes` order) and offense scores."""
         n = x.shape[0]
         # CalibratedClassifierCV.predict_proba: one sigmoid per SVM decision column, placed in

@@ -48,15 +48,20 @@ def encode_arrays(arrays: dict[str, np.ndarray]) -> tuple[dict[str, Any], bytes]
         if array.dtype.str not in _DTYPES:
             raise ModelError(f"array {name} has dtype {array.dtype}, not a plain number type")
         data = array.tobytes()
-        index[name] = {"dtype": array.dtype.str, "shape": list(array.shape), "offset": offset,
-                       "bytes": len(data)}
+        index[name] = {
+            "dtype": array.dtype.str,
+            "shape": list(array.shape),
+            "offset": offset,
+            "bytes": len(data),
+        }
         chunks.append(data)
         offset += len(data)
     return index, b"".join(chunks)
 
 
-def write(path: Path, metadata: dict[str, Any], arrays: dict[str, np.ndarray],
-          payload: bytes) -> None:
+def write(
+    path: Path, metadata: dict[str, Any], arrays: dict[str, np.ndarray], payload: bytes
+) -> None:
     """Write atomically: a crash mid-write never leaves a half-written model in place."""
     index, array_bytes = encode_arrays(arrays)
     header = dict(metadata)
@@ -78,7 +83,7 @@ def _read_header(path: Path, stream: BinaryIO) -> tuple[dict[str, Any], int]:
     start = stream.read(len(MAGIC) + _LENGTH.size)
     if not start.startswith(MAGIC) or len(start) < len(MAGIC) + _LENGTH.size:
         raise ModelError(f"{path} is not a triage model file")
-    (length,) = _LENGTH.unpack(start[len(MAGIC):])
+    (length,) = _LENGTH.unpack(start[len(MAGIC) :])
     try:
         header = json.loads(stream.read(length))
         if not isinstance(header, dict):
@@ -104,8 +109,7 @@ def _sizes(path: Path, header: dict[str, Any], header_end: int) -> tuple[int, in
     except (KeyError, TypeError, ValueError):
         raise ModelError(f"{path} has a corrupt header; retrain with `triage train`") from None
     if path.stat().st_size != header_end + arrays_bytes + payload_bytes:
-        raise ModelError(f"{path} is truncated or has trailing bytes; retrain with "
-                         f"`triage train`")
+        raise ModelError(f"{path} is truncated or has trailing bytes; retrain with `triage train`")
     return arrays_bytes, payload_bytes
 
 
@@ -139,12 +143,12 @@ def read_arrays(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     try:
         arrays = {name: _array(data, spec) for name, spec in header["arrays"].items()}
     except (KeyError, TypeError, ValueError, AttributeError):
-        raise ModelError(f"{path} has a corrupt array index; retrain with `triage train`"
-                         ) from None
+        raise ModelError(f"{path} has a corrupt array index; retrain with `triage train`") from None
     for name, array in arrays.items():
         if array.dtype.kind == "f" and not np.isfinite(array).all():
-            raise ModelError(f"{path}: array {name!r} holds NaN or infinity; retrain with "
-                             f"`triage train`")
+            raise ModelError(
+                f"{path}: array {name!r} holds NaN or infinity; retrain with `triage train`"
+            )
     return header, arrays
 
 
@@ -153,8 +157,7 @@ def _array(data: bytes, spec: dict[str, Any]) -> np.ndarray:
     if spec["dtype"] not in _DTYPES:
         raise ValueError(spec["dtype"])
     count = int(np.prod(spec["shape"], dtype=np.int64))
-    array = np.frombuffer(data, dtype=np.dtype(spec["dtype"]), count=count,
-                          offset=spec["offset"])
+    array = np.frombuffer(data, dtype=np.dtype(spec["dtype"]), count=count, offset=spec["offset"])
     if array.nbytes != spec["bytes"]:
         raise ValueError("size")
     return array.reshape(spec["shape"])
@@ -210,5 +213,6 @@ def read_trusted_payload(path: Path, trusted: frozenset[str]) -> tuple[dict[str,
         raise ModelError(
             f"refusing to load {path}: triage did not write it (its digest is neither the "
             f"shipped model's nor one `triage train` recorded); train it here with "
-            f"`triage train --output {path}`")
+            f"`triage train --output {path}`"
+        )
     return header, payload

@@ -54,8 +54,9 @@ class Text:
         lower = raw.lower().replace("\u2019", "'")
         if lower.isascii() and "'" not in lower:
             # TOKEN's runs of [a-z0-9], found by one bytes.translate and a split
-            tokens = tuple(lower.encode("ascii").translate(_NOT_TOKEN_TO_SPACE).decode(
-                "ascii").split())
+            tokens = tuple(
+                lower.encode("ascii").translate(_NOT_TOKEN_TO_SPACE).decode("ascii").split()
+            )
         else:
             tokens = tuple(TOKEN.findall(lower))
         grams: set[tuple[str, ...]] = set()

@@ -53,8 +53,9 @@ class SparseRows:
         rows = self.row_of_each_entry()
         terms = coef.take(self.indices, axis=1)
         terms *= self.data
-        return np.column_stack([np.bincount(rows, weights=products, minlength=n)
-                                for products in terms])
+        return np.column_stack(
+            [np.bincount(rows, weights=products, minlength=n) for products in terms]
+        )
 
     def dense_columns(self, first: int) -> np.ndarray:
         """Columns `first`.. as a dense array."""
@@ -94,8 +95,10 @@ def hstack(blocks: Sequence[SparseRows]) -> SparseRows:
 def vstack(blocks: Sequence[SparseRows]) -> SparseRows:
     """Blocks of the same width one above the other."""
     starts = np.cumsum([0] + [len(b.data) for b in blocks[:-1]])
-    indptr = np.concatenate([[0]] + [b.indptr[1:] + s for b, s in zip(blocks, starts,
-                                                                       strict=True)])
-    return SparseRows(np.concatenate([b.data for b in blocks]),
-                      np.concatenate([b.indices for b in blocks]),
-                      indptr.astype(np.int32), blocks[0].n_columns)
+    indptr = np.concatenate([[0]] + [b.indptr[1:] + s for b, s in zip(blocks, starts, strict=True)])
+    return SparseRows(
+        np.concatenate([b.data for b in blocks]),
+        np.concatenate([b.indices for b in blocks]),
+        indptr.astype(np.int32),
+        blocks[0].n_columns,
+    )

@@ -36,9 +36,15 @@ def post_form(url: str, form: dict[str, str], *, timeout: float = TIMEOUT) -> di
     """The JSON object the endpoint answers with; OAuth2Error or ConnectionLostError if none."""
     host = urllib.parse.urlsplit(url).netloc
     request = urllib.request.Request(
-        url, data=urllib.parse.urlencode(form).encode("ascii"), method="POST",
-        headers={"Accept": "application/json", "User-Agent": _USER_AGENT,
-                 "Content-Type": "application/x-www-form-urlencoded"})
+        url,
+        data=urllib.parse.urlencode(form).encode("ascii"),
+        method="POST",
+        headers={
+            "Accept": "application/json",
+            "User-Agent": _USER_AGENT,
+            "Content-Type": "application/x-www-form-urlencoded",
+        },
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
             return _json(response.read(), host)
@@ -64,8 +70,10 @@ def _json(body: bytes, host: str, *, status: int = 200) -> dict[str, Any]:
     except (UnicodeDecodeError, json.JSONDecodeError):
         answer = None
     if not isinstance(answer, dict):
-        raise OAuth2Error(f"{host} answered HTTP {status} without a JSON object (is the URL an "
-                          "OAuth2 endpoint?)", "not_json")
+        raise OAuth2Error(
+            f"{host} answered HTTP {status} without a JSON object (is the URL an OAuth2 endpoint?)",
+            "not_json",
+        )
     return answer
 
 

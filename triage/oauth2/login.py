@@ -34,12 +34,13 @@ def no_browser(url: str) -> bool:
     return False
 
 
-def login(account: Account, *, verify: bool,
-          browser: Callable[[str], bool] = open_browser) -> int:
+def login(account: Account, *, verify: bool, browser: Callable[[str], bool] = open_browser) -> int:
     """Sign in with the account's flow and store its refresh token; 0 when done."""
     if account.oauth2 is None or account.oauth2.command:
-        raise CredentialError(f"account {account.name!r} gets its access tokens from "
-                              "oauth2_command: there is nothing to sign in to or store")
+        raise CredentialError(
+            f"account {account.name!r} gets its access tokens from "
+            "oauth2_command: there is nothing to sign in to or store"
+        )
     check_keyring(account)  # where the token would go, before the user signs in
 
     def say(text: str) -> None:
@@ -47,20 +48,25 @@ def login(account: Account, *, verify: bool,
 
     grant = sign_in(account, say=say, read_line=sys.stdin.readline, open_browser=browser)
     if grant.refresh is None:
-        raise CredentialError(f"account {account.name!r}: the provider sent no refresh token, "
-                              "so triage could not sign in again by itself (for a custom "
-                              "provider, add the scope it needs for that, often "
-                              '"offline_access"); nothing stored')
+        raise CredentialError(
+            f"account {account.name!r}: the provider sent no refresh token, "
+            "so triage could not sign in again by itself (for a custom "
+            "provider, add the scope it needs for that, often "
+            '"offline_access"); nothing stored'
+        )
     if verify:
         try:
             with connect(account, grant.access):
                 pass
         except MailboxError as exc:
-            raise type(exc)(f"{exc}; the sign-in was not stored (--no-verify stores it "
-                            "without checking)") from None
+            raise type(exc)(
+                f"{exc}; the sign-in was not stored (--no-verify stores it without checking)"
+            ) from None
         print(f"Logged in to {account.host}:{account.port} as {account.username}.")
     store_password(account, grant.refresh)
-    print(f"Stored the OAuth2 sign-in of account {account.name!r} in the OS keyring "
-          f"({keyring_backend_name()}, service 'triage'); `triage run` renews its access "
-          "tokens from it.")
+    print(
+        f"Stored the OAuth2 sign-in of account {account.name!r} in the OS keyring "
+        f"({keyring_backend_name()}, service 'triage'); `triage run` renews its access "
+        "tokens from it."
+    )
     return 0

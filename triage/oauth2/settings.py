@@ -79,22 +79,43 @@ def read_oauth2(table: Table, auth: str) -> OAuth2Config | None:
     one gets its own error instead of "unknown key".
     """
     present = [k for k in table.data if k.startswith("oauth2_")]
-    provider = table.string("oauth2_provider", "", expected='"google", "microsoft" or "custom"',
-                            check=lambda v: not v or v in PROVIDERS)
-    client_id = table.string("oauth2_client_id", "", expected="a client ID (one line)",
-                             check=_one_line)
-    secret = table.string("oauth2_client_secret", "", expected="a client secret (one line)",
-                          check=_one_line)
-    tenant = table.string("oauth2_tenant", "common",
-                          expected='a tenant: "common", "organizations" or your directory ID',
-                          check=lambda v: bool(_TENANT.fullmatch(v)))
-    urls = {key: table.string(key, "", expected="an https:// URL (http:// only to localhost)",
-                              check=lambda v: not v or _is_endpoint(v)) for key in _URL_KEYS}
-    scopes = table.string_list("oauth2_scopes", (), expected="a non-empty array of scopes",
-                               check=lambda v: bool(v) and " " not in v and v.isprintable(),
-                               allow_empty=False)
-    command = table.string("oauth2_command", "", expected="a single-line shell command",
-                           check=_one_line)
+    provider = table.string(
+        "oauth2_provider",
+        "",
+        expected='"google", "microsoft" or "custom"',
+        check=lambda v: not v or v in PROVIDERS,
+    )
+    client_id = table.string(
+        "oauth2_client_id", "", expected="a client ID (one line)", check=_one_line
+    )
+    secret = table.string(
+        "oauth2_client_secret", "", expected="a client secret (one line)", check=_one_line
+    )
+    tenant = table.string(
+        "oauth2_tenant",
+        "common",
+        expected='a tenant: "common", "organizations" or your directory ID',
+        check=lambda v: bool(_TENANT.fullmatch(v)),
+    )
+    urls = {
+        key: table.string(
+            key,
+            "",
+            expected="an https:// URL (http:// only to localhost)",
+            check=lambda v: not v or _is_endpoint(v),
+        )
+        for key in _URL_KEYS
+    }
+    scopes = table.string_list(
+        "oauth2_scopes",
+        (),
+        expected="a non-empty array of scopes",
+        check=lambda v: bool(v) and " " not in v and v.isprintable(),
+        allow_empty=False,
+    )
+    command = table.string(
+        "oauth2_command", "", expected="a single-line shell command", check=_one_line
+    )
     table.finish()  # a misspelt key explains itself better than the "missing" key below
 
     if auth != "oauth2":
@@ -102,46 +123,81 @@ def read_oauth2(table: Table, auth: str) -> OAuth2Config | None:
             raise table.fail(present[0], 'only used with auth = "oauth2"')
         return None
     if "password_command" in table.data:
-        raise table.fail("password_command", 'not used with auth = "oauth2" (a token helper '
-                         "goes in oauth2_command)")
+        raise table.fail(
+            "password_command",
+            'not used with auth = "oauth2" (a token helper goes in oauth2_command)',
+        )
     if command:
         others = [k for k in present if k != "oauth2_command"]
         if others:
-            raise table.fail(others[0], "not used together with oauth2_command, which gets "
-                             "the access token by itself")
+            raise table.fail(
+                others[0],
+                "not used together with oauth2_command, which gets the access token by itself",
+            )
         return OAuth2Config("", command=command)
     if not provider:
-        raise table.fail("oauth2_provider", 'missing: set "google", "microsoft" or "custom" '
-                         "(or oauth2_command for a token helper)")
+        raise table.fail(
+            "oauth2_provider",
+            'missing: set "google", "microsoft" or "custom" (or oauth2_command for a token helper)',
+        )
     if not client_id:
-        raise table.fail("oauth2_client_id", f"missing: oauth2_provider = {provider!r} needs "
-                         "the client ID of your app registration (see the README)")
+        raise table.fail(
+            "oauth2_client_id",
+            f"missing: oauth2_provider = {provider!r} needs "
+            "the client ID of your app registration (see the README)",
+        )
     for key, owner in _PRESET_ONLY_HERE.items():
         if key in table.data and provider != owner:
             raise table.fail(key, f"only used with oauth2_provider = {owner!r}")
     if provider == "google" and not secret:
-        raise table.fail("oauth2_client_secret", "missing: Google's installed-app flow needs "
-                         "the client secret shown beside the client ID")
+        raise table.fail(
+            "oauth2_client_secret",
+            "missing: Google's installed-app flow needs "
+            "the client secret shown beside the client ID",
+        )
     if provider == "microsoft" and secret:
-        raise table.fail("oauth2_client_secret", "not used with Microsoft: register the app "
-                         "as a public client (\"Allow public client flows\") instead")
+        raise table.fail(
+            "oauth2_client_secret",
+            "not used with Microsoft: register the app "
+            'as a public client ("Allow public client flows") instead',
+        )
     if provider != "custom":
         for key in (*_URL_KEYS, "oauth2_scopes"):
             if key in table.data:
-                raise table.fail(key, f"set by oauth2_provider = {provider!r}; use "
-                                 '"custom" for other endpoints')
+                raise table.fail(
+                    key, f'set by oauth2_provider = {provider!r}; use "custom" for other endpoints'
+                )
         base = preset(provider, tenant)
-        return OAuth2Config(provider, client_id, secret, base.authorize_url, base.token_url,
-                            base.device_url, base.scopes)
+        return OAuth2Config(
+            provider,
+            client_id,
+            secret,
+            base.authorize_url,
+            base.token_url,
+            base.device_url,
+            base.scopes,
+        )
     if not urls["oauth2_token_url"]:
-        raise table.fail("oauth2_token_url", 'missing: oauth2_provider = "custom" needs the '
-                         "token endpoint")
+        raise table.fail(
+            "oauth2_token_url", 'missing: oauth2_provider = "custom" needs the token endpoint'
+        )
     if not (urls["oauth2_device_url"] or urls["oauth2_authorize_url"]):
-        raise table.fail("oauth2_authorize_url", 'missing: oauth2_provider = "custom" needs '
-                         "an authorization endpoint, a device endpoint (oauth2_device_url), "
-                         "or both")
+        raise table.fail(
+            "oauth2_authorize_url",
+            'missing: oauth2_provider = "custom" needs '
+            "an authorization endpoint, a device endpoint (oauth2_device_url), "
+            "or both",
+        )
     if not scopes:
-        raise table.fail("oauth2_scopes", 'missing: oauth2_provider = "custom" needs the '
-                         "scopes that allow IMAP")
-    return OAuth2Config("custom", client_id, secret, urls["oauth2_authorize_url"],
-                        urls["oauth2_token_url"], urls["oauth2_device_url"], scopes)
+        raise table.fail(
+            "oauth2_scopes", 'missing: oauth2_provider = "custom" needs the scopes that allow IMAP'
+        )
+    return OAuth2Config(
+        "custom",
+        client_id,
+        secret,
+        urls["oauth2_authorize_url"],
+        urls["oauth2_token_url"],
+        urls["oauth2_device_url"],
+        scopes,
+    )

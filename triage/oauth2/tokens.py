@@ -43,8 +43,9 @@ class Grant:
 def settings(account: Account) -> OAuth2Config:
     """The account's OAuth2 settings (a CredentialError for a password account)."""
     if account.oauth2 is None:
-        raise CredentialError(f"account {account.name!r} does not sign in with OAuth2 "
-                              '(auth = "oauth2" in the config)')
+        raise CredentialError(
+            f'account {account.name!r} does not sign in with OAuth2 (auth = "oauth2" in the config)'
+        )
     return account.oauth2
 
 
@@ -62,8 +63,7 @@ def request_tokens(account: Account, form: dict[str, str]) -> Grant:
     answer = post_form(config.token_url, form)
     access = answer.get("access_token")
     if not isinstance(access, str) or not access:
-        raise CredentialError(f"account {account.name!r}: the token endpoint sent no "
-                              "access_token")
+        raise CredentialError(f"account {account.name!r}: the token endpoint sent no access_token")
     lifetime = answer.get("expires_in", DEFAULT_LIFETIME)
     if not isinstance(lifetime, int | float) or isinstance(lifetime, bool) or lifetime <= 0:
         lifetime = DEFAULT_LIFETIME
@@ -79,17 +79,22 @@ def explain(account: Account, exc: OAuth2Error) -> TriageError:
     """The provider's refusal as one line that says what to do."""
     name = account.name
     if exc.code == "invalid_grant":
-        return CredentialError(f"account {name!r}: the OAuth2 sign-in has expired or was "
-                               f"revoked ({exc}); run `triage login {name}` to sign in again")
+        return CredentialError(
+            f"account {name!r}: the OAuth2 sign-in has expired or was "
+            f"revoked ({exc}); run `triage login {name}` to sign in again"
+        )
     if exc.code in _CLIENT_REJECTED:
         client_id = settings(account).client_id
-        return CredentialError(f"account {name!r}: the provider does not accept the client "
-                               f"ID {client_id!r} ({exc}); check oauth2_client_id (and "
-                               "oauth2_client_secret) against your app registration")
+        return CredentialError(
+            f"account {name!r}: the provider does not accept the client "
+            f"ID {client_id!r} ({exc}); check oauth2_client_id (and "
+            "oauth2_client_secret) against your app registration"
+        )
     if exc.code == "temporarily_unavailable":
         return ConnectionLostError(f"account {name!r}: {exc}")
-    return CredentialError(f"account {name!r}: OAuth2 failed ({exc}); run `triage login "
-                           f"{name}` to sign in again")
+    return CredentialError(
+        f"account {name!r}: OAuth2 failed ({exc}); run `triage login {name}` to sign in again"
+    )
 
 
 class RefreshTokens:
@@ -123,14 +128,19 @@ class RefreshTokens:
         if self._refresh is None:
             self._refresh, problem = read_keyring(self.account)
             if problem:
-                raise CredentialError(f"account {name!r}: cannot read its OAuth2 sign-in: "
-                                      f"{problem}; set oauth2_command for it instead")
+                raise CredentialError(
+                    f"account {name!r}: cannot read its OAuth2 sign-in: "
+                    f"{problem}; set oauth2_command for it instead"
+                )
             if self._refresh is None:
-                raise CredentialError(f"account {name!r} is not signed in yet: run "
-                                      f"`triage login {name}`")
+                raise CredentialError(
+                    f"account {name!r} is not signed in yet: run `triage login {name}`"
+                )
         try:
-            grant = request_tokens(self.account, {"grant_type": "refresh_token",
-                                                  "refresh_token": self._refresh.reveal()})
+            grant = request_tokens(
+                self.account,
+                {"grant_type": "refresh_token", "refresh_token": self._refresh.reveal()},
+            )
         except OAuth2Error as exc:
             raise explain(self.account, exc) from None
         if grant.refresh is not None and grant.refresh != self._refresh:
@@ -149,9 +159,11 @@ class CommandTokens:
         self.account = account
 
     def secret(self) -> Secret:
-        token = run_secret_command(settings(self.account).command,
-                                   f"oauth2_command of account {self.account.name!r}",
-                                   "access token")
+        token = run_secret_command(
+            settings(self.account).command,
+            f"oauth2_command of account {self.account.name!r}",
+            "access token",
+        )
         return Secret(token, "oauth2_command")
 
     def renew(self, refused: Secret) -> Secret:

@@ -32,13 +32,20 @@ class Heartbeats(Database):
     ) -> None:
         stamp = format_ts(now)
         with self._transaction() as db:
-            db.execute("INSERT INTO activity (account, folder) VALUES (?, ?) "
-                       "ON CONFLICT DO NOTHING", (account, folder))
+            db.execute(
+                "INSERT INTO activity (account, folder) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                (account, folder),
+            )
             sets = ["heartbeat_at = ?"]
             params: list[Any] = [stamp]
             if started:
-                sets += ["started_at = ?", "pid = ?", "host = ?", "last_error = ''",
-                         "last_error_at = NULL"]
+                sets += [
+                    "started_at = ?",
+                    "pid = ?",
+                    "host = ?",
+                    "last_error = ''",
+                    "last_error_at = NULL",
+                ]
                 params += [stamp, pid if pid is not None else os.getpid(), host]
             if connected is not None:
                 sets.append("connected = ?")
@@ -52,14 +59,25 @@ class Heartbeats(Database):
             if stopped is not None:
                 sets.append("stopped = ?")
                 params.append(int(stopped))
-            db.execute(f"UPDATE activity SET {', '.join(sets)} WHERE account = ? AND folder = ?",
-                       (*params, account, folder))
+            db.execute(
+                f"UPDATE activity SET {', '.join(sets)} WHERE account = ? AND folder = ?",
+                (*params, account, folder),
+            )
 
     def activity(self) -> list[Activity]:
         return [
-            Activity(r["account"], r["folder"], r["pid"], r["host"], bool(r["connected"]),
-                     parse_ts(r["started_at"]), parse_ts(r["heartbeat_at"]),
-                     parse_ts(r["last_activity_at"]), r["last_error"],
-                     parse_ts(r["last_error_at"]), bool(r["stopped"]))
+            Activity(
+                r["account"],
+                r["folder"],
+                r["pid"],
+                r["host"],
+                bool(r["connected"]),
+                parse_ts(r["started_at"]),
+                parse_ts(r["heartbeat_at"]),
+                parse_ts(r["last_activity_at"]),
+                r["last_error"],
+                parse_ts(r["last_error_at"]),
+                bool(r["stopped"]),
+            )
             for r in self._query("SELECT * FROM activity ORDER BY account, folder")
         ]

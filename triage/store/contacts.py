@@ -16,12 +16,22 @@ class Contacts(Database):
     """`State`'s sender history (see `triage.store.state`)."""
 
     def sent_checkpoint(self, account: str) -> tuple[str, int, int] | None:
-        rows = self._query("SELECT folder, uidvalidity, last_uid FROM sent_sync "
-                           "WHERE account = ?", (account,))
+        rows = self._query(
+            "SELECT folder, uidvalidity, last_uid FROM sent_sync WHERE account = ?", (account,)
+        )
         return (rows[0][0], rows[0][1], rows[0][2]) if rows else None
 
-    def add_contacts(self, account: str, folder: str, uidvalidity: int, last_uid: int,
-                     counts: Mapping[str, int], *, reset: bool, now: datetime) -> None:
+    def add_contacts(
+        self,
+        account: str,
+        folder: str,
+        uidvalidity: int,
+        last_uid: int,
+        counts: Mapping[str, int],
+        *,
+        reset: bool,
+        now: datetime,
+    ) -> None:
         """Add sent-message counts per address and move the Sent checkpoint."""
         with self._transaction() as db:
             if reset:
@@ -47,7 +57,8 @@ class Contacts(Database):
             marks = ",".join("?" * len(chunk))
             for r in self._query(
                 f"SELECT address, SUM(times) FROM contacts WHERE address IN ({marks}) "
-                f"GROUP BY address", chunk
+                f"GROUP BY address",
+                chunk,
             ):
                 found[r[0]] = int(r[1])
         return found

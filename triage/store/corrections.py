@@ -119,13 +119,17 @@ class CorrectionStore(Database):
         self._has_ledger = self._table_exists("messages")
 
     def _table_exists(self, name: str) -> bool:
-        return bool(self._db.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone())
+        return bool(
+            self._db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+            ).fetchone()
+        )
 
     # -- what to watch
 
-    def watched(self, account: str, folder: str, uidvalidity: int, *, since: datetime,
-                names: LabelSet) -> list[Watched]:
+    def watched(
+        self, account: str, folder: str, uidvalidity: int, *, since: datetime, names: LabelSet
+    ) -> list[Watched]:
         """The messages of a folder triage decided on since `since`, with the labels expected
         on them now (the user's, after a change; else the ones triage applied)."""
         if not self._has_ledger:
@@ -146,14 +150,24 @@ class CorrectionStore(Database):
         result = []
         for r in rows:
             applied = frozenset(json.loads(r["labels"] or "[]")) & relevant
-            expected = applied if r["user_labels"] is None else \
-                frozenset(json.loads(r["user_labels"])) & relevant
-            result.append(Watched(
-                uid=r["uid"], uidvalidity=r["uidvalidity"], message_key=r["message_key"],
-                message_id=r["message_id"], sender=r["sender"], predicted=r["label"],
-                expected=expected, model_version=r["model_version"],
-                shadow=bool(names.review) and names.review in applied,
-            ))
+            expected = (
+                applied
+                if r["user_labels"] is None
+                else frozenset(json.loads(r["user_labels"])) & relevant
+            )
+            result.append(
+                Watched(
+                    uid=r["uid"],
+                    uidvalidity=r["uidvalidity"],
+                    message_key=r["message_key"],
+                    message_id=r["message_id"],
+                    sender=r["sender"],
+                    predicted=r["label"],
+                    expected=expected,
+                    model_version=r["model_version"],
+                    shadow=bool(names.review) and names.review in applied,
+                )
+            )
         return result
 
     def user_labels(self, account: str, folder: str, message_key: str) -> frozenset[str] | None:
@@ -163,31 +177,43 @@ class CorrectionStore(Database):
             return None
         rows = self._query(
             "SELECT labels FROM label_state WHERE account = ? AND folder = ? AND message_key = ? "
-            "ORDER BY updated_at DESC LIMIT 1", (account, folder, message_key))
+            "ORDER BY updated_at DESC LIMIT 1",
+            (account, folder, message_key),
+        )
         return frozenset(json.loads(rows[0][0])) if rows else None
 
     def sync_point(self, account: str, folder: str) -> tuple[int, int | None] | None:
         """(UIDVALIDITY, HIGHESTMODSEQ) the last check of the folder covered."""
         if not self._has_tables:
             return None
-        rows = self._query("SELECT uidvalidity, modseq FROM label_sync WHERE account = ? "
-                           "AND folder = ?", (account, folder))
+        rows = self._query(
+            "SELECT uidvalidity, modseq FROM label_sync WHERE account = ? AND folder = ?",
+            (account, folder),
+        )
         return (rows[0][0], rows[0][1]) if rows else None
 
-    def set_sync_point(self, account: str, folder: str, uidvalidity: int, modseq: int | None,
-                       now: datetime) -> None:
+    def set_sync_point(
+        self, account: str, folder: str, uidvalidity: int, modseq: int | None, now: datetime
+    ) -> None:
         with self._transaction() as db:
             db.execute(
                 "INSERT INTO label_sync (account, folder, uidvalidity, modseq, checked_at) "
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT (account, folder) DO UPDATE SET "
                 "uidvalidity = excluded.uidvalidity, modseq = excluded.modseq, "
                 "checked_at = excluded.checked_at",
-                (account, folder, uidvalidity, modseq, format_ts(now)))
+                (account, folder, uidvalidity, modseq, format_ts(now)),
+            )
 
     # -- recording
 
-    def record(self, account: str, folder: str, changes: Sequence[Change],
-               raws: Mapping[int, bytes], now: datetime) -> int:
+    def record(
+        self,
+        account: str,
+        folder: str,
+        changes: Sequence[Change],
+        raws: Mapping[int, bytes],
+        now: datetime,
+    ) -> int:
         """Remember what the user changed; returns the corrections and confirmations added."""
         stamp = format_ts(now)
         added = 0
@@ -200,7 +226,8 @@ class CorrectionStore(Database):
                     "labels, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account, "
                     "folder, uidvalidity, uid) DO UPDATE SET labels = excluded.labels, "
                     "updated_at = excluded.updated_at",
-                    (account, folder, w.uidvalidity, w.uid, w.message_key, labels, stamp))
+                    (account, folder, w.uidvalidity, w.uid, w.message_key, labels, stamp),
+                )
                 if not change.teaches:
                     continue
                 raw = raws.get(w.uid)
@@ -209,17 +236,33 @@ class CorrectionStore(Database):
                     "message_id, sender, predicted, old_label, new_label, kind, shadow, labels, "
                     "model_version, raw, created_at) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (account, folder, w.uidvalidity, w.uid, w.message_key, w.message_id,
-                     w.sender, w.predicted, change.old_label, change.new_label, change.kind,
-                     int(w.shadow), labels, w.model_version,
-                     raw[:RAW_CAP] if raw is not None else None, stamp))
+                    (
+                        account,
+                        folder,
+                        w.uidvalidity,
+                        w.uid,
+                        w.message_key,
+                        w.message_id,
+                        w.sender,
+                        w.predicted,
+                        change.old_label,
+                        change.new_label,
+                        change.kind,
+                        int(w.shadow),
+                        labels,
+                        w.model_version,
+                        raw[:RAW_CAP] if raw is not None else None,
+                        stamp,
+                    ),
+                )
                 added += 1
         return added
 
     # -- reading
 
-    def corrections(self, account: str | None = None, *, message_id: str = "",
-                    with_raw: bool = False) -> list[Correction]:
+    def corrections(
+        self, account: str | None = None, *, message_id: str = "", with_raw: bool = False
+    ) -> list[Correction]:
         if not self._has_tables:
             return []
         where, params = [], []
@@ -229,11 +272,18 @@ class CorrectionStore(Database):
         if message_id:
             where.append("message_id = ?")
             params.append(message_id)
-        columns = "*" if with_raw else "id, account, folder, uid, message_key, message_id, " \
-            "sender, predicted, old_label, new_label, kind, shadow, labels, model_version, " \
+        columns = (
+            "*"
+            if with_raw
+            else "id, account, folder, uid, message_key, message_id, "
+            "sender, predicted, old_label, new_label, kind, shadow, labels, model_version, "
             "created_at, NULL AS raw"
-        sql = f"SELECT {columns} FROM corrections" + (
-            " WHERE " + " AND ".join(where) if where else "") + " ORDER BY id"
+        )
+        sql = (
+            f"SELECT {columns} FROM corrections"
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + " ORDER BY id"
+        )
         return [_correction(r) for r in self._query(sql, params)]
 
     def examples(self, account: str, *, through_id: int | None = None) -> list[Correction]:
@@ -246,40 +296,49 @@ class CorrectionStore(Database):
         rows = self._query(
             "SELECT * FROM corrections WHERE id IN (SELECT MAX(id) FROM corrections "
             f"WHERE account = ?{limit} GROUP BY message_key) AND raw IS NOT NULL ORDER BY id",
-            params)
+            params,
+        )
         return [_correction(r) for r in rows]
 
     def last_id(self, account: str) -> int:
         if not self._has_tables:
             return 0
-        return int(self._query("SELECT COALESCE(MAX(id), 0) FROM corrections WHERE account = ?",
-                               (account,))[0][0])
+        return int(
+            self._query(
+                "SELECT COALESCE(MAX(id), 0) FROM corrections WHERE account = ?", (account,)
+            )[0][0]
+        )
 
     def last_run(self, account: str) -> int:
         """The newest correction id the last `triage learn` (or rollback) looked at."""
         if not self._has_tables:
             return 0
-        rows = self._query("SELECT last_correction_id FROM learn_runs WHERE account = ?",
-                           (account,))
+        rows = self._query(
+            "SELECT last_correction_id FROM learn_runs WHERE account = ?", (account,)
+        )
         return int(rows[0][0]) if rows else 0
 
     def since_learn(self, account: str) -> int:
         """Corrections (not confirmations) recorded after the last learn run."""
         if not self._has_tables:
             return 0
-        return int(self._query(
-            "SELECT COUNT(*) FROM corrections WHERE account = ? AND kind = 'correction' "
-            "AND id > ?", (account, self.last_run(account)))[0][0])
+        return int(
+            self._query(
+                "SELECT COUNT(*) FROM corrections WHERE account = ? AND kind = 'correction' "
+                "AND id > ?",
+                (account, self.last_run(account)),
+            )[0][0]
+        )
 
-    def mark_run(self, account: str, last_correction_id: int, outcome: str,
-                 now: datetime) -> None:
+    def mark_run(self, account: str, last_correction_id: int, outcome: str, now: datetime) -> None:
         with self._transaction() as db:
             db.execute(
                 "INSERT INTO learn_runs (account, last_correction_id, outcome, at) "
                 "VALUES (?, ?, ?, ?) ON CONFLICT (account) DO UPDATE SET "
                 "last_correction_id = MAX(last_correction_id, excluded.last_correction_id), "
                 "outcome = excluded.outcome, at = excluded.at",
-                (account, last_correction_id, outcome[:500], format_ts(now)))
+                (account, last_correction_id, outcome[:500], format_ts(now)),
+            )
 
     def review_summary(self, account: str) -> ReviewSummary:
         reviewed = {c: 0 for c in CLASSES}
@@ -289,16 +348,18 @@ class CorrectionStore(Database):
             for r in self._query(
                 "SELECT predicted, new_label FROM corrections WHERE id IN (SELECT MAX(id) "
                 "FROM corrections WHERE account = ? AND shadow = 1 GROUP BY message_key)",
-                (account,)
+                (account,),
             ):
                 if r["predicted"] in reviewed:
                     reviewed[r["predicted"]] += 1
                     right[r["predicted"]] += r["predicted"] == r["new_label"]
-            corrections = int(self._query(
-                "SELECT COUNT(*) FROM corrections WHERE account = ? AND kind = 'correction'",
-                (account,))[0][0])
+            corrections = int(
+                self._query(
+                    "SELECT COUNT(*) FROM corrections WHERE account = ? AND kind = 'correction'",
+                    (account,),
+                )[0][0]
+            )
         return ReviewSummary(reviewed, right, corrections, self.since_learn(account))
-
 
     def ledger(self, message_id: str, account: str | None = None) -> list[LedgerEntry]:
         """What the daemon recorded about a message (for `triage explain MESSAGE-ID`), newest
@@ -311,23 +372,40 @@ class CorrectionStore(Database):
             params.append(account)
         drafts = self._table_exists("drafts")
         rows = self._query(
-            "SELECT m.*, " + ("d.status AS draft_status, d.written_at AS draft_written_at "
-                              "FROM messages m LEFT JOIN drafts d ON d.original_key = "
-                              "m.message_key AND d.account = m.account " if drafts else
-                              "NULL AS draft_status, NULL AS draft_written_at FROM messages m ")
-            + f"WHERE {where} ORDER BY m.created_at DESC, m.id DESC", params)
+            "SELECT m.*, "
+            + (
+                "d.status AS draft_status, d.written_at AS draft_written_at "
+                "FROM messages m LEFT JOIN drafts d ON d.original_key = "
+                "m.message_key AND d.account = m.account "
+                if drafts
+                else "NULL AS draft_status, NULL AS draft_written_at FROM messages m "
+            )
+            + f"WHERE {where} ORDER BY m.created_at DESC, m.id DESC",
+            params,
+        )
         return [self._ledger_entry(r) for r in rows]
 
     @staticmethod
     def _ledger_entry(r: sqlite3.Row) -> LedgerEntry:
         row = ledger_row(r)  # the ledger's own decoding, so a format change reaches both
         return LedgerEntry(
-            account=r["account"], folder=r["folder"], uidvalidity=row.uidvalidity, uid=row.uid,
-            message_key=row.message_key, sender=row.sender, label=row.label,
-            confidence=row.confidence, offenses=row.offenses, model_version=row.model_version,
-            labels=row.labels, draft_message_id=row.draft_message_id,
-            draft_written=row.draft_written, draft_status=r["draft_status"] or "",
-            draft_written_at=r["draft_written_at"] or "", note=row.note, status=row.status,
+            account=r["account"],
+            folder=r["folder"],
+            uidvalidity=row.uidvalidity,
+            uid=row.uid,
+            message_key=row.message_key,
+            sender=row.sender,
+            label=row.label,
+            confidence=row.confidence,
+            offenses=row.offenses,
+            model_version=row.model_version,
+            labels=row.labels,
+            draft_message_id=row.draft_message_id,
+            draft_written=row.draft_written,
+            draft_status=r["draft_status"] or "",
+            draft_written_at=r["draft_written_at"] or "",
+            note=row.note,
+            status=row.status,
             error=row.error,
             created_at=parse_ts(r["created_at"]) or _LONG_AGO,
         )
@@ -360,10 +438,20 @@ class LedgerEntry:
 
 def _correction(r: sqlite3.Row) -> Correction:
     return Correction(
-        id=r["id"], account=r["account"], folder=r["folder"], uid=r["uid"],
-        message_key=r["message_key"], message_id=r["message_id"], sender=r["sender"],
-        predicted=r["predicted"], old_label=r["old_label"], new_label=r["new_label"],
-        kind=r["kind"], shadow=bool(r["shadow"]), labels=tuple(json.loads(r["labels"])),
-        model_version=r["model_version"], created_at=parse_ts(r["created_at"]) or _LONG_AGO,
+        id=r["id"],
+        account=r["account"],
+        folder=r["folder"],
+        uid=r["uid"],
+        message_key=r["message_key"],
+        message_id=r["message_id"],
+        sender=r["sender"],
+        predicted=r["predicted"],
+        old_label=r["old_label"],
+        new_label=r["new_label"],
+        kind=r["kind"],
+        shadow=bool(r["shadow"]),
+        labels=tuple(json.loads(r["labels"])),
+        model_version=r["model_version"],
+        created_at=parse_ts(r["created_at"]) or _LONG_AGO,
         raw=bytes(r["raw"]) if r["raw"] is not None else None,
     )

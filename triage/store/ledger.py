@@ -24,15 +24,23 @@ class Ledger(Database):
     # -- folders
 
     def folder(self, account: str, folder: str) -> FolderCheckpoint | None:
-        rows = self._query("SELECT * FROM folders WHERE account = ? AND folder = ?",
-                           (account, folder))
+        rows = self._query(
+            "SELECT * FROM folders WHERE account = ? AND folder = ?", (account, folder)
+        )
         if not rows:
             return None
         r = rows[0]
         since = date.fromisoformat(r["backfill_since"]) if r["backfill_since"] else None
-        return FolderCheckpoint(r["account"], r["folder"], r["uidvalidity"], r["last_uid"],
-                                r["highestmodseq"], since, r["backfill_end_uid"],
-                                parse_ts(r["created_at"]) or datetime.now(UTC))
+        return FolderCheckpoint(
+            r["account"],
+            r["folder"],
+            r["uidvalidity"],
+            r["last_uid"],
+            r["highestmodseq"],
+            since,
+            r["backfill_end_uid"],
+            parse_ts(r["created_at"]) or datetime.now(UTC),
+        )
 
     def start_folder(
         self,
@@ -56,23 +64,45 @@ class Ledger(Database):
                 "last_uid = excluded.last_uid, highestmodseq = excluded.highestmodseq, "
                 "backfill_since = excluded.backfill_since, "
                 "backfill_end_uid = excluded.backfill_end_uid, updated_at = excluded.updated_at",
-                (account, folder, uidvalidity, last_uid, highestmodseq,
-                 backfill_since.isoformat() if backfill_since else None, backfill_end_uid,
-                 format_ts(now), format_ts(now)),
+                (
+                    account,
+                    folder,
+                    uidvalidity,
+                    last_uid,
+                    highestmodseq,
+                    backfill_since.isoformat() if backfill_since else None,
+                    backfill_end_uid,
+                    format_ts(now),
+                    format_ts(now),
+                ),
             )
         checkpoint = self.folder(account, folder)
         assert checkpoint is not None
         return checkpoint
 
-    def advance(self, account: str, folder: str, uidvalidity: int, last_uid: int,
-                highestmodseq: int | None, now: datetime) -> None:
+    def advance(
+        self,
+        account: str,
+        folder: str,
+        uidvalidity: int,
+        last_uid: int,
+        highestmodseq: int | None,
+        now: datetime,
+    ) -> None:
         """Move the checkpoint forward (never back) under the same UIDVALIDITY."""
         with self._transaction() as db:
             self._advance(db, account, folder, uidvalidity, last_uid, highestmodseq, now)
 
     @staticmethod
-    def _advance(db: sqlite3.Connection, account: str, folder: str, uidvalidity: int,
-                 last_uid: int, highestmodseq: int | None, now: datetime) -> None:
+    def _advance(
+        db: sqlite3.Connection,
+        account: str,
+        folder: str,
+        uidvalidity: int,
+        last_uid: int,
+        highestmodseq: int | None,
+        now: datetime,
+    ) -> None:
         db.execute(
             "UPDATE folders SET last_uid = MAX(last_uid, ?), "
             "highestmodseq = COALESCE(?, highestmodseq), updated_at = ? "
@@ -82,8 +112,9 @@ class Ledger(Database):
 
     # -- the ledger
 
-    def ledger(self, account: str, folder: str, uidvalidity: int,
-               uids: Iterable[int]) -> dict[int, LedgerRow]:
+    def ledger(
+        self, account: str, folder: str, uidvalidity: int, uids: Iterable[int]
+    ) -> dict[int, LedgerRow]:
         """Rows for these UIDs under this UIDVALIDITY."""
         found: dict[int, LedgerRow] = {}
         wanted = list(uids)
@@ -91,18 +122,25 @@ class Ledger(Database):
             marks = ",".join("?" * len(chunk))
             for r in self._query(
                 f"SELECT * FROM messages WHERE account = ? AND folder = ? AND uidvalidity = ? "
-                f"AND uid IN ({marks})", (account, folder, uidvalidity, *chunk)
+                f"AND uid IN ({marks})",
+                (account, folder, uidvalidity, *chunk),
             ):
                 found[r["uid"]] = ledger_row(r)
         return found
 
     def known_uids(self, account: str, folder: str, uidvalidity: int, max_uid: int) -> set[int]:
-        return {r[0] for r in self._query(
-            "SELECT uid FROM messages WHERE account = ? AND folder = ? AND uidvalidity = ? "
-            "AND uid <= ?", (account, folder, uidvalidity, max_uid))}
+        return {
+            r[0]
+            for r in self._query(
+                "SELECT uid FROM messages WHERE account = ? AND folder = ? AND uidvalidity = ? "
+                "AND uid <= ?",
+                (account, folder, uidvalidity, max_uid),
+            )
+        }
 
-    def seen_before(self, account: str, folder: str, uidvalidity: int,
-                    keys: Iterable[str]) -> dict[str, LedgerRow]:
+    def seen_before(
+        self, account: str, folder: str, uidvalidity: int, keys: Iterable[str]
+    ) -> dict[str, LedgerRow]:
         """Settled rows for these message keys under *other* UIDVALIDITYs of the folder."""
         found: dict[str, LedgerRow] = {}
         wanted = [k for k in dict.fromkeys(keys) if k]
@@ -111,7 +149,8 @@ class Ledger(Database):
             for r in self._query(
                 f"SELECT * FROM messages WHERE account = ? AND folder = ? AND uidvalidity != ? "
                 f"AND status IN ('done', 'duplicate', 'error') AND message_key IN ({marks}) "
-                f"ORDER BY id", (account, folder, uidvalidity, *chunk)
+                f"ORDER BY id",
+                (account, folder, uidvalidity, *chunk),
             ):
                 found.setdefault(r["message_key"], ledger_row(r))
         return found
@@ -141,8 +180,9 @@ class Ledger(Database):
                 note = intent.note
                 draft_id = ""
                 if intent.want_draft:
-                    plan = plan_draft(db, account, folder, drafts_folder, intent,
-                                      daily_cap, cooldown_days, now)
+                    plan = plan_draft(
+                        db, account, folder, drafts_folder, intent, daily_cap, cooldown_days, now
+                    )
                     plans[intent.uid] = plan
                     if plan.planned:
                         draft_id = intent.draft_message_id
@@ -154,10 +194,26 @@ class Ledger(Database):
                     "draft_message_id, note, status, error, created_at, updated_at) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                     "ON CONFLICT (account, folder, uidvalidity, uid) DO NOTHING",
-                    (account, folder, uidvalidity, intent.uid, intent.message_key,
-                     intent.message_id, intent.sender, intent.label, intent.confidence,
-                     ";".join(intent.offenses), intent.model_version, json.dumps(intent.labels),
-                     draft_id, note, intent.status, intent.error, stamp, stamp),
+                    (
+                        account,
+                        folder,
+                        uidvalidity,
+                        intent.uid,
+                        intent.message_key,
+                        intent.message_id,
+                        intent.sender,
+                        intent.label,
+                        intent.confidence,
+                        ";".join(intent.offenses),
+                        intent.model_version,
+                        json.dumps(intent.labels),
+                        draft_id,
+                        note,
+                        intent.status,
+                        intent.error,
+                        stamp,
+                        stamp,
+                    ),
                 )
         return plans
 
@@ -182,12 +238,13 @@ class Ledger(Database):
                 "UPDATE messages SET status = ?, error = CASE WHEN ? = '' THEN error ELSE ? END, "
                 "labels_applied = CASE WHEN ? = 'done' THEN 1 ELSE labels_applied END, "
                 "updated_at = ? WHERE account = ? AND folder = ? AND uidvalidity = ? AND uid = ?",
-                [(status, error, error, status, stamp, account, folder, uidvalidity, uid)
-                 for uid, status, error in results],
+                [
+                    (status, error, error, status, stamp, account, folder, uidvalidity, uid)
+                    for uid, status, error in results
+                ],
             )
             if checkpoint_uid is not None:
-                self._advance(db, account, folder, uidvalidity, checkpoint_uid, highestmodseq,
-                              now)
+                self._advance(db, account, folder, uidvalidity, checkpoint_uid, highestmodseq, now)
 
     def counts(self, account: str | None = None) -> dict[str, dict[str, int]]:
         """account -> {label or status -> number of messages}."""
@@ -195,7 +252,8 @@ class Ledger(Database):
         where, params = ("WHERE account = ?", (account,)) if account else ("", ())
         for r in self._query(
             f"SELECT account, status, COALESCE(label, '') AS label, COUNT(*) AS n "
-            f"FROM messages {where} GROUP BY account, status, label", params
+            f"FROM messages {where} GROUP BY account, status, label",
+            params,
         ):
             bucket = result.setdefault(r["account"], {})
             key = r["label"] if r["status"] == "done" and r["label"] else r["status"]
@@ -204,6 +262,11 @@ class Ledger(Database):
 
     def last_errors(self, account: str, limit: int = 5) -> list[tuple[str, int, str]]:
         """The latest messages that were skipped as errors or whose draft failed."""
-        return [(r["folder"], r["uid"], r["error"]) for r in self._query(
-            "SELECT folder, uid, error FROM messages WHERE account = ? AND error != '' "
-            "ORDER BY updated_at DESC, id DESC LIMIT ?", (account, limit))]
+        return [
+            (r["folder"], r["uid"], r["error"])
+            for r in self._query(
+                "SELECT folder, uid, error FROM messages WHERE account = ? AND error != '' "
+                "ORDER BY updated_at DESC, id DESC LIMIT ?",
+                (account, limit),
+            )
+        ]

@@ -84,8 +84,10 @@ def read_pointer(directory: Path) -> str | None:
     if not name or name == BASE:
         return None
     if version_number(name) is None:
-        raise ModelError(f"{directory / POINTER} names {name!r}, which is not a personal model; "
-                         f"run `triage learn --rollback` or delete the file")
+        raise ModelError(
+            f"{directory / POINTER} names {name!r}, which is not a personal model; "
+            f"run `triage learn --rollback` or delete the file"
+        )
     return name
 
 
@@ -103,8 +105,7 @@ def locked(directory: Path, *, wait: bool = True) -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
-            raise LearnBusy(f"a model for {directory.name!r} is being trained right now") \
-                from None
+            raise LearnBusy(f"a model for {directory.name!r} is being trained right now") from None
         yield
     finally:
         os.close(fd)
@@ -167,7 +168,7 @@ def current_model_path(state_dir: Path, account: str) -> Path | None:
 @dataclass(frozen=True)
 class Rollback:
     previous: str  # the version that was current ("shipped" for the base model)
-    now: str       # the version that is current now
+    now: str  # the version that is current now
 
 
 def rollback(state_dir: Path, account: str, *, now: datetime | None = None) -> Rollback:
@@ -176,8 +177,10 @@ def rollback(state_dir: Path, account: str, *, now: datetime | None = None) -> R
     with locked(directory):
         current = read_pointer(directory)
         if current is None:
-            raise TriageError(f"account {account!r} already uses the base model; there is no "
-                              f"older version to go back to")
+            raise TriageError(
+                f"account {account!r} already uses the base model; there is no "
+                f"older version to go back to"
+            )
         number = version_number(current) or 0
         older = [v for v in versions(state_dir, account) if v.number < number and not v.problem]
         target = older[-1].name if older else None
@@ -186,8 +189,12 @@ def rollback(state_dir: Path, account: str, *, now: datetime | None = None) -> R
     # was just given up: only new corrections count towards `retrain_after` from here.
     with contextlib.suppress(StateError), correction_store(state_dir) as store:
         if store is not None:
-            store.mark_run(account, store.last_id(account), f"rollback to {target or BASE}",
-                           now or datetime.now(UTC))
+            store.mark_run(
+                account,
+                store.last_id(account),
+                f"rollback to {target or BASE}",
+                now or datetime.now(UTC),
+            )
     return Rollback(current, target or BASE)
 
 
@@ -205,8 +212,9 @@ def correction_store(state_dir: Path) -> Iterator[CorrectionStore | None]:
 
 
 def base_model_path(learning: LearningConfig | None = None) -> Path:
-    return (learning.base_model if learning and learning.base_model else None) \
-        or shipped_model_path()
+    return (
+        learning.base_model if learning and learning.base_model else None
+    ) or shipped_model_path()
 
 
 def draft_policy(config: Config) -> DraftPolicy:
@@ -222,8 +230,14 @@ class AccountClassifier(Classifier):
     account without a personal model costs no extra memory.
     """
 
-    def __init__(self, base: Classifier, *, lists: SenderLists | None = None,
-                 state_dir: Path | None = None, account: str = "") -> None:
+    def __init__(
+        self,
+        base: Classifier,
+        *,
+        lists: SenderLists | None = None,
+        state_dir: Path | None = None,
+        account: str = "",
+    ) -> None:
         # No Classifier.__init__: the state of a loaded Classifier is adopted instead.
         self._account_base = base
         self._account_name = account
@@ -275,33 +289,45 @@ class AccountClassifier(Classifier):
             if not name:
                 self._adopt(self._account_base)
                 self._account_loaded = ""
-                log.info("account %s: classifying with the base model %s", self._account_name,
-                         self.version)
+                log.info(
+                    "account %s: classifying with the base model %s",
+                    self._account_name,
+                    self.version,
+                )
                 return True
             try:
-                loaded = Classifier.load(self._account_dir / name,
-                                         self._account_base.policy)
+                loaded = Classifier.load(self._account_dir / name, self._account_base.policy)
             except (ModelError, OSError) as exc:
-                log.error("account %s: cannot use the personal model %s (%s); keeping %s",
-                          self._account_name, name, exc, self.version)
+                log.error(
+                    "account %s: cannot use the personal model %s (%s); keeping %s",
+                    self._account_name,
+                    name,
+                    exc,
+                    self.version,
+                )
                 return False
             first = not self._account_loaded and self._account_seen_once is False
             self._adopt(loaded)
             self._account_loaded = name
-            log.log(logging.DEBUG if first else logging.INFO,
-                    "account %s: classifying with the personal model %s", self._account_name,
-                    self.version)
+            log.log(
+                logging.DEBUG if first else logging.INFO,
+                "account %s: classifying with the personal model %s",
+                self._account_name,
+                self.version,
+            )
             return True
 
-    def classify(self, messages: Sequence[Message],
-                 contexts: Sequence[SenderContext] | None = None) -> list[Decision]:
+    def classify(
+        self, messages: Sequence[Message], contexts: Sequence[SenderContext] | None = None
+    ) -> list[Decision]:
         self.refresh()
         decisions = super().classify(messages, contexts)
         return self._account_lists.apply(messages, decisions)
 
 
-def account_classifier(config: Config, account: str | None, *,
-                       base: Classifier | None = None) -> AccountClassifier:
+def account_classifier(
+    config: Config, account: str | None, *, base: Classifier | None = None
+) -> AccountClassifier:
     """The classifier `triage run`, `classify --config` and `explain` use for an account (with
     `account` None: the base model and the lists only)."""
     if base is None:
@@ -309,9 +335,12 @@ def account_classifier(config: Config, account: str | None, *,
         if not path.exists():
             raise ModelError(f"no model at {path}; build one with `triage train`")
         base = Classifier.load(path, policy=draft_policy(config))
-    return AccountClassifier(base, lists=SenderLists(config.lists),
-                             state_dir=config.state_dir if account else None,
-                             account=account or "")
+    return AccountClassifier(
+        base,
+        lists=SenderLists(config.lists),
+        state_dir=config.state_dir if account else None,
+        account=account or "",
+    )
 
 
 # --------------------------------------------------------------------------- `triage status`
@@ -324,18 +353,27 @@ def account_report(config: Config, account: str, store: CorrectionStore | None) 
     except ModelError as exc:
         model = f"? ({exc})"
     mode = next((a.mode for a in config.accounts if a.name == account), config.mode)
-    report: dict[str, Any] = {"mode": mode, "model": model, "corrections": 0,
-                              "corrections_since_learn": 0, "review": {},
-                              "review_target": config.learning.review_target}
+    report: dict[str, Any] = {
+        "mode": mode,
+        "model": model,
+        "corrections": 0,
+        "corrections_since_learn": 0,
+        "review": {},
+        "review_target": config.learning.review_target,
+    }
     if store is None:
         return report
     summary = store.review_summary(account)
     report["corrections"] = summary.corrections
     report["corrections_since_learn"] = summary.since_learn
     report["review"] = {
-        label: {"reviewed": summary.reviewed[label], "right": summary.right[label],
-                "precision": None if summary.precision(label) is None
-                else round(summary.precision(label) or 0.0, 3)}
+        label: {
+            "reviewed": summary.reviewed[label],
+            "right": summary.right[label],
+            "precision": None
+            if summary.precision(label) is None
+            else round(summary.precision(label) or 0.0, 3),
+        }
         for label in ("relationship", "solicitation")
     }
     return report
@@ -343,28 +381,35 @@ def account_report(config: Config, account: str, store: CorrectionStore | None) 
 
 def report_lines(report: dict[str, Any]) -> list[str]:
     """The lines `triage status` prints for `account_report`."""
-    lines = [f"  model:         {report['model']}"
-             + ("" if report["model"] == BASE else " (personal; `triage learn --rollback` "
-                "goes back)"),
-             f"  corrections:   {report['corrections']} ({report['corrections_since_learn']} "
-             f"since the last `triage learn`)"]
+    lines = [
+        f"  model:         {report['model']}"
+        + ("" if report["model"] == BASE else " (personal; `triage learn --rollback` goes back)"),
+        f"  corrections:   {report['corrections']} ({report['corrections_since_learn']} "
+        f"since the last `triage learn`)",
+    ]
     review = report["review"]
     reviewed = {label: info["reviewed"] for label, info in review.items()}
     if report["mode"] == "shadow" or any(reviewed.values()):
         parts = []
         for label, info in review.items():
             if info["reviewed"]:
-                parts.append(f"{label} {info['right']}/{info['reviewed']} right "
-                             f"(precision {info['precision']:.2f})")
+                parts.append(
+                    f"{label} {info['right']}/{info['reviewed']} right "
+                    f"(precision {info['precision']:.2f})"
+                )
             else:
                 parts.append(f"{label} none reviewed yet")
         lines.append(f"  reviewed:      {'; '.join(parts)}")
         target = report["review_target"]
         if report["mode"] == "shadow":
             if reviewed and all(n >= target for n in reviewed.values()):
-                lines.append(f"  shadow mode:   {target}+ reviews per class: if those "
-                             f"precisions are good enough for you, set mode = \"active\"")
+                lines.append(
+                    f"  shadow mode:   {target}+ reviews per class: if those "
+                    f'precisions are good enough for you, set mode = "active"'
+                )
             else:
-                lines.append(f"  shadow mode:   only the review label is applied; review "
-                             f"{target} per class before switching to mode = \"active\"")
+                lines.append(
+                    f"  shadow mode:   only the review label is applied; review "
+                    f'{target} per class before switching to mode = "active"'
+                )
     return lines

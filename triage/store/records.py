@@ -59,9 +59,9 @@ class Intent:
     model_version: str = ""
     labels: tuple[str, ...] = ()
     want_draft: bool = False
-    draft_message_id: str = ""   # the deterministic id the draft would get
+    draft_message_id: str = ""  # the deterministic id the draft would get
     note: str = ""
-    status: str = "pending"      # "pending", or "done"/"error"/"duplicate" when nothing to do
+    status: str = "pending"  # "pending", or "done"/"error"/"duplicate" when nothing to do
     error: str = ""
 
 

@@ -209,14 +209,23 @@ def connect(path: Path, *, readonly: bool, check_same_thread: bool = True) -> sq
     """
     if readonly:
         uri = path.resolve().as_uri() + "?mode=ro"
-        db = sqlite3.connect(uri, uri=True, isolation_level=None,
-                             timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=check_same_thread)
+        db = sqlite3.connect(
+            uri,
+            uri=True,
+            isolation_level=None,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            check_same_thread=check_same_thread,
+        )
     else:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         if not path.exists():
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
-        db = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000,
-                             check_same_thread=check_same_thread)
+        db = sqlite3.connect(
+            path,
+            isolation_level=None,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            check_same_thread=check_same_thread,
+        )
     db.row_factory = sqlite3.Row
     db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     if not readonly:
@@ -225,8 +234,9 @@ def connect(path: Path, *, readonly: bool, check_same_thread: bool = True) -> sq
 
 
 @contextmanager
-def transaction(db: sqlite3.Connection, path: Path, *,
-                readonly: bool) -> Iterator[sqlite3.Connection]:
+def transaction(
+    db: sqlite3.Connection, path: Path, *, readonly: bool
+) -> Iterator[sqlite3.Connection]:
     """BEGIN IMMEDIATE ... COMMIT: one writer at a time, across threads and processes."""
     if readonly:
         raise StateError(f"state database {path} is open read-only")
@@ -290,8 +300,9 @@ class Database:
         self.path = Path(path)
         self.readonly = readonly
         try:
-            self._db = connect(self.path, readonly=readonly,
-                               check_same_thread=self.CHECK_SAME_THREAD)
+            self._db = connect(
+                self.path, readonly=readonly, check_same_thread=self.CHECK_SAME_THREAD
+            )
             self._setup()
         except sqlite3.Error as exc:
             raise StateError(f"state database {self.path}: {exc}") from None

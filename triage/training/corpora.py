@@ -37,10 +37,10 @@ class LabelledSet:
     messages: tuple[Message, ...]
     labels: tuple[str, ...]
     offenses: tuple[tuple[str, ...], ...]
-    groups: tuple[str, ...]   # subtype, or the class folder name
+    groups: tuple[str, ...]  # subtype, or the class folder name
     writers: tuple[str, ...]  # who wrote it: the file name up to its first "-" (training_data
-                              # names every record after its writer), or the class folder name
-    fingerprint: str          # sha256 over paths, labels and bytes
+    # names every record after its writer), or the class folder name
+    fingerprint: str  # sha256 over paths, labels and bytes
 
     def __len__(self) -> int:
         return len(self.messages)
@@ -78,8 +78,9 @@ def load_labelled(directory: Path) -> LabelledSet:
         labels=tuple(r[1] for r in rows),
         offenses=tuple(r[2] for r in rows),
         groups=tuple(r[3] for r in rows),
-        writers=tuple(Path(r[0]).name.split("-", 1)[0] if labels_csv.exists() else r[1]
-                      for r in rows),
+        writers=tuple(
+            Path(r[0]).name.split("-", 1)[0] if labels_csv.exists() else r[1] for r in rows
+        ),
         fingerprint=_fingerprint([(r[0], r[1], raw) for r, raw in zip(rows, raws, strict=True)]),
     )
 
@@ -89,7 +90,9 @@ def fit(data: LabelledSet, sample_weight: Sequence[float] | None = None) -> mode
 
 
 def metrics(
-    labels: Sequence[str], offenses: Sequence[Sequence[str]], decisions: Sequence[Decision],
+    labels: Sequence[str],
+    offenses: Sequence[Sequence[str]],
+    decisions: Sequence[Decision],
     platform: Sequence[bool] = (),
 ) -> dict[str, Any]:
     """Per-class precision/recall/F1, confusion matrix and the product's own safety numbers.
@@ -103,8 +106,11 @@ def metrics(
     )
     networking = [i for i, y in enumerate(labels) if y != "other"]
     net_f1 = precision_recall_fscore_support(
-        [labels[i] for i in networking], [predicted[i] for i in networking],
-        labels=["relationship", "solicitation"], average="macro", zero_division=0,
+        [labels[i] for i in networking],
+        [predicted[i] for i in networking],
+        labels=["relationship", "solicitation"],
+        average="macro",
+        zero_division=0,
     )[2]
     relationship = [i for i, y in enumerate(labels) if y == "relationship"]
     worst = [i for i, o in enumerate(offenses) if o]
@@ -113,32 +119,42 @@ def metrics(
     return {
         "n": len(labels),
         "per_class": {
-            label: {"precision": round(float(p), 4), "recall": round(float(r), 4),
-                    "f1": round(float(f), 4), "support": int(s)}
+            label: {
+                "precision": round(float(p), 4),
+                "recall": round(float(r), 4),
+                "f1": round(float(f), 4),
+                "support": int(s),
+            }
             for label, p, r, f, s in zip(LABELS, precision, recall, f1, support, strict=True)
         },
         "macro_f1": round(float(np.mean(f1)), 4),
-        "accuracy": round(float(np.mean([p == y for p, y in zip(predicted, labels,
-                                                                strict=True)])), 4),
+        "accuracy": round(
+            float(np.mean([p == y for p, y in zip(predicted, labels, strict=True)])), 4
+        ),
         "networking_macro_f1": round(float(net_f1), 4),
         "relationship_called_solicitation": round(
-            sum(predicted[i] == "solicitation" for i in relationship) / max(len(relationship), 1),
-            4),
+            sum(predicted[i] == "solicitation" for i in relationship) / max(len(relationship), 1), 4
+        ),
         "worst_offenders_drafted": round(
-            sum(decisions[i].draft for i in worst) / max(len(worst), 1), 4),
+            sum(decisions[i].draft for i in worst) / max(len(worst), 1), 4
+        ),
         "draftable_worst_offenders_drafted": round(
-            sum(decisions[i].draft for i in draftable) / max(len(draftable), 1), 4),
+            sum(decisions[i].draft for i in draftable) / max(len(draftable), 1), 4
+        ),
         "drafts_on_relationship_or_other": sum(decisions[i].draft for i in innocent),
         "confusion_matrix": {
             "labels": list(LABELS),
-            "rows_true_columns_predicted": confusion_matrix(labels, predicted,
-                                                            labels=list(LABELS)).tolist(),
+            "rows_true_columns_predicted": confusion_matrix(
+                labels, predicted, labels=list(LABELS)
+            ).tolist(),
         },
     }
 
 
 def cross_validate(
-    data: LabelledSet, held_out: str | None = None, folds: int = 5,
+    data: LabelledSet,
+    held_out: str | None = None,
+    folds: int = 5,
     policy: DraftPolicy | None = None,
 ) -> tuple[dict[str, Any], list[Decision]]:
     """Out-of-fold decisions for every message and the metrics computed from them."""
@@ -151,14 +167,19 @@ def cross_validate(
     rows = prepare(data.messages)
     decisions: list[Decision | None] = [None] * len(data)
     for fold, (train_index, test_index) in enumerate(splits, start=1):
-        log.info("cross-validation fold %d of %d (%d messages held out)", fold, folds,
-                 len(test_index))
-        fold_model = model_store.train_rows(model_store.TrainingSet(
-            rows[train_index], tuple(y[train_index]),
-            tuple(data.offenses[i] for i in train_index),
-        ))
+        log.info(
+            "cross-validation fold %d of %d (%d messages held out)", fold, folds, len(test_index)
+        )
+        fold_model = model_store.train_rows(
+            model_store.TrainingSet(
+                rows[train_index],
+                tuple(y[train_index]),
+                tuple(data.offenses[i] for i in train_index),
+            )
+        )
         fold_decisions = Classifier.of(fold_model, policy).classify(
-            [data.messages[i] for i in test_index])
+            [data.messages[i] for i in test_index]
+        )
         for i, decision in zip(test_index, fold_decisions, strict=True):
             decisions[i] = decision
     done = [d for d in decisions if d is not None]
@@ -172,9 +193,13 @@ def platform_flags(data: LabelledSet) -> list[bool]:
 def default_data_dir() -> Path:
     """training_data/ in the current directory, else the one in this source checkout; a
     TriageError saying so when neither exists (a pip-installed triage ships no corpus)."""
-    for candidate in (Path.cwd() / "training_data",
-                      Path(__file__).resolve().parents[2] / "training_data"):
+    for candidate in (
+        Path.cwd() / "training_data",
+        Path(__file__).resolve().parents[2] / "training_data",
+    ):
         if (candidate / "labels.csv").exists():
             return candidate
-    raise TriageError("no training data found: the labelled corpus is training_data/ in a "
-                      "checkout of the triage repository; run this there, or pass --data DIR")
+    raise TriageError(
+        "no training data found: the labelled corpus is training_data/ in a "
+        "checkout of the triage repository; run this there, or pass --data DIR"
+    )

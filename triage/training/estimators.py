@@ -30,16 +30,22 @@ from triage.model.charngrams import CharNgramTfidf
 class HashedCharNgrams(TransformerMixin, BaseEstimator):  # type: ignore[misc]  # untyped sklearn
     """TF-IDF over hashed byte n-grams of the first `max_chars` characters of each text."""
 
-    def __init__(self, ngram_range: tuple[int, int] = (3, 5), bits: int = 20,
-                 max_chars: int = 1_000, min_df: int = 3) -> None:
+    def __init__(
+        self,
+        ngram_range: tuple[int, int] = (3, 5),
+        bits: int = 20,
+        max_chars: int = 1_000,
+        min_df: int = 3,
+    ) -> None:
         self.ngram_range = ngram_range
         self.bits = bits
         self.max_chars = max_chars
         self.min_df = min_df
 
     def fit(self, texts: Sequence[str], y: object = None) -> HashedCharNgrams:
-        self.tfidf_ = CharNgramTfidf.fit(texts, self.ngram_range, self.bits, self.max_chars,
-                                         self.min_df)
+        self.tfidf_ = CharNgramTfidf.fit(
+            texts, self.ngram_range, self.bits, self.max_chars, self.min_df
+        )
         return self
 
     def transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
@@ -53,8 +59,9 @@ def _logistic() -> LogisticRegression:
     return LogisticRegression(C=4.0, class_weight="balanced", solver="liblinear", random_state=0)
 
 
-def probability_of_true(estimator: LogisticRegression | DummyClassifier,
-                        x: sparse.csr_matrix) -> np.ndarray:
+def probability_of_true(
+    estimator: LogisticRegression | DummyClassifier, x: sparse.csr_matrix
+) -> np.ndarray:
     """P(True); an estimator that only ever saw False (a tiny corpus) says 0."""
     classes = list(estimator.classes_)
     if True not in classes:
@@ -71,8 +78,9 @@ class OffenseHead:
         self.worst: LogisticRegression | DummyClassifier = _logistic()
         self.each: dict[str, LogisticRegression | DummyClassifier] = {}
 
-    def fit(self, x: sparse.csr_matrix, offenses: Sequence[Sequence[str]],
-            solicitation: np.ndarray) -> OffenseHead:
+    def fit(
+        self, x: sparse.csr_matrix, offenses: Sequence[Sequence[str]], solicitation: np.ndarray
+    ) -> OffenseHead:
         """`offenses` for every row of `x`; `solicitation` marks the solicitation rows."""
         x = x[:, self.columns]
         y = MultiLabelBinarizer(classes=list(OFFENSES)).fit_transform(offenses)
@@ -101,7 +109,6 @@ class OffenseHead:
             if code in self.each:
                 each[:, k] = probability_of_true(self.each[code], x)
         return [
-            OffenseScores(float(w), {code: float(p) for code, p in zip(OFFENSES, row,
-                                                                       strict=True)})
+            OffenseScores(float(w), {code: float(p) for code, p in zip(OFFENSES, row, strict=True)})
             for w, row in zip(worst, each, strict=True)
         ]

@@ -88,8 +88,13 @@ class Scores:
     examples: int = 0
 
     def as_json(self) -> dict[str, Any]:
-        return {"macro_f1": round(self.macro_f1, 4), "accuracy": round(self.accuracy, 4),
-                "n": self.n, "examples_right": self.examples_right, "examples": self.examples}
+        return {
+            "macro_f1": round(self.macro_f1, 4),
+            "accuracy": round(self.accuracy, 4),
+            "n": self.n,
+            "examples_right": self.examples_right,
+            "examples": self.examples,
+        }
 
 
 @dataclass(frozen=True)
@@ -108,9 +113,14 @@ class LearnResult:
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "account": self.account, "status": self.status, "message": self.message,
-            "version": self.version, "previous": self.previous, "examples": self.examples,
-            "corrections": self.corrections, "new": self.new,
+            "account": self.account,
+            "status": self.status,
+            "message": self.message,
+            "version": self.version,
+            "previous": self.previous,
+            "examples": self.examples,
+            "corrections": self.corrections,
+            "new": self.new,
             "reference": self.reference.as_json() if self.reference else None,
             "candidate": self.candidate.as_json() if self.candidate else None,
             "skipped": list(self.skipped),
@@ -137,8 +147,13 @@ def _prepare_examples(examples: Sequence[Correction]) -> tuple[_Examples, tuple[
         except Exception as exc:  # noqa: BLE001 - MessageParseError, or a parser bug
             skipped.append(f"{example.message_id or example.message_key}: {exc}")
     rows = prepare(messages) if messages else np.empty((0, 0), dtype=object)
-    return _Examples(rows, tuple(e.new_label for e in kept), tuple(e.message_key for e in kept),
-                     tuple(e.id for e in kept), tuple(e.kind for e in kept)), tuple(skipped)
+    return _Examples(
+        rows,
+        tuple(e.new_label for e in kept),
+        tuple(e.message_key for e in kept),
+        tuple(e.id for e in kept),
+        tuple(e.kind for e in kept),
+    ), tuple(skipped)
 
 
 def _held_out(keys: Sequence[str]) -> set[int]:
@@ -162,8 +177,13 @@ def _base_split(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.sort(shuffled[cut:]), np.sort(shuffled[:cut])
 
 
-def _training_set(base: model_store.TrainingSet, base_index: np.ndarray, examples: _Examples,
-                  example_index: Sequence[int], weight: float) -> model_store.TrainingSet:
+def _training_set(
+    base: model_store.TrainingSet,
+    base_index: np.ndarray,
+    examples: _Examples,
+    example_index: Sequence[int],
+    weight: float,
+) -> model_store.TrainingSet:
     base_weights = list(base.weights) if base.weights else [1.0] * len(base.labels)
     rows = [base.rows[base_index]]
     if len(example_index):
@@ -172,8 +192,7 @@ def _training_set(base: model_store.TrainingSet, base_index: np.ndarray, example
         rows=np.concatenate(rows) if len(rows) > 1 else rows[0],
         labels=tuple(base.labels[i] for i in base_index)
         + tuple(examples.labels[i] for i in example_index),
-        offenses=tuple(base.offenses[i] for i in base_index)
-        + tuple(() for _ in example_index),
+        offenses=tuple(base.offenses[i] for i in base_index) + tuple(() for _ in example_index),
         weights=tuple(base_weights[i] for i in base_index)
         + tuple(weight if examples.kinds[i] == "correction" else 1.0 for i in example_index),
     )
@@ -190,30 +209,52 @@ def predict_rows(model: model_store.Model, rows: np.ndarray) -> list[str]:
     return [classes[i] for i in np.argmax(proba * weights, axis=1)]
 
 
-def _score(model: model_store.Model, base_rows: np.ndarray, base_labels: Sequence[str],
-           example_rows: np.ndarray, example_labels: Sequence[str]) -> Scores:
+def _score(
+    model: model_store.Model,
+    base_rows: np.ndarray,
+    base_labels: Sequence[str],
+    example_rows: np.ndarray,
+    example_labels: Sequence[str],
+) -> Scores:
     predicted = predict_rows(model, base_rows)
-    macro = float(f1_score(list(base_labels), predicted, labels=list(model_store.LABELS),
-                           average="macro", zero_division=0))
-    accuracy = float(np.mean([p == y for p, y in zip(predicted, base_labels, strict=True)])) \
-        if len(base_labels) else 0.0
-    right = sum(p == y for p, y in zip(predict_rows(model, example_rows), example_labels,
-                                       strict=True))
+    macro = float(
+        f1_score(
+            list(base_labels),
+            predicted,
+            labels=list(model_store.LABELS),
+            average="macro",
+            zero_division=0,
+        )
+    )
+    accuracy = (
+        float(np.mean([p == y for p, y in zip(predicted, base_labels, strict=True)]))
+        if len(base_labels)
+        else 0.0
+    )
+    right = sum(
+        p == y for p, y in zip(predict_rows(model, example_rows), example_labels, strict=True)
+    )
     return Scores(macro, accuracy, len(base_labels), right, len(example_labels))
 
 
 def verdict(reference: Scores, candidate: Scores) -> tuple[bool, str]:
     """Whether the candidate is not worse than the reference, and why (not)."""
     if candidate.macro_f1 < reference.macro_f1 - TOLERANCE:
-        return False, (f"macro-F1 on held-out training mail would drop from "
-                       f"{reference.macro_f1:.3f} to {candidate.macro_f1:.3f}")
+        return False, (
+            f"macro-F1 on held-out training mail would drop from "
+            f"{reference.macro_f1:.3f} to {candidate.macro_f1:.3f}"
+        )
     if candidate.examples_right < reference.examples_right:
-        return False, (f"it gets fewer held-out corrections right ({candidate.examples_right} "
-                       f"of {candidate.examples}, now {reference.examples_right})")
-    return True, (f"macro-F1 on held-out training mail {reference.macro_f1:.3f} -> "
-                  f"{candidate.macro_f1:.3f}; held-out corrections right "
-                  f"{reference.examples_right} -> {candidate.examples_right} of "
-                  f"{candidate.examples}")
+        return False, (
+            f"it gets fewer held-out corrections right ({candidate.examples_right} "
+            f"of {candidate.examples}, now {reference.examples_right})"
+        )
+    return True, (
+        f"macro-F1 on held-out training mail {reference.macro_f1:.3f} -> "
+        f"{candidate.macro_f1:.3f}; held-out corrections right "
+        f"{reference.examples_right} -> {candidate.examples_right} of "
+        f"{candidate.examples}"
+    )
 
 
 def learn(
@@ -234,55 +275,88 @@ def learn(
         _remove_leftovers(directory)
         previous = read_pointer(directory) or BASE
         if store is None:
-            return LearnResult(account, "nothing", "no corrections yet: triage has not run on "
-                               "this state directory", previous=previous)
+            return LearnResult(
+                account,
+                "nothing",
+                "no corrections yet: triage has not run on this state directory",
+                previous=previous,
+            )
         last_id = store.last_id(account)
         new = store.since_learn(account)
         examples = store.examples(account)
         n_corrections = sum(e.kind == "correction" for e in examples)
         if not examples:
-            return LearnResult(account, "nothing", "no corrections yet: change a triage label "
-                               "in your mail client while `triage run` runs",
-                               previous=previous)
+            return LearnResult(
+                account,
+                "nothing",
+                "no corrections yet: change a triage label "
+                "in your mail client while `triage run` runs",
+                previous=previous,
+            )
         if not force and store.last_run(account) >= last_id:
-            return LearnResult(account, "nothing", "no new corrections since the last "
-                               "`triage learn` (--force trains again anyway)",
-                               previous=previous, examples=len(examples),
-                               corrections=n_corrections)
+            return LearnResult(
+                account,
+                "nothing",
+                "no new corrections since the last `triage learn` (--force trains again anyway)",
+                previous=previous,
+                examples=len(examples),
+                corrections=n_corrections,
+            )
         current_path = directory / previous if previous != BASE else None
         through = 0
         if current_path is not None:
             try:
-                through = int(modelfile.read_metadata(current_path)
-                              .get("personal", {}).get("corrections_through_id", 0))
+                through = int(
+                    modelfile.read_metadata(current_path)
+                    .get("personal", {})
+                    .get("corrections_through_id", 0)
+                )
             except ModelError as exc:
                 log.warning("%s; comparing with the base model instead", exc)
         if not base_path.exists():
-            raise ModelError(f"no base model at {base_path}: personal models are built on "
-                             f"the shipped model's training data")
-        base = model_store.load(base_path, modelfile.trusted_digests(state_dir,
-                                                                     shipped_model_path()))
+            raise ModelError(
+                f"no base model at {base_path}: personal models are built on "
+                f"the shipped model's training data"
+            )
+        base = model_store.load(
+            base_path, modelfile.trusted_digests(state_dir, shipped_model_path())
+        )
         base_set = base.training_set
         if base_set is None or not len(base_set.labels):
-            raise ModelError(f"{base_path} carries no training rows, so no personal model "
-                             f"can be built on it; retrain it with `triage train`")
+            raise ModelError(
+                f"{base_path} carries no training rows, so no personal model "
+                f"can be built on it; retrain it with `triage train`"
+            )
         prepared, skipped = _prepare_examples(examples)
         if not prepared.labels:
             store.mark_run(account, last_id, "nothing usable", now)
-            return LearnResult(account, "nothing", "no correction could be read again",
-                               previous=previous, skipped=skipped)
+            return LearnResult(
+                account,
+                "nothing",
+                "no correction could be read again",
+                previous=previous,
+                skipped=skipped,
+            )
         base_labels = np.asarray(base_set.labels)
         train_index, test_index = _base_split(base_labels)
         held = _held_out(prepared.keys)
         # The reference learns from what the current model had: examples up to `through`,
         # as they stood then (a message corrected twice counts with its older label).
-        then = {e.message_key: e.new_label for e in store.examples(account, through_id=through)} \
-            if through else {}
+        then = (
+            {e.message_key: e.new_label for e in store.examples(account, through_id=through)}
+            if through
+            else {}
+        )
         reference_examples = _Examples(
-            prepared.rows, tuple(then.get(k, "") for k in prepared.keys), prepared.keys,
-            prepared.ids, prepared.kinds)
-        in_reference = [i for i in range(len(prepared.keys))
-                        if i not in held and prepared.keys[i] in then]
+            prepared.rows,
+            tuple(then.get(k, "") for k in prepared.keys),
+            prepared.keys,
+            prepared.ids,
+            prepared.kinds,
+        )
+        in_reference = [
+            i for i in range(len(prepared.keys)) if i not in held and prepared.keys[i] in then
+        ]
         in_candidate = [i for i in range(len(prepared.keys)) if i not in held]
         held_list = sorted(held)
         held_rows = prepared.rows[held_list] if held_list else prepared.rows[:0]
@@ -291,28 +365,44 @@ def learn(
 
         reference_score = candidate_score = None
         if not force:
-            log.info("%s: checking a new model on %d held-out training messages and %d "
-                     "held-out corrections", account, len(test_index), len(held_list))
-            reference = model_store.train_rows(_training_set(
-                base_set, train_index, reference_examples, in_reference, weight))
+            log.info(
+                "%s: checking a new model on %d held-out training messages and %d "
+                "held-out corrections",
+                account,
+                len(test_index),
+                len(held_list),
+            )
+            reference = model_store.train_rows(
+                _training_set(base_set, train_index, reference_examples, in_reference, weight)
+            )
             reference_score = _score(reference, test_rows, test_labels, held_rows, held_labels)
             del reference
-            candidate = model_store.train_rows(_training_set(
-                base_set, train_index, prepared, in_candidate, weight))
+            candidate = model_store.train_rows(
+                _training_set(base_set, train_index, prepared, in_candidate, weight)
+            )
             candidate_score = _score(candidate, test_rows, test_labels, held_rows, held_labels)
             del candidate
             ok, why = verdict(reference_score, candidate_score)
             if not ok:
                 store.mark_run(account, last_id, f"rejected: {why}", now)
-                return LearnResult(account, "rejected", f"not saved: {why}", previous=previous,
-                                   examples=len(prepared.labels), corrections=n_corrections,
-                                   new=new, reference=reference_score,
-                                   candidate=candidate_score, skipped=skipped)
+                return LearnResult(
+                    account,
+                    "rejected",
+                    f"not saved: {why}",
+                    previous=previous,
+                    examples=len(prepared.labels),
+                    corrections=n_corrections,
+                    new=new,
+                    reference=reference_score,
+                    candidate=candidate_score,
+                    skipped=skipped,
+                )
         else:
             why = "saved without the check (--force)"
         everything = list(range(len(prepared.keys)))
-        model = model_store.train_rows(_training_set(
-            base_set, np.arange(len(base_labels)), prepared, everything, weight))
+        model = model_store.train_rows(
+            _training_set(base_set, np.arange(len(base_labels)), prepared, everything, weight)
+        )
         existing = [v.number for v in versions(state_dir, account, metadata=False)]
         number = max(existing, default=0) + 1
         name = version_name(number)
@@ -341,10 +431,19 @@ def learn(
         for old in prune_versions(state_dir, account):
             log.info("%s: deleted the old version %s", account, old)
         store.mark_run(account, last_id, f"saved {name}", now)
-        return LearnResult(account, "saved", f"saved {name}: {why}", version=name,
-                           previous=previous, examples=len(everything),
-                           corrections=n_corrections, new=new, reference=reference_score,
-                           candidate=candidate_score, skipped=skipped)
+        return LearnResult(
+            account,
+            "saved",
+            f"saved {name}: {why}",
+            version=name,
+            previous=previous,
+            examples=len(everything),
+            corrections=n_corrections,
+            new=new,
+            reference=reference_score,
+            candidate=candidate_score,
+            skipped=skipped,
+        )
 
 
 # --------------------------------------------------------------------------- the daemon's child
@@ -362,11 +461,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("weight", type=float)
     args = parser.parse_args(argv)
     os.nice(10)  # the daemon that started this keeps labelling mail meanwhile
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
+    )
     try:
-        result = learn(args.state_dir, args.account, base_path=args.base_model,
-                       weight=args.weight, wait=False)
+        result = learn(
+            args.state_dir, args.account, base_path=args.base_model, weight=args.weight, wait=False
+        )
         outcome = {"status": result.status, "message": result.message}
     except LearnBusy as exc:
         outcome = {"status": "busy", "message": str(exc)}

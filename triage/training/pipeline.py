@@ -44,10 +44,20 @@ CHAR_TEXT = 800  # character n-grams read the opening, where greetings and templ
 
 
 # the TfidfVectorizer settings triage.model.inference reproduces
-_WORD_SETTINGS = {"input": "content", "analyzer": "word", "preprocessor": None, "tokenizer": None,
-                  "lowercase": True, "strip_accents": None, "stop_words": None, "binary": False,
-                  "token_pattern": r"(?u)\b\w\w+\b", "norm": "l2", "use_idf": True,
-                  "sublinear_tf": True}
+_WORD_SETTINGS = {
+    "input": "content",
+    "analyzer": "word",
+    "preprocessor": None,
+    "tokenizer": None,
+    "lowercase": True,
+    "strip_accents": None,
+    "stop_words": None,
+    "binary": False,
+    "token_pattern": r"(?u)\b\w\w+\b",
+    "norm": "l2",
+    "use_idf": True,
+    "sublinear_tf": True,
+}
 
 
 def signals_as_float(rows: np.ndarray) -> sparse.csr_matrix:
@@ -59,9 +69,18 @@ def build_features() -> ColumnTransformer:
     signal_columns = list(range(1, 1 + len(SIGNAL_NAMES)))
     return ColumnTransformer(
         [
-            ("words", TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_df=0.5,
-                                      sublinear_tf=True, max_features=30_000,
-                                      dtype=np.float32), 0),
+            (
+                "words",
+                TfidfVectorizer(
+                    ngram_range=(1, 2),
+                    min_df=2,
+                    max_df=0.5,
+                    sublinear_tf=True,
+                    max_features=30_000,
+                    dtype=np.float32,
+                ),
+                0,
+            ),
             ("chars", HashedCharNgrams(ngram_range=(3, 5), max_chars=CHAR_TEXT, min_df=3), 0),
             ("signals", FunctionTransformer(signals_as_float), signal_columns),
         ],
@@ -93,10 +112,10 @@ class TrainingSet:
     training set plus the user's corrections, so it can be rebuilt on any install, including one
     that has no training_data/ directory."""
 
-    rows: np.ndarray                       # prepare() output: model text, then the signals
+    rows: np.ndarray  # prepare() output: model text, then the signals
     labels: tuple[str, ...]
     offenses: tuple[tuple[str, ...], ...]
-    weights: tuple[float, ...] = ()        # empty means all 1.0
+    weights: tuple[float, ...] = ()  # empty means all 1.0
 
 
 @dataclass
@@ -130,8 +149,9 @@ class Model:
         """Class probabilities and offense scores for each row of a feature matrix."""
         classifier = self.pipeline.named_steps["classifier"]
         classes = [str(c) for c in classifier.classes_]
-        class_rows = [dict(zip(classes, map(float, row), strict=True))
-                      for row in classifier.predict_proba(x)]
+        class_rows = [
+            dict(zip(classes, map(float, row), strict=True)) for row in classifier.predict_proba(x)
+        ]
         return class_rows, self.offense_head.predict(x)
 
     def export(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -149,9 +169,14 @@ def train(
     sample_weight: Sequence[float] | None = None,
 ) -> Model:
     """Fit the class pipeline and the offense heads (see triage.decide.offenses)."""
-    return train_rows(TrainingSet(prepare(messages), tuple(labels),
-                                  tuple(tuple(o) for o in offenses),
-                                  tuple(sample_weight or ())))
+    return train_rows(
+        TrainingSet(
+            prepare(messages),
+            tuple(labels),
+            tuple(tuple(o) for o in offenses),
+            tuple(sample_weight or ()),
+        )
+    )
 
 
 def train_rows(training_set: TrainingSet) -> Model:
@@ -172,8 +197,10 @@ def train_rows(training_set: TrainingSet) -> Model:
 
 def _word_and_signal_columns(pipeline: Pipeline) -> np.ndarray:
     features = pipeline.named_steps["features"]
-    widths = {name: len(t.get_feature_names_out()) if name != "signals" else len(SIGNAL_NAMES)
-              for name, t, _cols in features.transformers_}
+    widths = {
+        name: len(t.get_feature_names_out()) if name != "signals" else len(SIGNAL_NAMES)
+        for name, t, _cols in features.transformers_
+    }
     columns, start = [], 0
     for name, _t, _cols in features.transformers_:
         if name != "chars":
@@ -195,12 +222,16 @@ def export(pipeline: Pipeline, head: OffenseHead) -> tuple[dict[str, Any], dict[
     svm = calibrated.estimator
     if not (
         [name for name, _t, _c in features.transformers_] == ["words", "chars", "signals"]
-        and type(words) is TfidfVectorizer and type(chars) is HashedCharNgrams
+        and type(words) is TfidfVectorizer
+        and type(chars) is HashedCharNgrams
         and words.get_params() | _WORD_SETTINGS == words.get_params()
         and tuple(words.ngram_range) in ((1, 1), (1, 2))
-        and weights.get("words", 1) == 1 and weights.get("chars", 1) == 1
-        and type(classifier) is CalibratedClassifierCV and classifier.method == "sigmoid"
-        and len(classifier.calibrated_classifiers_) == 1 and type(svm) is LinearSVC
+        and weights.get("words", 1) == 1
+        and weights.get("chars", 1) == 1
+        and type(classifier) is CalibratedClassifierCV
+        and classifier.method == "sigmoid"
+        and len(classifier.calibrated_classifiers_) == 1
+        and type(svm) is LinearSVC
         and list(calibrated.classes) == list(classifier.classes_)
         and np.array_equal(head.columns, _word_and_signal_columns(pipeline))
     ):
@@ -217,15 +248,21 @@ def export(pipeline: Pipeline, head: OffenseHead) -> tuple[dict[str, Any], dict[
             intercepts.append(estimator.intercept_[0])
         else:  # absent (no example of the offense) or a DummyClassifier: a constant
             kinds.append("constant")
-            constants.append(0.0 if estimator is None else
-                             float(probability_of_true(estimator, np.zeros((1, 1)))[0]))
+            constants.append(
+                0.0
+                if estimator is None
+                else float(probability_of_true(estimator, np.zeros((1, 1)))[0])
+            )
     n_head_columns = len(head.columns)
     spec = {
         "classes": [str(c) for c in classifier.classes_],
         "svm_classes": [str(c) for c in svm.classes_],
         "words_dtype": np.dtype(words.dtype).name,
-        "chars": {"ngram_range": list(chars.ngram_range), "bits": chars.bits,
-                  "max_chars": chars.max_chars},
+        "chars": {
+            "ngram_range": list(chars.ngram_range),
+            "bits": chars.bits,
+            "max_chars": chars.max_chars,
+        },
         "signal_weight": float(weights.get("signals", 1)),
         "heads": kinds,
     }
@@ -253,11 +290,22 @@ def save(model: Model, path: Path) -> None:
     buffer = io.BytesIO()
     training_blob = io.BytesIO()
     joblib.dump(model.training_set, training_blob, compress=3)
-    joblib.dump({"pipeline": model.pipeline, "offense_head": model.offense_head,
-                 "training_set": training_blob.getvalue()}, buffer, compress=3)
+    joblib.dump(
+        {
+            "pipeline": model.pipeline,
+            "offense_head": model.offense_head,
+            "training_set": training_blob.getvalue(),
+        },
+        buffer,
+        compress=3,
+    )
     metadata = dict(model.metadata)
-    metadata.update(sklearn_version=sklearn.__version__, classes=list(LABELS),
-                    offenses=list(OFFENSES), inference=spec)
+    metadata.update(
+        sklearn_version=sklearn.__version__,
+        classes=list(LABELS),
+        offenses=list(OFFENSES),
+        inference=spec,
+    )
     modelfile.write(path, metadata, arrays, buffer.getvalue())
 
 
@@ -267,8 +315,11 @@ def load(path: Path, trusted: frozenset[str] | None = None) -> Model:
     Unpickling runs code: `triage learn` passes the digests of the models triage wrote
     (modelfile.trusted_digests) and any other file is refused unread. Without `trusted`, the
     caller vouches for the file (tests, models trained in the same process's run)."""
-    metadata, payload = (modelfile.read_payload(path) if trusted is None
-                         else modelfile.read_trusted_payload(path, trusted))
+    metadata, payload = (
+        modelfile.read_payload(path)
+        if trusted is None
+        else modelfile.read_trusted_payload(path, trusted)
+    )
     trained_with = str(metadata.get("sklearn_version", "?"))
     if trained_with.split(".")[:2] != sklearn.__version__.split(".")[:2]:
         raise ModelError(
@@ -280,8 +331,9 @@ def load(path: Path, trusted: frozenset[str] | None = None) -> Model:
         parts = joblib.load(io.BytesIO(payload))
         return Model(parts["pipeline"], parts["offense_head"], metadata, parts["training_set"])
     except Exception as exc:  # noqa: BLE001 - any unpickling failure means the same to the user
-        raise ModelError(f"{path} could not be loaded ({type(exc).__name__}); retrain with "
-                         f"`triage train`") from None
+        raise ModelError(
+            f"{path} could not be loaded ({type(exc).__name__}); retrain with `triage train`"
+        ) from None
 
 
 def _answer_to_former_names() -> None:
