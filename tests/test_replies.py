@@ -406,6 +406,24 @@ def test_a_proposed_meeting_is_declined_and_working_partners_get_their_own_advic
     assert not any(v in plain for v in templates.parts["decline-meeting"])
 
 
+def test_a_meeting_already_booked_is_declined_too() -> None:
+    """'I've put a demo in for Thursday, just accept the invite' asks as much as a question;
+    both blind readers missed a no to it."""
+    templates = builtin_templates()
+    booked = message(
+        body="Thanks Olamide! Megan, our rostering platform cuts agency spend by 30%. "
+        "I've put a 30 min demo in for Thursday 2pm, just accept the invite."
+    )
+    letter = compose_letter(booked, ("pitch-on-introduction",), DRAFTS, USER).text
+    assert any(v in letter for v in templates.parts["decline-meeting"]), letter
+    mentioned = message(
+        body="Thanks Olamide! Megan, our rostering platform cuts agency spend by 30%. "
+        "Our last demo day was a hit with care homes, and the pricing is on our site."
+    )
+    letter = compose_letter(mentioned, ("pitch-on-introduction",), DRAFTS, USER).text
+    assert not any(v in letter for v in templates.parts["decline-meeting"]), letter
+
+
 def test_introducer_name_unknown_falls_back_to_a_phrase() -> None:
     msg = message(to="m.lopez@acme.example", cc=USER)
     letter = compose_letter(msg, ("pitch-on-introduction",), DRAFTS, USER)

@@ -105,7 +105,7 @@ _FIRST_CONTACT = re.compile(
 # A call, meeting, demo or visit the sender proposes, which the draft declines plainly.
 _MEETING = re.compile(
     r"(?i)\b(call|zoom|meeting|coffee|demo|calendly|calendar invite|swing by"
-    r"|drop by|stop by|visit your office|hop on|jump on|book (a|some) time"
+    r"|drop by|stop by|pop (in|into|by|round)|visit your office|hop on|jump on|book (a|some) time"
     r"|put \d+ minutes on your calendar)\b"
 )
 # An ask for other people's details, which a draft answers with a word on privacy ("I got your
@@ -210,12 +210,24 @@ def asks_for_contact_details(ask: str) -> bool:
     return bool(_CONTACT_DETAILS.search(ask))
 
 
+# A meeting the sender has already put in the user's diary ("I've put a demo in for Thursday,
+# just accept the invite"): as much an ask as a question, and one a letter should decline.
+_BOOKED = re.compile(
+    r"(?i)\b(i'?ve|i have) (put|booked|scheduled|blocked|pencilled|penciled|sent)\b"
+    r"|\baccept the (calendar )?invite\b|\bsee you (on|at|then)\b"
+)
+
+
 def asks_for_meeting(msg: Message) -> bool:
-    """A sentence of the message asks for a call, meeting, demo or visit (a question or an ask,
-    not a mention of one)."""
+    """A sentence of the message asks for a call, meeting, demo or visit, or books one (a
+    question, an ask or a booking, not a mention of one)."""
     return any(
         _MEETING.search(sentence)
-        and (sentence.rstrip().endswith("?") or _ASK_MARKERS.search(sentence))
+        and (
+            sentence.rstrip().endswith("?")
+            or _ASK_MARKERS.search(sentence)
+            or _BOOKED.search(sentence)
+        )
         for sentence in _SENTENCE.findall((msg.new_text or msg.body)[:20_000])
     )
 
