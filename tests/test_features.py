@@ -186,6 +186,12 @@ def test_signal_names_are_unique_and_described() -> None:
             "Please find attached my application for the analyst role you posted.",
             "Do you have any openings for an analyst? I am looking for a job.",
         ),
+        (
+            "applies_to_posting",
+            "I saw on Instagram you're hiring baristas, and I noticed the role on your careers "
+            "page too.",
+            "Do you know anyone hiring baristas? I am looking for a job.",
+        ),
     ],
 )
 def test_phrase_signals_fire_on_their_words_only(signal: str, fires: str, quiet: str) -> None:

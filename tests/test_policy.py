@@ -45,6 +45,8 @@ def _decide(
         ("what-can-you-do-for-me", "asks_for_job", "applies_to_posting"),
         ("referral-bounty", "offers_reward", "only_gives"),
         ("pitch-on-introduction", "introduction_context", "offers_help"),
+        ("introduction-ask", "asks_introduction", "applies_to_posting"),
+        ("network-harvesting", "mentions_network", "applies_to_posting"),
     ],
 )
 def test_an_offense_the_message_rules_out_is_not_named_or_drafted(

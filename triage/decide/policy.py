@@ -36,7 +36,10 @@ OFFENSE_NAMES = {
 # confusions real mail showed, and a draft accusing someone of what they did not do is the
 # worst thing triage writes.
 OFFENSE_RULED_OUT_BY: dict[str, tuple[str, ...]] = {
-    "introduction-ask": ("offers_introduction", "offers_help"),
+    # someone applying to a job the user posted is not harvesting or asking for an
+    # introduction when they ask to be passed to the hiring manager (domain.md: `other`)
+    "introduction-ask": ("offers_introduction", "offers_help", "applies_to_posting"),
+    "network-harvesting": ("applies_to_posting",),
     "what-can-you-do-for-me": ("applies_to_posting",),
     "referral-bounty": ("only_gives",),
     # an introduced person proposing a small, easily declined next step is what domain.md

@@ -348,6 +348,11 @@ APPLICATION = phrases(
     "consider my application",
     "express my interest",
     "your (opening|vacancy) for",
+    "(you're|you are) hiring",
+    "(which|that) you (posted|advertised)",
+    "(careers|career|jobs) (page|site|website|board|portal)",
+    "the (vacancy|opening|position|role|internship) for",
+    "(internship|position|role|vacancy|job|opening) (posted|advertised|listed) on",
 )
 UNSUBSCRIBE = (
     "unsubscribe",
