@@ -30,6 +30,7 @@ DRAFTS = DraftsConfig(from_name="Sam Reader", addresses=(USER,))
 SITUATION_WORDS = {
     "cold": ("first message", "You wrote", "In your message,"),
     "event": ("met briefly",),
+    "acquaintance": ("after all this time", "Getting back in touch"),
     "client": ("already work together",),
     "thread": ("reply",),
     "intro-introduced": ("introduced us",),

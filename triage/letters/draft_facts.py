@@ -87,6 +87,16 @@ _MET_AT_EVENT = re.compile(
     r"|session|class|course|wedding)\b"
 )
 # "our partners" and "a partner" are the sender's own relations, not the user's
+# Someone the user knew before, resurfacing: an old classmate, teammate or colleague. Both
+# blind readers found such senders answered as strangers.
+_SHARED_PAST = re.compile(
+    r"(?i)\blong time no (see|speak|talk|chat)\b|\bit'?s been (ages|forever|years|so long)\b"
+    r"|\b(do you )?remember me\b|\b(we|you and i) (were|went|studied|played|sat) \w* ?"
+    r"(at|to|in|together)\b|\bback (at|in) (school|uni|university|college|high school)\b"
+    r"|\bsince (school|uni|university|college|high school|graduation)\b"
+    r"|\b(old|former) (classmate|schoolmate|teammate|flatmate|roommate)\b"
+    r"|\bfrom (school|uni|college|high school|the old days)\b|\bclass of (19|20)\d\d\b"
+)
 _WORK_TOGETHER = re.compile(
     r"(?i)\b(your|one of your)\s+(team's\s+)?((longest|long)[- ]standing|long[- ]time|"
     r"existing|loyal)?\s*(client|customer|vendor|supplier|partner|contractor)s?\b"
@@ -129,7 +139,8 @@ _GREETING = re.compile(
 class Situation:
     """How the sender and the user stand, as the message shows it."""
 
-    kind: str  # "introducer", "introduced", "event", "client", "thread", "cold" or ""
+    kind: str  # "introducer", "introduced", "event", "client", "acquaintance", "thread",
+    # "cold" or ""
     introducer: str = ""  # who made the introduction, when it is known
     introduced_to: str = ""  # whom the user introduced the sender to
 
@@ -251,6 +262,8 @@ def situation(
         return Situation("event")
     if _WORK_TOGETHER.search(text):
         return Situation("client")
+    if _SHARED_PAST.search(text):
+        return Situation("acquaintance")
     if _FIRST_CONTACT.search(text) or Text.of(text).grams & ASK_PHRASES["stranger"]:
         return Situation("cold")
     return Situation("")

@@ -35,6 +35,7 @@ PART_NAMES: tuple[str, ...] = (
     "opening-reply",
     # openings that begin with what is good in the message, or meet the sender where they are
     "opening-event",
+    "opening-acquaintance",
     "opening-answer",
     "opening-introduced",
     "opening-job-loss",
@@ -48,6 +49,7 @@ PART_NAMES: tuple[str, ...] = (
     # advice that fits the situation rather than the offense
     "client-suggestion",
     "event-suggestion",
+    "acquaintance-suggestion",
     "introduced-suggestion",
     "thread-suggestion",
     "jobseeker-suggestion",

@@ -128,6 +128,7 @@ def shown_situation(original: Message, context: IntroContext) -> Situation:
 
 _CONTEXTS = {
     "event": "After we met briefly,",
+    "acquaintance": "Getting back in touch,",
     "client": "Our teams already work together; here",
     "thread": "In your reply here,",
     "cold": "In your first message to me,",
@@ -213,12 +214,14 @@ _SITUATION_OPENINGS = {
     "introducer": "opening-introducer",
     "introduced": "opening-introduced",
     "event": "opening-event",
+    "acquaintance": "opening-acquaintance",
     "thread": "opening-reply",
 }
 _SITUATION_SUGGESTIONS = {
     "introducer": "introducer-suggestion",
     "client": "client-suggestion",
     "event": "event-suggestion",
+    "acquaintance": "acquaintance-suggestion",
     "introduced": "introduced-suggestion",
     "thread": "thread-suggestion",
 }
