@@ -60,6 +60,7 @@ PART_NAMES: tuple[str, ...] = (
     "money-note",
     "layoff-note",
     "personal-note",
+    "list-note",
     *OFFENSES,
     *(f"{code}-suggestion" for code in OFFENSES),
     # every offense has its own wording when you made the introduction and were copied: the

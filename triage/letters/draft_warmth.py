@@ -103,6 +103,15 @@ PLAIN_AT = 2  # signs of text-speak or a second language that make the letter pa
 # (one is enough from someone who has just moved country)
 
 
+# The sender put the user on a list, newsletter or group without asking: three blind readers
+# missed a plain "take me off" in the letter.
+_ADDED_TO_LIST = re.compile(
+    r"(?i)\b(added|subscribed|signed) you (up )?(to|for|on|into) (my|our|the)\b[^.!?\n]{0,40}"
+    r"\b(list|newsletter|group|channel|community|updates|whatsapp|chat|mailing)"
+    r"|\b(put|added) you on (my|our|the) (vip |mailing |email )?(list|newsletter)"
+)
+
+
 @dataclass(frozen=True)
 class Reading:
     """What the letter is kind about, or careful with."""
@@ -144,13 +153,16 @@ def _mutual(text: str) -> str:
 
 
 def _sensitive_note(text: str) -> str:
-    """The note on other people's hard times the letter needs, "" when none. Their own job
-    loss is met in the opening instead (opening-job-loss.txt)."""
+    """The one note the letter needs, "" when none: other people's hard times used as a way
+    in, else a list the sender put the user on unasked. Their own job loss is met in the
+    opening instead (opening-job-loss.txt)."""
     if _MONEY_TROUBLE.search(text):
         return "money-note"
     if _LAYOFFS.search(text) and not _JOB_LOSS.search(text):
         return "layoff-note"
-    return "personal-note" if _PERSONAL.search(text) else ""
+    if _PERSONAL.search(text):
+        return "personal-note"
+    return "list-note" if _ADDED_TO_LIST.search(text) else ""
 
 
 def event_name(text: str) -> str:
