@@ -180,3 +180,24 @@ def test_an_ask_for_other_peoples_details_gets_a_word_on_privacy() -> None:
     (intro,) = [c for c in CASES if c.name == "intro-ask-cold-01"]
     text = compose_letter(parse_message(intro.raw()), ("introduction-ask",), DRAFTS, USER).text
     assert not any(note in text for note in notes)
+
+
+def test_someone_introduced_by_a_friend_is_never_asked_why_me() -> None:
+    """The introducer already said why; across every variant a message's wording picks, the
+    letter does not ask it again (compose_letter picks variants by a hash of the message)."""
+    introduced = [
+        c
+        for c in CASES
+        if c.fields["context"] == "intro-introduced"
+        and c.fields["offense"] in ("what-can-you-do-for-me", "introduction-ask")
+    ]
+    assert introduced
+    for case in introduced:
+        for n in range(12):
+            varied = Case(
+                case.name, {**case.fields, "subject": f"{case.fields['subject']} {n}"}, case.body
+            )
+            text = compose_letter(
+                parse_message(varied.raw()), (case.fields["offense"],), DRAFTS, USER
+            ).text
+            assert "why me" not in text and "why you thought of me" not in text, text

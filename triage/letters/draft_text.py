@@ -292,7 +292,23 @@ def _plan(
     if proposes_meeting:
         names.append("decline-meeting")
     names.append("closing")
-    return _Plan(tuple((n, templates.variants(n, use_overrides=use_overrides)) for n in names))
+    return _Plan(
+        tuple(
+            (n, _fitting(templates.variants(n, use_overrides=use_overrides), shown)) for n in names
+        )
+    )
+
+
+# Someone a friend introduced, or someone the user knew before, was not picking a stranger:
+# asking them "why me" reads as not having listened (blind readers caught it twice).
+_WHY_ME = re.compile(r"(?i)\bwhy me\b|\bwhy you thought of me\b")
+
+
+def _fitting(variants: tuple[str, ...], shown: Situation) -> tuple[str, ...]:
+    """The variants that fit the situation; all of them when none would be left."""
+    if shown.kind not in ("introduced", "acquaintance"):
+        return variants
+    return tuple(v for v in variants if not _WHY_ME.search(v)) or variants
 
 
 def compose_letter(
