@@ -18,7 +18,7 @@ from triage.commands.classify import classify_stream
 from triage.commands.common import load_classifier, pick_account, wants_config
 from triage.commands.inputs import iter_messages
 from triage.config import DraftsConfig, load_config
-from triage.decide.policy import Decision
+from triage.decide.policy import DRAFTS_OFF, Decision
 from triage.errors import DraftError
 from triage.letters.replies import build_draft, user_templates_dir
 from triage.message.parse import Message
@@ -55,7 +55,7 @@ def preview(args: argparse.Namespace) -> int:
 def _letter(
     msg: Message, decision: Decision, drafts: DraftsConfig, address: str, templates: Path | None
 ) -> str:
-    turned_off = decision.no_draft_because == "drafts are turned off"
+    turned_off = decision.no_draft_because == DRAFTS_OFF
     if not decision.draft and not turned_off:
         why = decision.no_draft_because or (
             f"it is {decision.label}"

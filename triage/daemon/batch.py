@@ -40,7 +40,7 @@ from triage.daemon.options import Options
 from triage.daemon.outcomes import FolderReport, Outcome
 from triage.daemon.parts import FolderParts
 from triage.daemon.sent import SentHistory
-from triage.decide.policy import Decision, Label, SenderContext
+from triage.decide.policy import DRAFTS_OFF, Decision, Label, SenderContext
 from triage.errors import ConnectionLostError, MailboxError, one_line
 from triage.mail.message_ids import message_id_in, message_key
 from triage.mail.protocol import FetchedMessage
@@ -203,7 +203,7 @@ class BatchPipeline:
                     item.note = (
                         "shadow mode: a draft would be written"
                         if self.options.shadow
-                        else "drafts are turned off"
+                        else DRAFTS_OFF
                     )
                 elif decision.no_draft_because:
                     item.note = decision.no_draft_because

@@ -56,6 +56,9 @@ _NOREPLY = re.compile(
 )
 
 
+DRAFTS_OFF = "drafts are turned off"  # the reason a preview still shows the letter for
+
+
 @dataclass(frozen=True)
 class DraftPolicy:
     """When a feedback draft is written. `[drafts]` in the config maps onto this."""
@@ -345,7 +348,7 @@ def decide(
     if label == "solicitation" and offenses:
         no_draft = _never_draft(msg, context)
         if not no_draft and not policy.enabled:
-            no_draft = "drafts are turned off"
+            no_draft = DRAFTS_OFF
         if not no_draft and confidence < policy.min_confidence:
             no_draft = f"confidence {confidence:.2f} is below {policy.min_confidence:.2f}"
         if not no_draft and not the_ask(msg, offenses[0]):
