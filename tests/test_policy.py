@@ -153,6 +153,11 @@ def _offender(
             _offender(b"Reply-To: info@acme.example\n", sender=b"Acme <noreply@acme.example>"),
             SenderContext(),
         ),
+        (
+            "no-reply sender, sales Reply-To",
+            _offender(b"Reply-To: sales@acme.example\n", sender=b"Acme <noreply@acme.example>"),
+            SenderContext(),
+        ),
         ("no sender", _offender(sender=b"undisclosed-recipients:;"), SenderContext()),
         ("cooldown", _offender(), SenderContext(recently_drafted=True)),
     ],

@@ -786,6 +786,15 @@ def test_reply_to_is_ignored_when_it_is_a_robot_a_role_or_the_user(reply_to: str
     assert reply_recipient(msg, {USER, "sam.lee@example.net"}).addr == "jane.doe@startup.example"
 
 
+@pytest.mark.parametrize("reply_to", ["sales@forms.example", "Sam <SAM.LEE@example.net>"])
+def test_a_no_reply_sender_is_never_the_recipient(reply_to: str) -> None:
+    """When no Reply-To is a person, the fallback to the sender stops at a no-reply sender,
+    whatever the policy decided."""
+    msg = message(sender="Forms <noreply@forms.example>", extra=f"Reply-To: {reply_to}")
+    with pytest.raises(DraftError, match="no personal reply address"):
+        reply_recipient(msg, {USER, "sam.lee@example.net"})
+
+
 def test_the_first_personal_reply_to_wins_and_takes_the_senders_name() -> None:
     msg = message(extra="Reply-To: noreply@startup.example, jane@startup.example, b@c.example")
     assert reply_recipient(msg) == Address("Jane Doe", "jane@startup.example")

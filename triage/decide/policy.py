@@ -148,14 +148,26 @@ def is_noreply(msg: Message) -> bool:
     return bool(msg.sender and _NOREPLY.match(msg.sender.addr))
 
 
+# A Reply-To that a person does not read: a robot, a role or a list. Wider than _NOREPLY (a
+# sender called sales@ may still be a person; a Reply-To set to sales@ is not one person).
+_ROLE_LOCAL = re.compile(
+    r"(?i)^(no-?reply|do-?not-?reply|donotreply|notifications?|mailer-daemon|postmaster"
+    r"|bounces?|alerts?|newsletter|news|marketing|info|support|hello|team|updates?|sales"
+    r"|reply|replies|abuse|admin|list|lists)([+._-].*)?$"
+)
+
+
+def is_role_address(addr: str) -> bool:
+    return bool(_ROLE_LOCAL.match(addr.rpartition("@")[0]))
+
+
 def personal_reply_address(msg: Message) -> bool:
-    """Someone a reply would reach: a personal sender, or a personal Reply-To, as contact
-    forms and relays send a visitor's message from a no-reply address with the visitor's own
-    address in Reply-To."""
-    addresses = [a.addr for a in msg.reply_to]
-    if msg.sender and not is_noreply(msg):
-        addresses.append(msg.sender.addr)
-    return any("@" in a and not _NOREPLY.match(a) for a in addresses)
+    """Someone a reply would reach, as triage.letters.replies.reply_recipient chooses them: a
+    personal Reply-To (contact forms and relays send a visitor's message from a no-reply
+    address with the visitor's own address there), else a sender who is not a no-reply."""
+    if any("@" in a.addr and not is_role_address(a.addr) for a in msg.reply_to):
+        return True
+    return bool(msg.sender and msg.sender.addr and not is_noreply(msg))
 
 
 FREE_MAIL_DOMAINS = frozenset(

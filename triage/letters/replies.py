@@ -34,7 +34,7 @@ from pathlib import Path
 
 from triage import paths
 from triage.config import Config, DraftsConfig
-from triage.decide.policy import Decision
+from triage.decide.policy import Decision, is_noreply, is_role_address
 from triage.errors import DraftError
 from triage.letters.draft_templates import Templates, builtin_templates, clean_text, load_templates
 from triage.letters.draft_text import Letter, compose_letter, message_key, strip_reply_prefixes
@@ -54,11 +54,6 @@ _DOMAIN = re.compile(
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
 )
 # Role and robot mailboxes: a Reply-To like this is not a person to give feedback to.
-_ROLE_LOCAL = re.compile(
-    r"(?i)^(no-?reply|do-?not-?reply|donotreply|notifications?|mailer-daemon|postmaster"
-    r"|bounces?|alerts?|newsletter|news|marketing|info|support|hello|team|updates?|sales"
-    r"|reply|replies|abuse|admin|list|lists)([+._-].*)?$"
-)
 
 
 @dataclass(frozen=True)
@@ -146,7 +141,7 @@ def _is_personal(addr: str, own: Collection[str]) -> bool:
     spec = _addr_spec(addr)
     if not spec or spec.lower() in own:
         return False
-    return not _ROLE_LOCAL.match(spec.partition("@")[0])
+    return not is_role_address(spec)
 
 
 def reply_recipient(original: Message, own_addresses: Collection[str] = ()) -> Address:
@@ -171,6 +166,8 @@ def reply_recipient(original: Message, own_addresses: Collection[str] = ()) -> A
         raise DraftError("the message has no usable sender address")
     if sender.addr.lower() in own:
         raise DraftError("the message is from one of your own addresses")
+    if is_noreply(original):
+        raise DraftError("the sender has no personal reply address")
     return sender
 
 
