@@ -5,13 +5,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
+from scipy import sparse
+from sklearn.compose import ColumnTransformer
 from tiny_model import corpus, eml
 
 from triage.cli import main
 from triage.model import modelfile
+from triage.model.features import prepare
 from triage.training import pipeline as model_store
-from triage.training.corpora import load_labelled
+from triage.training.corpora import load_labelled, load_training_set
+from triage.training.estimators import stack_columns
 
 TRAINING_DATA = Path(__file__).resolve().parents[1] / "training_data"
 
@@ -31,6 +36,49 @@ def test_training_twice_on_the_same_data_writes_identical_files(tmp_path: Path) 
         model_store.save(trained, path)
         paths.append(path)
     assert paths[0].read_bytes() == paths[1].read_bytes()
+
+
+def test_stacking_a_slice_of_rows_at_a_time_gives_scipys_matrix() -> None:
+    rng = np.random.default_rng(0)
+    blocks = [
+        sparse.random(2_500, width, density=density, format="csr", dtype=dtype, rng=rng)
+        for width, density, dtype in (
+            (40, 0.1, np.float32),
+            (300, 0.02, np.float32),
+            (7, 0.0, np.float64),
+        )
+    ]
+    keep = np.ones(2_500, dtype=np.float32)
+    keep[100:1_100] = 0  # rows empty in a block, across a slice boundary
+    blocks[0] = (sparse.diags(keep) @ blocks[0]).tocsr()
+    blocks[0].eliminate_zeros()
+    ours, theirs = stack_columns(blocks, rows=1_024), sparse.hstack(blocks).tocsr()
+    assert ours.dtype == theirs.dtype and ours.shape == theirs.shape
+    assert np.array_equal(ours.indptr, theirs.indptr)
+    assert np.array_equal(ours.indices, theirs.indices)
+    assert np.array_equal(ours.data, theirs.data)
+
+
+def test_the_lean_column_transformer_builds_the_same_features(tmp_path: Path) -> None:
+    rows = prepare(load_labelled(TRAINING_DATA).messages[::50])
+    lean = model_store.build_features()
+    plain = ColumnTransformer(**lean.get_params(deep=False))
+    ours, theirs = lean.fit_transform(rows), plain.fit_transform(rows)
+    assert ours.dtype == theirs.dtype and (ours != theirs).nnz == 0
+
+
+def test_preparing_while_reading_gives_the_rows_of_the_parsed_corpus(tmp_path: Path) -> None:
+    """`triage train` prepares each message as it is read, never holding all of them parsed."""
+    data = tmp_path / "data"
+    raws, labels, offenses = corpus()
+    for i, (raw, label) in enumerate(zip(raws, labels, strict=True)):
+        (data / label).mkdir(parents=True, exist_ok=True)
+        (data / label / f"{i}.eml").write_bytes(raw)
+    training_set, fingerprint = load_training_set(data)
+    parsed = load_labelled(data)
+    assert fingerprint == parsed.fingerprint
+    assert training_set.labels == parsed.labels and training_set.offenses == parsed.offenses
+    assert np.array_equal(training_set.rows, prepare(parsed.messages))
 
 
 def test_writers_are_read_from_the_record_names(tmp_path: Path) -> None:
@@ -118,7 +166,6 @@ def test_train_says_where_it_is_and_records_the_models_digest(
     ]
     assert [line.split("] ", 1)[1].split(" ")[0] for line in steps] == [
         "reading",
-        "training",
         "fitting",
         "writing",
     ]

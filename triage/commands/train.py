@@ -41,9 +41,13 @@ def run(args: argparse.Namespace) -> int:
     # Training imports scikit-learn; importing it here, not at the top, keeps it out of
     # every other command (the CLI imports all command modules to build its parser).
     from triage.model import modelfile
-    from triage.model.features import prepare
     from triage.training import pipeline as model_store
-    from triage.training.corpora import cross_validate, default_data_dir, load_labelled
+    from triage.training.corpora import (
+        cross_validate,
+        default_data_dir,
+        load_labelled,
+        load_training_set,
+    )
 
     data_dir = args.data or default_data_dir()
     output = args.output or shipped_model_path()
@@ -52,26 +56,24 @@ def run(args: argparse.Namespace) -> int:
     def step(what: str) -> None:  # progress: a long run says where it is
         log.info("[%3.0f s] %s", time.monotonic() - started, what)
 
-    step(f"reading and parsing the corpus in {data_dir}")
-    data = load_labelled(data_dir)
-    step(f"training on {len(data)} messages")
-    metadata: dict[str, object] = {
-        "version": f"shipped-{data.fingerprint[:12]}",
-        "training_data_fingerprint": data.fingerprint,
-        "training_messages": len(data),
-    }
+    metadata: dict[str, object] = {}
     if not args.skip_cv:
-        step("cross-validating: 5 folds, each a full training (--skip-cv skips this)")
-        cv_metrics, _ = cross_validate(data)
+        step(f"cross-validating on {data_dir}: 5 folds, each a full training (--skip-cv skips it)")
+        cv_metrics, _ = cross_validate(load_labelled(data_dir))
         metadata["metrics"] = {"cross_validation_5_fold": cv_metrics}
         log.info(
             "cross-validated macro-F1 %.3f, networking macro-F1 %.3f",
             cv_metrics["macro_f1"],
             cv_metrics["networking_macro_f1"],
         )
-    step("fitting the model: features, classifier, offense heads")
-    training_set = model_store.TrainingSet(prepare(data.messages), data.labels, data.offenses)
-    del data  # the parsed messages are a third of the peak, and fitting reads the rows only
+    step(f"reading and preparing the corpus in {data_dir}")
+    training_set, fingerprint = load_training_set(data_dir)
+    metadata |= {
+        "version": f"shipped-{fingerprint[:12]}",
+        "training_data_fingerprint": fingerprint,
+        "training_messages": len(training_set.labels),
+    }
+    step(f"fitting on {len(training_set.labels)} messages: features, classifier, offense heads")
     model = model_store.train_rows(training_set)
     model.metadata.update(metadata)
     step(f"writing {output}")

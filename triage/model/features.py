@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -337,10 +337,12 @@ def signal_vector(msg: Message) -> list[float]:
     return values
 
 
-def prepare(messages: Sequence[Message]) -> np.ndarray:
-    """Rows of [model text, signal 1, signal 2, ...]: the input of the model pipeline."""
-    rows = np.empty((len(messages), 1 + len(SIGNALS)), dtype=object)
-    for i, msg in enumerate(messages):
-        rows[i, 0] = model_text(msg)
-        rows[i, 1:] = signal_vector(msg)
+def prepare(messages: Iterable[Message]) -> np.ndarray:
+    """Rows of [model text, signal 1, signal 2, ...]: the input of the model pipeline. Each
+    message is read once, so a generator of parsed messages never holds them all."""
+    prepared = [(model_text(msg), signal_vector(msg)) for msg in messages]
+    rows = np.empty((len(prepared), 1 + len(SIGNALS)), dtype=object)
+    for i, (text, signals) in enumerate(prepared):
+        rows[i, 0] = text
+        rows[i, 1:] = signals
     return rows

@@ -54,9 +54,12 @@ def _fingerprint(items: Sequence[tuple[str, str, bytes]]) -> str:
     return digest.hexdigest()
 
 
-def load_labelled(directory: Path) -> LabelledSet:
-    """A corpus with labels.csv (`path,label,offenses,subtype`), or one subfolder per class."""
-    rows: list[tuple[str, str, tuple[str, ...], str]] = []
+_Row = tuple[str, str, tuple[str, ...], str]  # path, label, offenses, subtype
+
+
+def _labelled_rows(directory: Path) -> list[_Row]:
+    """labels.csv (`path,label,offenses,subtype`), or one subfolder per class; sorted."""
+    rows: list[_Row] = []
     labels_csv = directory / "labels.csv"
     if labels_csv.exists():
         with labels_csv.open(newline="", encoding="utf-8") as handle:
@@ -70,19 +73,35 @@ def load_labelled(directory: Path) -> LabelledSet:
                     rows.append((str(path.relative_to(directory)), label, (), label))
     if not rows:
         raise TriageError(f"{directory}: no labels.csv and no {'/'.join(LABELS)} subfolders")
-    rows.sort()
+    return sorted(rows)
+
+
+def load_labelled(directory: Path) -> LabelledSet:
+    """A corpus with labels.csv (`path,label,offenses,subtype`), or one subfolder per class."""
+    rows = _labelled_rows(directory)
     raws = [(directory / path).read_bytes() for path, _l, _o, _g in rows]
+    by_folder = not (directory / "labels.csv").exists()
     return LabelledSet(
         paths=tuple(r[0] for r in rows),
         messages=tuple(parse_message(raw) for raw in raws),
         labels=tuple(r[1] for r in rows),
         offenses=tuple(r[2] for r in rows),
         groups=tuple(r[3] for r in rows),
-        writers=tuple(
-            Path(r[0]).name.split("-", 1)[0] if labels_csv.exists() else r[1] for r in rows
-        ),
+        writers=tuple(r[1] if by_folder else Path(r[0]).name.split("-", 1)[0] for r in rows),
         fingerprint=_fingerprint([(r[0], r[1], raw) for r, raw in zip(rows, raws, strict=True)]),
     )
+
+
+def load_training_set(directory: Path) -> tuple[model_store.TrainingSet, str]:
+    """What fitting needs of a corpus, and its fingerprint, parsing one message at a time:
+    holding every parsed message at once was a sixth of training's peak memory."""
+    rows = _labelled_rows(directory)
+    fingerprint = _fingerprint([(r[0], r[1], (directory / r[0]).read_bytes()) for r in rows])
+    parsed = (parse_message((directory / path).read_bytes()) for path, _l, _o, _g in rows)
+    training_set = model_store.TrainingSet(
+        prepare(parsed), tuple(r[1] for r in rows), tuple(r[2] for r in rows)
+    )
+    return training_set, fingerprint
 
 
 def fit(data: LabelledSet, sample_weight: Sequence[float] | None = None) -> model_store.Model:

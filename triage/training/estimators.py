@@ -2,6 +2,7 @@
 
 - `HashedCharNgrams`: triage.model.charngrams as a transformer a ColumnTransformer can clone
   and fit.
+- `SparseColumns`: a ColumnTransformer that stacks its sparse blocks without a second copy.
 - `OffenseHead`: which worst-offender behaviours a message shows, and whether it shows any at
   all. Two heads over the class model's features, restricted to word n-grams and named signals
   (character n-grams add little here and would make training a hundred times slower):
@@ -15,10 +16,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from scipy import sparse
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.compose import ColumnTransformer
 from sklearn.dummy import DummyClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import MultiLabelBinarizer
@@ -53,6 +56,35 @@ class HashedCharNgrams(TransformerMixin, BaseEstimator):  # type: ignore[misc]  
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         return np.array([f"charhash{i}" for i in range(len(self.tfidf_.idf))], dtype=object)
+
+
+class SparseColumns(ColumnTransformer):  # type: ignore[misc]  # untyped sklearn
+    """ColumnTransformer with the same output, stacked a slice of rows at a time: scipy's
+    hstack first concatenates every block's arrays, a copy as large as the result, and that
+    copy was a fifth of training's peak memory. `_hstack` is the hook scikit-learn documents
+    for subclasses to control stacking."""
+
+    def _hstack(self, Xs: list[Any], *, n_samples: int) -> Any:
+        if self.sparse_output_ and all(sparse.isspmatrix_csr(x) for x in Xs):
+            return stack_columns(Xs)
+        return super()._hstack(Xs, n_samples=n_samples)
+
+
+def stack_columns(blocks: Sequence[sparse.csr_matrix], rows: int = 1024) -> sparse.csr_matrix:
+    """`sparse.hstack(blocks).tocsr()`, written into its final arrays `rows` rows at a time,
+    so that nothing but the blocks and the result is ever held whole."""
+    indptr = np.sum([b.indptr.astype(np.int64) for b in blocks], axis=0)
+    data = np.empty(indptr[-1], dtype=np.result_type(*(b.dtype for b in blocks)))
+    indices = np.empty(indptr[-1], dtype=np.int32)
+    n_rows = blocks[0].shape[0]
+    for start in range(0, n_rows, rows):
+        part = sparse.hstack([b[start : start + rows] for b in blocks], format="csr")
+        low, high = indptr[start], indptr[min(start + rows, n_rows)]
+        data[low:high] = part.data
+        indices[low:high] = part.indices
+    shape = (n_rows, sum(b.shape[1] for b in blocks))
+    index_type = np.int32 if indptr[-1] < 2**31 else np.int64
+    return sparse.csr_matrix((data, indices, indptr.astype(index_type)), shape=shape)
 
 
 def _logistic() -> LogisticRegression:
