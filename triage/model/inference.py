@@ -1,7 +1,7 @@
 """The trained model as plain arrays: everything classifying needs, and no scikit-learn.
 
 `triage.training.pipeline` fits a scikit-learn Pipeline (word TF-IDF, hashed character n-grams,
-signals, a sigmoid-calibrated LinearSVC) and the offense heads, then exports their fitted numbers;
+signals, a sigmoid-calibrated linear SVM) and the offense heads, then exports their fitted numbers;
 this module computes the same predictions from those numbers. Importing scikit-learn (and the parts
 of scipy it pulls in) costs about 70 MB and 0.7 s in every process, which the daemon, `classify` and
 above all `filter` (started once per delivered message) should not pay.
@@ -184,6 +184,8 @@ class InferenceModel:
             arrays["chars.idf"],
         )
         self.signal_weight = float(spec["signal_weight"])
+        # models trained before 2026-12-08 kept their signals in float64
+        self.signals_dtype = np.dtype(spec.get("signals_dtype", "float64"))
         self.n_words, self.n_chars = self.words.n_columns, len(self.chars.idf)
         self.n_features = self.n_words + self.n_chars + len(SIGNAL_NAMES)
         # the SVM and its calibrators, in the SVM's class order
@@ -238,7 +240,7 @@ class InferenceModel:
         words = self.words.transform(texts)
         chars = self.chars.transform(texts)
         signals = SparseRows.from_dense(
-            np.asarray(rows[:, 1:], dtype=np.float64) * self.signal_weight
+            np.asarray(rows[:, 1:], dtype=self.signals_dtype) * self.signal_weight
         )
         return hstack([words, chars, signals]), hstack([words, signals])
 
