@@ -38,7 +38,7 @@ import numpy as np
 from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedShuffleSplit
 
-from triage.decide.policy import RELATIONSHIP_PRIOR
+from triage.decide.policy import CLASS_PRIORS
 from triage.errors import ModelError, TriageError
 from triage.message.parse import Message, parse_message
 from triage.model import modelfile
@@ -199,13 +199,13 @@ def _training_set(
 
 
 def predict_rows(model: model_store.Model, rows: np.ndarray) -> list[str]:
-    """The class of prepared rows, with the policy's weighing of relationship (sender context
-    and list mail need the message, which rows no longer have)."""
+    """The class of prepared rows, with the policy's class priors (sender context and list
+    mail need the message, which rows no longer have)."""
     if not len(rows):
         return []
     proba = model.pipeline.predict_proba(rows)
     classes = [str(c) for c in model.pipeline.classes_]
-    weights = np.array([RELATIONSHIP_PRIOR if c == "relationship" else 1.0 for c in classes])
+    weights = np.array([CLASS_PRIORS.get(c, 1.0) for c in classes])
     return [classes[i] for i in np.argmax(proba * weights, axis=1)]
 
 
