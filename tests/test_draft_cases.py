@@ -182,6 +182,28 @@ def test_an_ask_for_other_peoples_details_gets_a_word_on_privacy() -> None:
     assert not any(note in text for note in notes)
 
 
+@pytest.mark.parametrize(
+    ("ask", "wants_details"),
+    [
+        ("Could you send me the names and emails of five friends who own a bakery?", True),
+        ("could you send me the emails of the three other team leads on your floor?", True),
+        ("share your friends' emails with me", True),
+        ("can I get your contact list?", True),
+        ("send me phone numbers for anyone who might be interested", True),
+        ("the numbers look great for Q3, so let's talk", False),
+        ("big names in the industry already read it", False),
+        ("I got your email from Dana", False),
+        ("forward this email to your network", False),
+        ("share my email with your friends", False),
+    ],
+)
+def test_only_an_ask_for_peoples_details_is_one(ask: str, wants_details: bool) -> None:
+    """Blind readers found the privacy note answering "the numbers" and "big names"."""
+    from triage.letters.draft_facts import asks_for_contact_details
+
+    assert asks_for_contact_details(ask) is wants_details
+
+
 def test_someone_introduced_by_a_friend_is_never_asked_why_me() -> None:
     """The introducer already said why; across every variant a message's wording picks, the
     letter does not ask it again (compose_letter picks variants by a hash of the message)."""

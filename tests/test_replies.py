@@ -373,7 +373,7 @@ def test_introducer_on_cc_gets_its_own_wording() -> None:
         for code in OFFENSES:
             letter = compose_letter(msg, (code,), DRAFTS, USER)
             assert letter.user_is_introducer
-            assert "After I introduced you to Maria, you wrote" in letter.text
+            assert re.search(r"After I introduced you to Maria, you (wrote|said)", letter.text)
             assert re.search(
                 r"\b(I introduced|I made that introduction|I was glad to connect"
                 r"|introduction to Maria|my introduction|of my reputation"

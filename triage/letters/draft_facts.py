@@ -118,13 +118,19 @@ _MEETING = re.compile(
     r"|drop by|stop by|pop (in|into|by|round)|visit your office|hop on|jump on|book (a|some) time"
     r"|put \d+ minutes on your calendar)\b"
 )
-# An ask for other people's details, which a draft answers with a word on privacy ("I got your
-# email" is the user's own address, "forward this email" the message itself: not asks).
+# An ask for other people's details, which a draft answers with a word on privacy: details
+# *of people* ("the names of five friends", "your colleagues' emails", "your contact list").
+# Details alone are not enough: blind readers found the privacy note answering "the numbers",
+# "big names" and "my email", asks nobody made.
+_DETAILS = r"(names|e-?mails?(?: addresses)?|phone numbers?|numbers|contact (?:details|info))"
+_PEOPLE = (
+    r"(friends?|contacts?|colleagues?|people|family|members?|connections?|folks|leads?"
+    r"|owners?|managers?|clients?|customers?|neighbou?rs?|peers?|anyone|someone|others)"
+)
 _CONTACT_DETAILS = re.compile(
-    r"(?i)\b(?<!your )(?<!this )(names|e-?mails?(?! intro)( addresses)?"
-    r"|phone numbers?|numbers|contact (details|info|information|list)"
-    r"|contacts'"
-    r"|linkedin profiles)\b"
+    rf"(?i)\b{_DETAILS} (?:of|for) (?:[\w-]+ ){{0,4}}?{_PEOPLE}\b"
+    rf"|\b{_PEOPLE}'s?'? {_DETAILS}\b"
+    r"|\bcontacts? list\b|\blinkedin profiles of\b"
 )
 # A sentence ends at . ! or ? before a space or the end: "calendly.com/x", "$1.3M" and "0.9%"
 # stay inside their sentence.
