@@ -33,7 +33,7 @@ from triage.letters.draft_templates import (
     template_fields,
     word_count,
 )
-from triage.letters.draft_text import QUOTE_LENGTHS, WORD_LIMIT, compose_letter
+from triage.letters.draft_text import DECLINES, QUOTE_LENGTHS, WORD_LIMIT, compose_letter
 from triage.letters.replies import (
     MAX_REFERENCES,
     build_draft,
@@ -229,10 +229,12 @@ def test_every_variant_combination_of_the_longest_parts_fits() -> None:
         longest(p) for p in PART_NAMES if p.startswith("opening") and p != "opening-introducer"
     )
     note = max(longest(p) for p in PART_NAMES if p.endswith("-note"))
+    decline = max(longest(p) for p in PART_NAMES if p.startswith("decline-"))
     for main in OFFENSES:
-        parts = ["what-you-wrote", main, "decline-meeting", "closing"]
+        parts = ["what-you-wrote", main, "closing"]
         assert (
-            sum(longest(p) for p in parts) + opening + advice + note + quote_and_names < WORD_LIMIT
+            sum(longest(p) for p in parts) + opening + advice + note + decline + quote_and_names
+            < WORD_LIMIT
         ), main
         parts = [
             "opening-introducer",
@@ -404,6 +406,42 @@ def test_a_proposed_meeting_is_declined_and_working_partners_get_their_own_advic
         USER,
     ).text
     assert not any(v in plain for v in templates.parts["decline-meeting"])
+
+
+def test_the_ask_itself_gets_a_plain_no_once() -> None:
+    """Blind readers found senders left unsure whether the answer was yes. One no per letter:
+    to the meeting when one was proposed, else to the ask; none to an ask that went to the
+    person the user introduced, or for details the privacy note already refuses."""
+    templates = builtin_templates()
+    declines = {name: templates.parts[name] for name in DECLINES.values()}
+
+    def said(letter: str) -> set[str]:
+        found = {name for name, variants in declines.items() if any(v in letter for v in variants)}
+        if any(v in letter for v in templates.parts["decline-meeting"]):
+            found.add("decline-meeting")
+        return found
+
+    plain = message(body="We haven't met, but could you introduce me to your contact at Acme?")
+    assert said(compose_letter(plain, ("introduction-ask",), DRAFTS, USER).text) == {
+        "decline-introduction"
+    }
+    call = message(body="Could you introduce me to your contact at Acme? A quick call on Tuesday?")
+    assert said(compose_letter(call, ("introduction-ask",), DRAFTS, USER).text) == {
+        "decline-meeting"
+    }
+    bounty = message(body="We pay $100 for every referral who books a demo. Know anyone?")
+    assert said(compose_letter(bounty, ("referral-bounty",), DRAFTS, USER).text) == {
+        "decline-reward"
+    }
+    details = message(body="Could you send me the emails of five friends who own a bakery?")
+    assert not said(compose_letter(details, ("network-harvesting",), DRAFTS, USER).text)
+    introduced = message(
+        to='"Maria Lopez" <maria@acme.example>',
+        cc=f'"Sam Lee" <{USER}>',
+        subject="Re: Intro: Jane <> Maria",
+        body="Thanks Sam. Maria, could you introduce me to your head of sales?",
+    )
+    assert not said(compose_letter(introduced, ("introduction-ask",), DRAFTS, USER).text)
 
 
 def test_a_meeting_already_booked_is_declined_too() -> None:

@@ -56,6 +56,11 @@ PART_NAMES: tuple[str, ...] = (
     "student-suggestion",
     "template-suggestion",
     "decline-meeting",
+    # a plain no to the ask itself, when no meeting was proposed (see draft_text.DECLINES)
+    "decline-introduction",
+    "decline-forwarding",
+    "decline-reward",
+    "decline-joining",
     "privacy-note",
     "money-note",
     "layoff-note",

@@ -263,6 +263,17 @@ def suggestion_part(main: str, shown: Situation, reading: Reading) -> str:
     return _SITUATION_SUGGESTIONS.get(shown.kind, f"{main}-suggestion")
 
 
+# A plain no to what was asked: blind readers found senders left unsure whether the answer was
+# yes. Not when the ask went to someone the user introduced (theirs to answer), and not for
+# "what can you do for me", where the advice already offers what the user would do.
+DECLINES = {
+    "introduction-ask": "decline-introduction",
+    "network-harvesting": "decline-forwarding",
+    "referral-bounty": "decline-reward",
+    "mlm-recruiting": "decline-joining",
+}
+
+
 def _plan(
     templates: Templates,
     main: str,
@@ -291,6 +302,8 @@ def _plan(
     names.append(suggestion_part(main, shown, reading))
     if proposes_meeting:
         names.append("decline-meeting")
+    elif main in DECLINES and not intro and not wants_details:  # the privacy note says no
+        names.append(DECLINES[main])
     names.append("closing")
     return _Plan(
         tuple(
