@@ -204,6 +204,31 @@ def test_only_an_ask_for_peoples_details_is_one(ask: str, wants_details: bool) -
     assert asks_for_contact_details(ask) is wants_details
 
 
+@pytest.mark.parametrize(
+    "says_why",
+    [
+        "I read your article on warehouse robotics and loved it.",
+        "I've been following your podcast for a year.",
+        "Our mutual friend Lucia suggested I write to you.",
+    ],
+)
+def test_a_sender_who_says_what_brought_them_is_never_asked_why_me(says_why: str) -> None:
+    """A blind reader marked "why me" to a sender who had cited the user's article as not
+    having listened. Across the variants a message's wording picks, none asks it."""
+    for n in range(12):
+        raw = (
+            f"From: Kai Moreno <kai@moreno.example>\r\nTo: Sam Reader <{USER}>\r\n"
+            f"Subject: a question {n}\r\nMessage-ID: <why{n}@moreno.example>\r\n\r\n"
+            f"Hi Sam, {says_why} I'm looking for a job in logistics. What can you do for me? "
+            "Could you introduce me to your contact at Acme Freight?\r\n"
+        ).encode()
+        for offense in ("what-can-you-do-for-me", "introduction-ask"):
+            text = compose_letter(parse_message(raw), (offense,), DRAFTS, USER).text
+            assert not re.search(
+                r"why me|why you thought of me|right person|know of my work", text
+            ), text
+
+
 def test_someone_introduced_by_a_friend_is_never_asked_why_me() -> None:
     """The introducer already said why; across every variant a message's wording picks, the
     letter does not ask it again (compose_letter picks variants by a hash of the message)."""

@@ -307,19 +307,26 @@ def _plan(
     names.append("closing")
     return _Plan(
         tuple(
-            (n, _fitting(templates.variants(n, use_overrides=use_overrides), shown)) for n in names
+            (n, _fitting(templates.variants(n, use_overrides=use_overrides), shown, reading))
+            for n in names
         )
     )
 
 
-# Someone a friend introduced, or someone the user knew before, was not picking a stranger:
-# asking them "why me" reads as not having listened (blind readers caught it twice).
-_WHY_ME = re.compile(r"(?i)\bwhy me\b|\bwhy you thought of me\b")
+# Someone a friend introduced, someone the user knew before, or a sender who says what brought
+# them (the user's article, a mutual friend) was not picking a stranger: asking them "why me"
+# reads as not having listened (blind readers caught it in six letters).
+_WHY_ME = re.compile(
+    r"(?i)\bwhy me\b|\bwhy you thought of me\b|\bwhy I'd be the right person\b"
+    r"|\bwhat you know of my work\b"
+)
 
 
-def _fitting(variants: tuple[str, ...], shown: Situation) -> tuple[str, ...]:
+def _fitting(variants: tuple[str, ...], shown: Situation, reading: Reading) -> tuple[str, ...]:
     """The variants that fit the situation; all of them when none would be left."""
-    if shown.kind not in ("introduced", "acquaintance"):
+    if shown.kind not in ("introduced", "acquaintance") and not (
+        reading.says_why or reading.mutual
+    ):
         return variants
     return tuple(v for v in variants if not _WHY_ME.search(v)) or variants
 

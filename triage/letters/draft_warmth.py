@@ -122,6 +122,7 @@ class Reading:
     newcomer: bool = False  # they have just moved country
     kind_words: bool = False  # they congratulated the user or wished them well
     mutual: str = ""  # someone the user knows who sent them ("Lucia")
+    says_why: bool = False  # it says why it came to the user: their article, talk, podcast...
     student: bool = False  # a student or a recent graduate
     plain: bool = False  # paraphrase their ask rather than quote it
     templated: bool = False  # an unfilled merge field: the message went to many people
@@ -140,11 +141,21 @@ def read_message(msg: Message) -> Reading:
         newcomer=newcomer,
         kind_words=bool(_KIND_WORDS.search(text)),
         mutual=_mutual(text),
+        says_why=bool(_CITES_YOUR_WORK.search(text)),
         student=bool(_STUDENT.search(text)) and not _ON_BEHALF.search(text),
         plain=signs >= PLAIN_AT or (signs > 0 and newcomer),
         templated=bool(MERGE_FIELD.search(text)),
         sensitive=_sensitive_note(text),
     )
+
+
+# The sender says what brought them to the user: their work, read, heard or followed. A letter
+# then never asks "why me" (blind readers marked it as not having listened).
+_CITES_YOUR_WORK = re.compile(
+    r"(?i)\byour (recent |latest |last )?(article|post|blog|talk|keynote|podcast|episode|book"
+    r"|paper|research|newsletter|show|thread|video|piece|column|interview|course|work on)\b"
+    r"|\b(i'?ve|i have) (been )?(following|reading|listening to|a fan of) (you|your)\b"
+)
 
 
 def _mutual(text: str) -> str:
