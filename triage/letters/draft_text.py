@@ -264,8 +264,9 @@ def suggestion_part(main: str, shown: Situation, reading: Reading) -> str:
 
 
 # A plain no to what was asked: blind readers found senders left unsure whether the answer was
-# yes. Not when the ask went to someone the user introduced (theirs to answer), and not for
-# "what can you do for me", where the advice already offers what the user would do.
+# yes. Not when the ask went to someone the user introduced (theirs to answer); not for "what
+# can you do for me", whose advice says what the user would do instead; and a pitch on an
+# introduction asks for a meeting, which decline-meeting answers.
 DECLINES = {
     "introduction-ask": "decline-introduction",
     "network-harvesting": "decline-forwarding",
