@@ -444,6 +444,26 @@ def test_the_ask_itself_gets_a_plain_no_once() -> None:
     assert not said(compose_letter(introduced, ("introduction-ask",), DRAFTS, USER).text)
 
 
+def test_another_offense_is_named_only_when_a_sentence_shows_it() -> None:
+    """The classifier may name a second offense the message does not show; blind readers
+    found "the request to pass your offer along" in letters to people who asked no such
+    thing."""
+    templates = builtin_templates()
+    codes = ("introduction-ask", "network-harvesting")
+    only_intro = message(body="We haven't met, but could you introduce me to your contact at Acme?")
+    letter = compose_letter(only_intro, codes, DRAFTS, USER)
+    assert "also" not in letter.parts, letter.text
+    both = message(
+        body="We haven't met, but could you introduce me to your contact at Acme? "
+        "And please forward this to your whole network."
+    )
+    letter = compose_letter(both, codes, DRAFTS, USER)
+    assert "also" in letter.parts, letter.text
+    assert any(
+        v.split("{")[0].strip() in letter.text for v in templates.parts["also"] if v.split("{")[0]
+    )
+
+
 def test_a_meeting_already_booked_is_declined_too() -> None:
     """'I've put a demo in for Thursday, just accept the invite' asks as much as a question;
     both blind readers missed a no to it."""

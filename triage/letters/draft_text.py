@@ -353,7 +353,10 @@ def compose_letter(
     codes = tuple(dict.fromkeys(c for c in offenses if c in OFFENSE_NAMES))
     if not codes:
         raise DraftError(f"no known offense among {list(offenses)!r}")
-    main, others = codes[0], codes[1:]
+    main = codes[0]
+    # another offense is named only when a sentence of theirs shows it too: blind readers found
+    # "the request to pass your offer along" in letters to people who had asked no such thing
+    others = tuple(code for code in codes[1:] if the_ask(original, code))
     own = {user_address.lower(), *drafts.addresses}
     context = introduction_context(original, own)
     intro = context.user_is_introducer
