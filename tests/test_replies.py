@@ -231,9 +231,21 @@ def test_every_variant_combination_of_the_longest_parts_fits() -> None:
     note = max(longest(p) for p in PART_NAMES if p.endswith("-note"))
     decline = max(longest(p) for p in PART_NAMES if p.startswith("decline-"))
     for main in OFFENSES:
-        parts = ["what-you-wrote", main, "closing"]
+        reason = max(
+            longest(p)
+            for p in PART_NAMES
+            if p == main
+            or (p.startswith(f"{main}-") and not p.endswith(("-suggestion", "-introducer")))
+        )
+        parts = ["what-you-wrote", "closing"]
         assert (
-            sum(longest(p) for p in parts) + opening + advice + note + decline + quote_and_names
+            sum(longest(p) for p in parts)
+            + reason
+            + opening
+            + advice
+            + note
+            + decline
+            + quote_and_names
             < WORD_LIMIT
         ), main
         parts = [
@@ -462,6 +474,35 @@ def test_another_offense_is_named_only_when_a_sentence_shows_it() -> None:
     assert any(
         v.split("{")[0].strip() in letter.text for v in templates.parts["also"] if v.split("{")[0]
     )
+
+
+@pytest.mark.parametrize(
+    ("body", "offense", "part"),
+    [
+        (
+            "I know cold emails are annoying, so here's a $100 gift card for 20 minutes "
+            "with our team. Forward this to whoever runs fleet and I'll send you one too.",
+            "referral-bounty",
+            "referral-bounty-attention",
+        ),
+        (
+            "We pay $100 for every referral who books a demo. Know anyone?",
+            "referral-bounty",
+            "referral-bounty",
+        ),
+        (
+            "Could you post our job listing in your group and mention it in your newsletter?",
+            "network-harvesting",
+            "network-harvesting-audience",
+        ),
+        ("Please forward this to everyone you know.", "network-harvesting", "network-harvesting"),
+    ],
+)
+def test_the_reason_answers_what_was_asked(body: str, offense: str, part: str) -> None:
+    """Blind readers found a gift card for the reader's own time answered as a bounty on
+    referrals, and a radio host's listeners called "my contacts"."""
+    letter = compose_letter(message(body=body), (offense,), DRAFTS, USER)
+    assert part in letter.parts, letter.text
 
 
 def test_a_meeting_already_booked_is_declined_too() -> None:

@@ -222,6 +222,38 @@ def _ask_score(sentence: str, offense: str) -> int:
     return offense_words + asking
 
 
+# A reward for the reader's own time ("a $100 gift card for 20 minutes with our team"): paying
+# for attention, which a letter answers differently from a bounty on other people's names.
+_REWARD = r"(gift ?cards?|vouchers?|[$£€] ?\d+|\d+ ?(dollars|euros|pounds)|amazon card|free lunch)"
+_YOUR_TIME = r"(\d+ ?(min|mins|minutes)\b|\b(call|demo|chat|meeting)s?\b|your time)"
+_PAID_ATTENTION = re.compile(
+    rf"(?i){_REWARD}[^.!?]{{0,80}}{_YOUR_TIME}|{_YOUR_TIME}[^.!?]{{0,80}}{_REWARD}"
+)
+# "$100 for every referral who books a demo" rewards other people's time: a bounty.
+_PER_REFERRAL = re.compile(r"(?i)\brefer|\bevery\b|\beach\b|\bper\b|\bwho (books|signs|buys)")
+# An ask to put something before the reader's own audience: post it in their group, play it on
+# their show, mention it in their newsletter.
+_TO_AUDIENCE = re.compile(
+    r"(?i)\b(post|share|announce|mention|feature|play|pin|include|promote|add)\b[^.!?]{0,50}"
+    r"\b(your|the) (group|newsletter|community|audience|listeners|followers|channel|mailing list"
+    r"|page|show|podcast|server|slack|forum|members|readers|subscribers|meetup)\b"
+)
+
+
+def ask_kind(ask: str) -> str:
+    """What the quoted ask is after, where an offense's usual reason would not fit it:
+    "attention" (a reward for the reader's own time), "audience" (a place before the reader's
+    group, readers or listeners), else ""."""
+    if any(
+        _PAID_ATTENTION.search(sentence) and not _PER_REFERRAL.search(sentence)
+        for sentence in re.split(r"[.!?]\s", ask)
+    ):
+        return "attention"
+    if _TO_AUDIENCE.search(ask):
+        return "audience"
+    return ""
+
+
 def asks_for_contact_details(ask: str) -> bool:
     """The quoted ask wants other people's names, emails, numbers or contact details."""
     return bool(_CONTACT_DETAILS.search(ask))

@@ -72,6 +72,8 @@ PART_NAMES: tuple[str, ...] = (
     # sender's ask went to the person you introduced, not to you
     *(f"{code}-introducer" for code in OFFENSES),
     "what-can-you-do-for-me-gentle",  # the same offense, for someone out of work or just moved
+    "referral-bounty-attention",  # a reward for the reader's own time, not for referrals
+    "network-harvesting-audience",  # a place before the reader's group, readers or listeners
     "introducer-suggestion",
     "also",
     "closing",

@@ -35,6 +35,7 @@ from triage.errors import DraftError
 from triage.letters.draft_facts import (
     MAX_QUOTE_WORDS,
     Situation,
+    ask_kind,
     asks_for_contact_details,
     asks_for_meeting,
     situation,
@@ -263,6 +264,23 @@ def suggestion_part(main: str, shown: Situation, reading: Reading) -> str:
     return _SITUATION_SUGGESTIONS.get(shown.kind, f"{main}-suggestion")
 
 
+# Reasons written for an ask an offense's own paragraph does not fit (ask_kind): a reward for
+# the reader's own time is not a bounty on other people, and a place before their audience is
+# not their contacts. Blind readers marked both as answering an ask that was not made.
+_REASONS_BY_KIND = {
+    ("referral-bounty", "attention"): "referral-bounty-attention",
+    ("network-harvesting", "audience"): "network-harvesting-audience",
+}
+
+
+def reason_part(main: str, reading: Reading, kind: str) -> str:
+    """Why it backfires: the offense's paragraph, or the one for what exactly was asked, or
+    the gentle one for someone out of work or just moved country."""
+    if main == "what-can-you-do-for-me" and (reading.job_loss or reading.newcomer):
+        return f"{main}-gentle"
+    return _REASONS_BY_KIND.get((main, kind), main)
+
+
 # A plain no to what was asked: blind readers found senders left unsure whether the answer was
 # yes. Not when the ask went to someone the user introduced (theirs to answer); not for "what
 # can you do for me", whose advice says what the user would do instead; and a pitch on an
@@ -285,16 +303,13 @@ def _plan(
     *,
     proposes_meeting: bool = False,
     wants_details: bool = False,
+    kind: str = "",
 ) -> _Plan:
     intro = shown.kind == "introducer"
     names = [
         opening_part(shown, reading),
         "what-you-asked" if reading.plain else "what-you-wrote",
-        f"{main}-introducer"
-        if intro
-        else f"{main}-gentle"
-        if main == "what-can-you-do-for-me" and (reading.job_loss or reading.newcomer)
-        else main,
+        f"{main}-introducer" if intro else reason_part(main, reading, kind),
     ]
     if reading.sensitive or wants_details:  # one note at most: the letter stays short
         names.append(reading.sensitive or "privacy-note")
@@ -411,6 +426,7 @@ def compose_letter(
             use_overrides,
             proposes_meeting=meeting,
             wants_details=asks_for_contact_details(values["ask"]),
+            kind=ask_kind(values["ask"]),
         )
         sizes = [len(variants) for _, variants in plan.parts]
         starts = [_seed(key, name) % len(variants) for name, variants in plan.parts]
