@@ -500,9 +500,11 @@ def test_another_offense_is_named_only_when_a_sentence_shows_it() -> None:
 )
 def test_the_reason_answers_what_was_asked(body: str, offense: str, part: str) -> None:
     """Blind readers found a gift card for the reader's own time answered as a bounty on
-    referrals, and a radio host's listeners called "my contacts"."""
+    referrals ("ask the people you've helped to refer you"), and a radio host's listeners
+    called "my contacts"."""
     letter = compose_letter(message(body=body), (offense,), DRAFTS, USER)
     assert part in letter.parts, letter.text
+    assert f"{part}-suggestion" in letter.parts, letter.parts  # the advice fits it too
 
 
 def test_a_meeting_already_booked_is_declined_too() -> None:

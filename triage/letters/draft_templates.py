@@ -74,6 +74,8 @@ PART_NAMES: tuple[str, ...] = (
     "what-can-you-do-for-me-gentle",  # the same offense, for someone out of work or just moved
     "referral-bounty-attention",  # a reward for the reader's own time, not for referrals
     "network-harvesting-audience",  # a place before the reader's group, readers or listeners
+    "referral-bounty-attention-suggestion",
+    "network-harvesting-audience-suggestion",
     "introducer-suggestion",
     "also",
     "closing",

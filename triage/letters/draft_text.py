@@ -248,9 +248,19 @@ def opening_part(shown: Situation, reading: Reading) -> str:
     return _SITUATION_OPENINGS.get(shown.kind, "opening")
 
 
-def suggestion_part(main: str, shown: Situation, reading: Reading) -> str:
+# Reasons written for an ask an offense's own paragraph does not fit (ask_kind): a reward for
+# the reader's own time is not a bounty on other people, and a place before their audience is
+# not their contacts. Blind readers marked both as answering an ask that was not made.
+_REASONS_BY_KIND = {
+    ("referral-bounty", "attention"): "referral-bounty-attention",
+    ("network-harvesting", "audience"): "network-harvesting-audience",
+}
+
+
+def suggestion_part(main: str, shown: Situation, reading: Reading, kind: str = "") -> str:
     """What would work better, for this sender: the advice follows the situation (a client is
-    not told to get to know people first) and, for a job seeker, what they are looking for."""
+    not told to get to know people first), for a job seeker what they are looking for, and
+    else what exactly was asked (a reward for the reader's time is not about referrers)."""
     if shown.kind == "introducer":
         return _SITUATION_SUGGESTIONS[shown.kind]
     if main == "what-can-you-do-for-me":
@@ -261,16 +271,8 @@ def suggestion_part(main: str, shown: Situation, reading: Reading) -> str:
         return "template-suggestion"
     if main == "pitch-on-introduction":
         return f"{main}-suggestion"  # its own advice is already about introductions
-    return _SITUATION_SUGGESTIONS.get(shown.kind, f"{main}-suggestion")
-
-
-# Reasons written for an ask an offense's own paragraph does not fit (ask_kind): a reward for
-# the reader's own time is not a bounty on other people, and a place before their audience is
-# not their contacts. Blind readers marked both as answering an ask that was not made.
-_REASONS_BY_KIND = {
-    ("referral-bounty", "attention"): "referral-bounty-attention",
-    ("network-harvesting", "audience"): "network-harvesting-audience",
-}
+    own = _REASONS_BY_KIND.get((main, kind), main)
+    return _SITUATION_SUGGESTIONS.get(shown.kind, f"{own}-suggestion")
 
 
 def reason_part(main: str, reading: Reading, kind: str) -> str:
@@ -315,7 +317,7 @@ def _plan(
         names.append(reading.sensitive or "privacy-note")
     if with_also:
         names.append("also")
-    names.append(suggestion_part(main, shown, reading))
+    names.append(suggestion_part(main, shown, reading, kind))
     if proposes_meeting:
         names.append("decline-meeting")
     elif main in DECLINES and not intro and not wants_details:  # the privacy note says no
