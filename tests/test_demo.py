@@ -144,6 +144,9 @@ def test_demo_end_to_end(
         assert len(draft.body.split()) < 200
         bodies.add(draft.body)
     assert len(bodies) == len(drafts)
+    # the demo's stranger asking for an introduction (domain.md's first offense) gets one: an
+    # offer to send a forwardable blurb makes yes easier, not no, so it rules nothing out
+    assert "<BN8PR12MB3421.brent@growthpilot.example.com>" in originals
 
     # Where to look.
     assert str(root) in out

@@ -41,10 +41,8 @@ def _decide(
     ("offense", "backing", "ruled_out_by"),
     [
         ("introduction-ask", "asks_introduction", "offers_introduction"),
-        ("introduction-ask", "asks_introduction", "offers_help"),
         ("what-can-you-do-for-me", "asks_for_job", "applies_to_posting"),
         ("referral-bounty", "offers_reward", "only_gives"),
-        ("pitch-on-introduction", "introduction_context", "offers_help"),
         ("introduction-ask", "asks_introduction", "applies_to_posting"),
         ("network-harvesting", "mentions_network", "applies_to_posting"),
     ],
@@ -58,6 +56,32 @@ def test_an_offense_the_message_rules_out_is_not_named_or_drafted(
     assert offense not in ruled_out.offenses
     assert not ruled_out.draft
     assert ruled_out.label == "solicitation"  # the label stays; only the draft goes
+
+
+@pytest.mark.parametrize(
+    ("offense", "backing"),
+    [("introduction-ask", "asks_introduction"), ("pitch-on-introduction", "introduction_context")],
+)
+def test_an_easy_no_rules_out_an_introduction_ask_and_making_it_easy_to_say_yes_does_not(
+    offense: str, backing: str
+) -> None:
+    """domain.md: a considerate ask is no offense. "No worries if not" is considerate; "I can
+    send you a blurb to forward" (the demo's own introduction ask) only makes yes easier."""
+
+    def with_line(line: bytes) -> Message:
+        return parse_message(
+            b"From: Sam Ortiz <sam@ortiz.example>\nTo: Dana <dana@example.org>\n"
+            b"Subject: hello\nMessage-ID: <5@ortiz.example>\n\nHello Dana, "
+            + ASKS
+            + b" "
+            + line
+            + b"\n"
+        )
+
+    easy_no = _decide(offense, message=with_line(b"No worries if not!"), **{backing: 1.0})
+    assert offense not in easy_no.offenses and not easy_no.draft
+    easy_yes = with_line(b"I can send you a blurb you can forward, it takes 30 seconds.")
+    assert _decide(offense, message=easy_yes, **{backing: 1.0}).offenses == (offense,)
 
 
 def test_using_an_introduction_to_pitch_needs_an_introduction_the_message_shows() -> None:

@@ -16,7 +16,7 @@ from typing import Literal, cast
 from triage.decide.offenses import OffenseScores
 from triage.letters.draft_facts import the_ask
 from triage.message.parse import Message
-from triage.model.features import QUIET_SIGNALS
+from triage.model.features import QUIET_SIGNALS, offers_an_easy_no
 
 Label = Literal["relationship", "solicitation", "other"]
 
@@ -29,23 +29,24 @@ OFFENSE_NAMES = {
     "pitch-on-introduction": "uses an introduction to push a pitch",
 }
 # Offenses that a named signal rules out, whatever the offense heads say: an offer to introduce
-# is never an introduction ask, and an ask for an introduction that makes it easy to say no is
-# considerate, which the conventions make no offense; an application to a posted job is not a
-# job seeker's "what do you have for me"; a note that only thanks (and mentions an agreed fee)
-# is not a bounty. The heads generalise poorly to mail unlike the corpus; these are the
-# confusions real mail showed, and a draft accusing someone of what they did not do is the
-# worst thing triage writes.
+# is never an introduction ask; an application to a posted job is not a job seeker's "what do
+# you have for me"; a note that only thanks (and mentions an agreed fee) is not a bounty. The
+# heads generalise poorly to mail unlike the corpus; these are the confusions real mail
+# showed, and a draft accusing someone of what they did not do is the worst thing triage
+# writes.
 OFFENSE_RULED_OUT_BY: dict[str, tuple[str, ...]] = {
     # someone applying to a job the user posted is not harvesting or asking for an
     # introduction when they ask to be passed to the hiring manager (domain.md: `other`)
-    "introduction-ask": ("offers_introduction", "offers_help", "applies_to_posting"),
+    "introduction-ask": ("offers_introduction", "applies_to_posting"),
     "network-harvesting": ("applies_to_posting",),
     "what-can-you-do-for-me": ("applies_to_posting",),
     "referral-bounty": ("only_gives",),
-    # an introduced person proposing a small, easily declined next step is what domain.md
-    # calls a good follow-up, not a pitch pushed through the introduction
-    "pitch-on-introduction": ("offers_help",),
 }
+# Offenses that an easy way out rules out (features.offers_an_easy_no): an introduction ask
+# that makes it easy to say no is considerate, which the conventions make no offense, and an
+# introduced person proposing a small, easily declined next step is what domain.md calls a
+# good follow-up. Making the ask easy to say yes to ("I can send you a blurb") is not that.
+RULED_OUT_BY_AN_EASY_NO = ("introduction-ask", "pitch-on-introduction")
 # Offenses that need a named signal to be named at all: using an introduction to pitch needs
 # an introduction the message shows.
 OFFENSE_NEEDS = {"pitch-on-introduction": "introduction_context"}
@@ -252,11 +253,15 @@ def _adjust_for_list_mail(
     return {k: v / total for k, v in adjusted.items()}, why
 
 
-def _not_ruled_out(offenses: tuple[str, ...], signals: Mapping[str, float]) -> tuple[str, ...]:
+def _not_ruled_out(
+    offenses: tuple[str, ...], signals: Mapping[str, float], msg: Message
+) -> tuple[str, ...]:
+    easy_no = offers_an_easy_no(msg)
     return tuple(
         code
         for code in offenses
         if not any(signals.get(name, 0.0) > 0 for name in OFFENSE_RULED_OUT_BY.get(code, ()))
+        and not (easy_no and code in RULED_OUT_BY_AN_EASY_NO)
         and signals.get(OFFENSE_NEEDS.get(code, ""), 1.0) > 0
     )
 
@@ -350,7 +355,7 @@ def decide(
         # The binary head says there is an offense; name every code that is likely on its
         # own, or the likeliest one when none is.
         offenses = tuple(code for code, p in ranked if p >= 0.5) or (ranked[0][0],)
-        offenses = _not_ruled_out(offenses, signals)
+        offenses = _not_ruled_out(offenses, signals, msg)
     reasons = [OFFENSE_NAMES[code] for code in offenses if code in OFFENSE_NAMES]
     if context.times_written_to:
         times = "once" if context.times_written_to == 1 else f"{context.times_written_to} times"

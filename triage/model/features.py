@@ -27,6 +27,7 @@ from triage.model.vocabulary import (
     CALENDAR,
     CALENDAR_LINKS,
     CONGRATS,
+    EASY_NO,
     EMOJI,
     GENERIC_GREETING,
     GROUP,
@@ -329,9 +330,19 @@ def model_text(msg: Message) -> str:
     return "\n".join(parts)[:MAX_MODEL_TEXT]
 
 
-def signal_vector(msg: Message) -> list[float]:
+def _signal_text(msg: Message) -> Text:
     raw = msg.new_text if msg.new_text or msg.platform else msg.body
-    text = Text.of(raw[:MAX_SIGNAL_TEXT])
+    return Text.of(raw[:MAX_SIGNAL_TEXT])
+
+
+def offers_an_easy_no(msg: Message) -> bool:
+    """The message makes it easy to say no ("no worries if not"): part of offers_help, and what
+    the draft rule needs on its own (triage.decide.policy)."""
+    return not EASY_NO.isdisjoint(_signal_text(msg).grams)
+
+
+def signal_vector(msg: Message) -> list[float]:
+    text = _signal_text(msg)
     values = [signal.compute(msg, text) if signal.compute else 0.0 for signal in SIGNALS]
     values[_ONLY_GIVES] = _only_gives(values)
     return values

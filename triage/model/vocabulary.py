@@ -101,20 +101,23 @@ HOMEWORK = phrases(
     "i noticed [that] you",
     "you (wrote|mentioned|said|shared|argued)",
 )
-OFFER = phrases(
+HELP_OFFER = phrases(
     "happy to (help|share|introduce|connect|send|chat)",
     "let me know if (i|there)",
     "if (it's|it is|it would be|that's) (helpful|useful)",
     "i can (help|send|share|introduce)",
-    "no pressure",
-    "no worries if not",
-    "feel free to (ignore|say no|pass)",
-    "totally understand if",
     "(anything|something) i can do",
     "thought (you|this) might",
     "in case it's useful",
     "for what it's worth",
-    # an easy way out of the ask
+)
+# An easy way out of the ask: what makes an ask considerate (domain.md), where "I can send you
+# a blurb to forward" only makes it easy to say yes.
+EASY_NO = phrases(
+    "no pressure",
+    "no worries if not",
+    "feel free to (ignore|say no|pass)",
+    "totally understand if",
     "(totally|completely|fully) (understand|get it)",
     "(i|i'll) understand if",
     "if (you're|you are) [too] busy",
@@ -124,6 +127,7 @@ OFFER = phrases(
     "if not no worries",
     "no worries at all",
 )
+OFFER = HELP_OFFER | EASY_NO
 THANKS = phrases(
     "thank", "thanks", "grateful", "appreciate", "appreciated", "thx", "gracias", "merci"
 )
