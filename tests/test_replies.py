@@ -19,7 +19,7 @@ import pytest
 from triage.config import DraftsConfig, parse_config
 from triage.decide.policy import Decision
 from triage.errors import DraftError
-from triage.letters.draft_facts import MAX_QUOTE_WORDS
+from triage.letters.draft_facts import MAX_QUOTE_WORDS, the_ask
 from triage.letters.draft_names import first_name
 from triage.letters.draft_templates import (
     OFFENSES,
@@ -505,6 +505,19 @@ def test_the_reason_answers_what_was_asked(body: str, offense: str, part: str) -
     letter = compose_letter(message(body=body), (offense,), DRAFTS, USER)
     assert part in letter.parts, letter.text
     assert f"{part}-suggestion" in letter.parts, letter.parts  # the advice fits it too
+
+
+def test_how_they_found_you_is_never_quoted_as_the_ask() -> None:
+    """A blind reader: the letter quoted "saw your group on Meetup" as if finding the group were
+    the problem, and missed the ask (announce a paid workshop, keep a cut)."""
+    msg = message(
+        body="hi Sam, found your group on Meetup. I coach people on pricing their freelance "
+        "work, I can run an evening session for your members at 25 euros each and you keep "
+        "15%. I do all the work, you just announce it to your members. ok?"
+    )
+    quote = the_ask(msg, "network-harvesting")
+    assert "announce it to your members" in quote and "you keep 15%" in quote
+    assert "found your group" not in quote
 
 
 def test_a_meeting_already_booked_is_declined_too() -> None:

@@ -42,7 +42,7 @@ _OFFENSE_WORDS = {
         r"\bcontact (at|in)\b"
     ),
     "network-harvesting": re.compile(
-        r"(?i)\b(forward|share|post|pass (it|this)|spread|names|"
+        r"(?i)\b(forward|share|post|announce|pass (it|this)|spread|names|"
         r"emails|contacts|network|followers|list|everyone|friends"
         r"|group|members|colleagues|department)\b"
     ),
@@ -74,7 +74,8 @@ _ASK_MARKERS = re.compile(
     r"|\bwould you mind\b|\blet me know\b"
     r"|\b(i'?d|i would) love (for )?you\b|\bwant me to\b|\b(can|could|shall) we\b"
     r"|\bi need\b|\bneed (you|an?)\b|\bsend me\b|\bgive me\b|\bjust need\b|\bhelp me\b"
-    r"|\breply with\b|\bjust (send|reply|email|forward)\b|\bif you('d| could| would)\b"
+    r"|\breply with\b|\bjust (send|reply|email|forward|announce|share|post|mention)\b"
+    r"|\bif you('d| could| would)\b"
     r"|\bit would mean (so much|a lot)\b"
     r"|^(join|sign up|forward|share|post|send|grab|book|click|reply|introduce|connect)\b"
 )
@@ -190,9 +191,16 @@ _BACK_REFERENCE = re.compile(r"(?i)\b(their|them|they|her|him|his|she|he)\b")
 _NAME = re.compile(r"(?<=[\w,;:] )[A-Z][\w&'-]+")
 
 
+_HOW_THEY_FOUND_YOU = re.compile(
+    r"(?i)\b(saw|found|came across|noticed|stumbled (up)?on|spotted) (your|you)\b"
+)
+
+
 def _neighbour_score(sentence: str, quote: str, before: bool, offense: str) -> int:
     """Whether a sentence next to the quote belongs to the ask: it makes part of the ask, or
     names someone the quote names, or the quote refers back to it ("... their recruiter")."""
+    if _HOW_THEY_FOUND_YOU.search(sentence):
+        return 0
     score = _ask_score(sentence, offense) + len(_ASK_MARKERS.findall(sentence))
     if set(_NAME.findall(sentence)) & set(_NAME.findall(quote)):
         score += 1
@@ -219,7 +227,8 @@ def _ask_score(sentence: str, offense: str) -> int:
     if not offense_words:
         return 0
     asking = min(len(_ASK_MARKERS.findall(sentence)), 2) + sentence.rstrip().endswith("?")
-    return offense_words + asking
+    # how they found the reader ("saw your group on Meetup") is never the ask itself
+    return offense_words + asking - 2 * bool(_HOW_THEY_FOUND_YOU.search(sentence))
 
 
 # A reward for the reader's own time ("a $100 gift card for 20 minutes with our team"): paying
