@@ -520,6 +520,18 @@ def test_how_they_found_you_is_never_quoted_as_the_ask() -> None:
     assert "found your group" not in quote
 
 
+def test_a_sentence_wrapped_over_two_lines_is_quoted_whole() -> None:
+    """Mail clients wrap plain text at about 72 characters; a blind reader was shown the
+    fragment "everything, you just announce it" because the line break cut the sentence."""
+    msg = message(
+        body="hi Sam, I coach people on pricing their freelance work and can run an\n"
+        "evening session for your members at 25 euros each, you keep 15%. I handle\n"
+        "everything, you just announce it to your members. ok?\n\nRafa\nOrtiz Coaching"
+    )
+    quote = the_ask(msg, "network-harvesting")
+    assert "I handle everything, you just announce it to your members." in quote, quote
+
+
 def test_a_meeting_already_booked_is_declined_too() -> None:
     """'I've put a demo in for Thursday, just accept the invite' asks as much as a question;
     both blind readers missed a no to it."""

@@ -136,6 +136,19 @@ _CONTACT_DETAILS = re.compile(
 # A sentence ends at . ! or ? before a space or the end: "calendly.com/x", "$1.3M" and "0.9%"
 # stay inside their sentence.
 _SENTENCE = re.compile(r"(?:[^.!?\n]|[.!?](?=[^\s.!?]))+[.!?]*")
+# A line break inside a sentence: mail clients wrap plain text at about 72 characters, so a
+# long line that does not end a sentence goes on in the next one (a blind reader was shown
+# "everything, you just announce it" cut from "I handle everything, ..."). Short lines
+# (greetings, sign-offs, list items) keep their break.
+_WRAPPED = re.compile(r"(?m)^([^\n]{40,}[^.!?:\s])[ \t]*\n(?=[^\s>])")
+
+
+def _sentences(msg: Message) -> list[str]:
+    """The new text's sentences, wrapped lines joined again."""
+    text = _WRAPPED.sub(r"\1 ", (msg.new_text or msg.body)[:20_000])
+    return _SENTENCE.findall(text)
+
+
 _GREETING = re.compile(
     r"(?i)^(hi|hey|hello|dear|good (morning|afternoon|evening))\b[^,!:.]{0,30}"
     r"[,!:.]+\s*"
@@ -156,8 +169,7 @@ def the_ask(msg: Message, offense: str, max_words: int = MAX_QUOTE_WORDS) -> str
     """The sender's own words that make the ask the offense is about, quoted as written: the
     sentence with the most of its ask words, with neighbours that add to the ask, at most
     `max_words`; "" when no sentence shows such an ask."""
-    text = (msg.new_text or msg.body)[:20_000]
-    sentences = [_GREETING.sub("", " ".join(s.split())) for s in _SENTENCE.findall(text)]
+    sentences = [_GREETING.sub("", " ".join(s.split())) for s in _sentences(msg)]
     sentences = [s for s in sentences if s]
     best, best_score = -1, 0
     for i, sentence in enumerate(sentences):
@@ -286,7 +298,7 @@ def asks_for_meeting(msg: Message) -> bool:
             or _ASK_MARKERS.search(sentence)
             or _BOOKED.search(sentence)
         )
-        for sentence in _SENTENCE.findall((msg.new_text or msg.body)[:20_000])
+        for sentence in _sentences(msg)
     )
 
 
