@@ -126,12 +126,15 @@ _MEETING = re.compile(
 _DETAILS = r"(names|e-?mails?(?: addresses)?|phone numbers?|numbers|contact (?:details|info))"
 _PEOPLE = (
     r"(friends?|contacts?|colleagues?|people|family|members?|connections?|folks|leads?"
-    r"|owners?|managers?|clients?|customers?|neighbou?rs?|peers?|anyone|someone|others)"
+    r"|owners?|managers?|clients?|customers?|neighbou?rs?|peers?|anyone|someone|others"
+    r"|attendees?|guests?|participants?|subscribers?|alumni|students?|staff|employees?)"
 )
 _CONTACT_DETAILS = re.compile(
     rf"(?i)\b{_DETAILS} (?:of|for) (?:[\w-]+ ){{0,4}}?{_PEOPLE}\b"
     rf"|\b{_PEOPLE}'s?'? {_DETAILS}\b"
     r"|\bcontacts? list\b|\blinkedin profiles of\b"
+    r"|\b(attendee|member|guest|participant|subscriber|mailing|e-?mail)s? list\b"
+    r"|\b(his|her|their) (names?|e-?mails?|contacts?|contact (details|info)|(phone )?numbers?)\b"
 )
 # A sentence ends at . ! or ? before a space or the end: "calendly.com/x", "$1.3M" and "0.9%"
 # stay inside their sentence.
