@@ -226,7 +226,10 @@ def test_a_sender_who_says_what_brought_them_is_never_asked_why_me(says_why: str
             "Could you introduce me to your contact at Acme Freight?\r\n"
         ).encode()
         for offense in ("what-can-you-do-for-me", "introduction-ask"):
-            text = compose_letter(parse_message(raw), (offense,), DRAFTS, USER).text
+            letter = compose_letter(parse_message(raw), (offense,), DRAFTS, USER)
+            text = letter.text
+            if "your" in says_why:  # their work, not a friend, brought them: say thanks first
+                assert letter.parts[0] == "opening-your-work", letter.parts
             assert not re.search(
                 r"why me|why you thought of me|right person|know of my work", text
             ), text

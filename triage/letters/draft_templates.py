@@ -41,6 +41,7 @@ PART_NAMES: tuple[str, ...] = (
     "opening-job-loss",
     "opening-newcomer",
     "opening-kind-words",
+    "opening-your-work",
     "opening-mutual",
     "opening-student",
     "opening-template",

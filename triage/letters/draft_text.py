@@ -240,6 +240,7 @@ def opening_part(shown: Situation, reading: Reading) -> str:
         (reading.student, "opening-student"),
         (reading.answered, "opening-answer"),
         (reading.kind_words, "opening-kind-words"),
+        (reading.says_why, "opening-your-work"),
     ):
         if applies:
             return part
