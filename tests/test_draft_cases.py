@@ -235,6 +235,44 @@ def test_a_sender_who_says_what_brought_them_is_never_asked_why_me(says_why: str
             ), text
 
 
+@pytest.mark.parametrize(
+    ("body", "offense", "false_here"),
+    [
+        (
+            "Congratulations on the new role!! So proud of you. Also, I just joined an amazing "
+            "business, join my team and earn from home with me!",
+            "mlm-recruiting",
+            r"opening with it",
+        ),
+        (
+            "Hey, how's life in Toronto these days? I'm looking for a job, what openings do you "
+            "have at your company? Send me anything you have.",
+            "what-can-you-do-for-me",
+            r"before showing any (curiosity|interest)",
+        ),
+        (
+            "We have never met, but join my team and earn extra income from home with our "
+            "wellness business! Sign up with my link.",
+            "mlm-recruiting",
+            r"as friends",
+        ),
+    ],
+)
+def test_no_sentence_says_what_the_message_shows_is_false(
+    body: str, offense: str, false_here: str
+) -> None:
+    """Blind readers: "opening with it" to a sender who opened with congratulations, "before
+    showing any curiosity" to one who asked after the reader, "as friends" to a stranger."""
+    for n in range(12):
+        raw = (
+            f"From: Jo Banks <jo@banks.example>\r\nTo: Sam Reader <{USER}>\r\n"
+            f"Subject: hello {n}\r\nMessage-ID: <unfit{n}@banks.example>\r\n\r\n"
+            f"Hi Sam, {body}\r\n"
+        ).encode()
+        text = compose_letter(parse_message(raw), (offense,), DRAFTS, USER).text
+        assert not re.search(false_here, text), text
+
+
 def test_someone_introduced_by_a_friend_is_never_asked_why_me() -> None:
     """The introducer already said why; across every variant a message's wording picks, the
     letter does not ask it again (compose_letter picks variants by a hash of the message)."""

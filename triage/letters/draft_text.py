@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import product
 
@@ -332,22 +332,47 @@ def _plan(
     )
 
 
-# Someone a friend introduced, someone the user knew before, or a sender who says what brought
-# them (the user's article, a mutual friend) was not picking a stranger: asking them "why me"
-# reads as not having listened (blind readers caught it in six letters).
+# Variants that are false in some situations, and the readings that rule each out. Blind
+# readers marked every one of these as not having read the message:
+# - "why me" to someone a friend introduced, an old acquaintance, or a sender who said what
+#   brought them (the user's article, a mutual friend);
+# - "opening with it" to a sender who opened with congratulations, the user's work, shared
+#   history or a question about the user;
+# - "before showing any curiosity" to a sender who asked after the user;
+# - "as friends" to someone the user has never met.
 _WHY_ME = re.compile(
     r"(?i)\bwhy me\b|\bwhy you thought of me\b|\bwhy I'd be the right person\b"
     r"|\bwhat you know of my work\b"
 )
+_UNFIT: tuple[tuple[re.Pattern[str], Callable[[Situation, Reading], bool]], ...] = (
+    (
+        _WHY_ME,
+        lambda shown, reading: (
+            shown.kind in ("introduced", "acquaintance") or reading.says_why or bool(reading.mutual)
+        ),
+    ),
+    (
+        re.compile(r"(?i)\bopening with it\b"),
+        lambda shown, reading: (
+            shown.kind == "acquaintance"
+            or reading.kind_words
+            or reading.says_why
+            or reading.asks_after_you
+        ),
+    ),
+    (
+        re.compile(r"(?i)\bbefore showing any (curiosity|interest)\b"),
+        lambda shown, reading: reading.asks_after_you or reading.says_why,
+    ),
+    (re.compile(r"(?i)\bas friends\b"), lambda shown, reading: shown.kind != "acquaintance"),
+)
 
 
 def _fitting(variants: tuple[str, ...], shown: Situation, reading: Reading) -> tuple[str, ...]:
-    """The variants that fit the situation; all of them when none would be left."""
-    if shown.kind not in ("introduced", "acquaintance") and not (
-        reading.says_why or reading.mutual
-    ):
-        return variants
-    return tuple(v for v in variants if not _WHY_ME.search(v)) or variants
+    """The variants that are not false in this situation; all of them when none would be
+    left."""
+    unfit = [pattern for pattern, rules_out in _UNFIT if rules_out(shown, reading)]
+    return tuple(v for v in variants if not any(p.search(v) for p in unfit)) or variants
 
 
 def compose_letter(

@@ -123,6 +123,7 @@ class Reading:
     kind_words: bool = False  # they congratulated the user or wished them well
     mutual: str = ""  # someone the user knows who sent them ("Lucia")
     says_why: bool = False  # it says why it came to the user: their article, talk, podcast...
+    asks_after_you: bool = False  # it asks how the user is ("how's life in Toronto?")
     student: bool = False  # a student or a recent graduate
     plain: bool = False  # paraphrase their ask rather than quote it
     templated: bool = False  # an unfilled merge field: the message went to many people
@@ -142,6 +143,7 @@ def read_message(msg: Message) -> Reading:
         kind_words=bool(_KIND_WORDS.search(text)),
         mutual=_mutual(text),
         says_why=bool(_CITES_YOUR_WORK.search(text)),
+        asks_after_you=bool(_ASKS_AFTER_YOU.search(text)),
         student=bool(_STUDENT.search(text)) and not _ON_BEHALF.search(text),
         plain=signs >= PLAIN_AT or (signs > 0 and newcomer),
         templated=bool(MERGE_FIELD.search(text)),
@@ -155,6 +157,12 @@ _CITES_YOUR_WORK = re.compile(
     r"(?i)\byour (recent |latest |last )?(article|post|blog|talk|keynote|podcast|episode|book"
     r"|paper|research|newsletter|show|thread|video|piece|column|interview|course|work on)\b"
     r"|\b(i'?ve|i have) (been )?(following|reading|listening to|a fan of) (you|your)\b"
+)
+
+
+_ASKS_AFTER_YOU = re.compile(
+    r"(?i)\bhow (are|is|have|was) (you|things|life|the family|work|your)\b"
+    r"|\bhow'?s (life|it going|things|everything|the|your|work)\b|\bhope you'?re (well|doing)\b"
 )
 
 
