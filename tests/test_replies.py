@@ -496,12 +496,23 @@ def test_another_offense_is_named_only_when_a_sentence_shows_it() -> None:
             "network-harvesting-audience",
         ),
         ("Please forward this to everyone you know.", "network-harvesting", "network-harvesting"),
+        (
+            "We're hiring 40 warehouse pickers, no experience needed. Please share this with "
+            "your temps and on your Facebook page.",
+            "network-harvesting",
+            "network-harvesting-staff",
+        ),
+        (
+            "Could you post this in your FB group for freelancers?",
+            "network-harvesting",
+            "network-harvesting-audience",
+        ),
     ],
 )
 def test_the_reason_answers_what_was_asked(body: str, offense: str, part: str) -> None:
     """Blind readers found a gift card for the reader's own time answered as a bounty on
-    referrals ("ask the people you've helped to refer you"), and a radio host's listeners
-    called "my contacts"."""
+    referrals ("ask the people you've helped to refer you"), a radio host's listeners called
+    "my contacts", and an agency's own temps too."""
     letter = compose_letter(message(body=body), (offense,), DRAFTS, USER)
     assert part in letter.parts, letter.text
     assert f"{part}-suggestion" in letter.parts, letter.parts  # the advice fits it too

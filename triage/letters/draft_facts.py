@@ -259,20 +259,30 @@ _PER_REFERRAL = re.compile(r"(?i)\brefer|\bevery\b|\beach\b|\bper\b|\bwho (books
 # their show, mention it in their newsletter.
 _TO_AUDIENCE = re.compile(
     r"(?i)\b(post|share|announce|mention|feature|play|pin|include|promote|add)\b[^.!?]{0,50}"
-    r"\b(your|the) (group|newsletter|community|audience|listeners|followers|channel|mailing list"
-    r"|page|show|podcast|server|slack|forum|members|readers|subscribers|meetup)\b"
+    r"\b(your|the) ([\w-]+ )?(group|newsletter|community|audience|listeners|followers|channel"
+    r"|mailing list|page|show|podcast|server|slack|forum|members|readers|subscribers|meetup)\b"
+)
+# An ask that reaches for the people who work with or for the reader: "share to your temps",
+# "pass it to your team", "your nurses would love this".
+_TO_YOUR_PEOPLE = re.compile(
+    r"(?i)\b(share|pass|forward|send|show|offer|tell|introduce|recruit|post)\b[^.!?]{0,40}"
+    r"\byour (own )?(temps|staff|team|employees|workers|nurses|students|interns|volunteers"
+    r"|reports|contractors|colleagues|people)\b"
 )
 
 
 def ask_kind(ask: str) -> str:
     """What the quoted ask is after, where an offense's usual reason would not fit it:
-    "attention" (a reward for the reader's own time), "audience" (a place before the reader's
-    group, readers or listeners), else ""."""
+    "attention" (a reward for the reader's own time), "staff" (the people who work with or
+    for the reader), "audience" (a place before the reader's group, readers or listeners),
+    else ""."""
     if any(
         _PAID_ATTENTION.search(sentence) and not _PER_REFERRAL.search(sentence)
         for sentence in re.split(r"[.!?]\s", ask)
     ):
         return "attention"
+    if _TO_YOUR_PEOPLE.search(ask):
+        return "staff"
     if _TO_AUDIENCE.search(ask):
         return "audience"
     return ""

@@ -77,6 +77,8 @@ PART_NAMES: tuple[str, ...] = (
     "network-harvesting-audience",  # a place before the reader's group, readers or listeners
     "referral-bounty-attention-suggestion",
     "network-harvesting-audience-suggestion",
+    "network-harvesting-staff",  # an ask that reaches for the people who work with the reader
+    "network-harvesting-staff-suggestion",
     "introducer-suggestion",
     "also",
     "closing",

@@ -255,6 +255,7 @@ def opening_part(shown: Situation, reading: Reading) -> str:
 _REASONS_BY_KIND = {
     ("referral-bounty", "attention"): "referral-bounty-attention",
     ("network-harvesting", "audience"): "network-harvesting-audience",
+    ("network-harvesting", "staff"): "network-harvesting-staff",
 }
 
 
