@@ -13,21 +13,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from tiny_model import eml
+from tiny_model import LABELS, OFFENSE_CODES, eml
 
 from triage.cli import main
 from triage.commands.classify import BATCH
 from triage.message.parse import parse_message
-
-LABELS = {"relationship", "solicitation", "other"}
-OFFENSE_CODES = {
-    "introduction-ask",
-    "network-harvesting",
-    "referral-bounty",
-    "mlm-recruiting",
-    "what-can-you-do-for-me",
-    "pitch-on-introduction",
-}
 
 THANKS = eml(
     "Thank you so much for the introduction to Ana. We had coffee on Tuesday and it was "

@@ -13,19 +13,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from tiny_model import eml
+from tiny_model import LABELS, OFFENSE_CODES, eml
 
 from triage.cli import main
 
-LABELS = {"relationship", "solicitation", "other"}
-OFFENSE_CODES = {
-    "introduction-ask",
-    "network-harvesting",
-    "referral-bounty",
-    "mlm-recruiting",
-    "what-can-you-do-for-me",
-    "pitch-on-introduction",
-}
 ADDED = re.compile(rb"(?im)^X-Triage-(Class|Score|Offenses): [^\r\n]*\r?\n")
 
 PITCH = eml(

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tiny_model import eml
+from tiny_model import CLUB_NOTICE, CLUB_PEOPLE, eml
 
 from triage.cli import main
 from triage.config import (
@@ -51,24 +51,6 @@ KW = LabelNames().for_style("keywords")
 REL, SOL, REV = KW.relationship, KW.solicitation, KW.review
 
 
-# A kind of mail the tiny model calls "other" and this user calls relationship: the
-# corrections below teach it that.
-CLUB = (
-    "Hi! The vintage synthesizer repair club meets again on {day} in the back room of the "
-    "Moog workshop. Bring your broken oscillators and patch cables; we will solder, swap "
-    "schematics and share coffee. {name}"
-)
-PEOPLE = [
-    ("Monday", "Ana"),
-    ("Tuesday", "Tom"),
-    ("Friday", "Wei"),
-    ("Sunday", "Olu"),
-    ("Thursday", "Liam"),
-    ("Wednesday", "Maria"),
-    ("Saturday", "Jonas"),
-]
-
-
 @pytest.fixture(autouse=True)
 def base_model_written_by_triage(tmp_path: Path, tiny_model_path: Path) -> None:
     """The tiny base model stands for one `triage train` wrote: recorded as such in the state
@@ -77,9 +59,9 @@ def base_model_written_by_triage(tmp_path: Path, tiny_model_path: Path) -> None:
 
 
 def club_mail(i: int) -> bytes:
-    day, name = PEOPLE[i % len(PEOPLE)]
+    day, name = CLUB_PEOPLE[i % len(CLUB_PEOPLE)]
     return eml(
-        CLUB.format(day=day, name=name),
+        CLUB_NOTICE.format(day=day, name=name),
         sender=f"{name} <{name.lower()}{i}@synthclub.example>",
         subject=f"Synth repair night {i}",
         message_id=f"<club{i}@synthclub.example>",

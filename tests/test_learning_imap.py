@@ -25,7 +25,7 @@ from daemon_support import (
     write_config,
 )
 from dovecot import TestAccount
-from tiny_model import eml
+from tiny_model import CLUB_NOTICE, CLUB_PEOPLE, eml
 
 from triage.config import load_config
 from triage.daemon import retraining
@@ -43,20 +43,6 @@ INVITE = (
     "solder oscillators and swap patch cables. Sign up on my calendar and forward this to "
     "friends who might be interested. {name}"
 )
-NOTICE = (
-    "Hi! The vintage synthesizer repair club meets again on {day} in the back room of the "
-    "Moog workshop. Bring your broken oscillators and patch cables; we will solder, swap "
-    "schematics and share coffee. {name}"
-)
-PEOPLE = [
-    ("Monday", "Ana"),
-    ("Tuesday", "Tom"),
-    ("Friday", "Wei"),
-    ("Sunday", "Olu"),
-    ("Thursday", "Liam"),
-    ("Wednesday", "Maria"),
-    ("Saturday", "Jonas"),
-]
 
 
 @pytest.fixture(scope="session")
@@ -66,7 +52,7 @@ def tiny_classifier(tiny_model_path: Path) -> Classifier:
 
 
 def club(i: int, text: str = INVITE) -> bytes:
-    day, name = PEOPLE[i % len(PEOPLE)]
+    day, name = CLUB_PEOPLE[i % len(CLUB_PEOPLE)]
     kind = "invite" if text is INVITE else "notice"
     return eml(
         text.format(day=day, name=name),
@@ -134,7 +120,7 @@ def test_round_trip_from_the_command_line(
     tiny_classifier: Classifier,
 ) -> None:
     invites = [club(i) for i in range(4)]
-    notice = club(0, NOTICE)
+    notice = club(0, CLUB_NOTICE)
     box.append_many("INBOX", mixed_mail(5) + invites + [notice])
     config = learning_config(tmp_path, imap_account, tiny_model_path)
 
@@ -177,7 +163,7 @@ def test_round_trip_from_the_command_line(
     #    similar mail it has never seen; without the config it is the base model's view.
     mail_dir = tmp_path / "mail"
     mail_dir.mkdir()
-    unseen = [club(5), club(6), club(3, NOTICE)]
+    unseen = [club(5), club(6), club(3, CLUB_NOTICE)]
     for n, raw in enumerate([*invites, notice, *unseen]):
         (mail_dir / f"{n}.eml").write_bytes(raw)
     records = classify_json(config, [mail_dir])

@@ -77,6 +77,35 @@ COMPANIES = ("Acme", "Brightleaf", "Northwind", "Globex", "Initech", "Umbrella",
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday")
 
 
+# Mail the tiny model calls `other` and a user may call relationship: the learning tests
+# correct its label and check that the personal model learns it.
+CLUB_NOTICE = (
+    "Hi! The vintage synthesizer repair club meets again on {day} in the back room of the "
+    "Moog workshop. Bring your broken oscillators and patch cables; we will solder, swap "
+    "schematics and share coffee. {name}"
+)
+CLUB_PEOPLE = (
+    ("Monday", "Ana"),
+    ("Tuesday", "Tom"),
+    ("Friday", "Wei"),
+    ("Sunday", "Olu"),
+    ("Thursday", "Liam"),
+    ("Wednesday", "Maria"),
+    ("Saturday", "Jonas"),
+)
+# The labels and offense codes of domain.md, written out here rather than taken from triage,
+# so that the CLI tests hold the output to the documented contract.
+LABELS = {"relationship", "solicitation", "other"}
+OFFENSE_CODES = {
+    "introduction-ask",
+    "network-harvesting",
+    "referral-bounty",
+    "mlm-recruiting",
+    "what-can-you-do-for-me",
+    "pitch-on-introduction",
+}
+
+
 def eml(
     body: str,
     *,
