@@ -256,7 +256,8 @@ def _adjust_for_list_mail(
 def _not_ruled_out(
     offenses: tuple[str, ...], signals: Mapping[str, float], msg: Message
 ) -> tuple[str, ...]:
-    easy_no = offers_an_easy_no(msg)
+    # the text is read again only when an offense an easy no rules out is named
+    easy_no = not set(RULED_OUT_BY_AN_EASY_NO).isdisjoint(offenses) and offers_an_easy_no(msg)
     return tuple(
         code
         for code in offenses
